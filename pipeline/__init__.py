@@ -1,0 +1,1 @@
+"""Dask wiring of the word-sense induction pipeline: config, CLI, stages, storage."""

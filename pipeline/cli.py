@@ -1,0 +1,100 @@
+"""Command line: ``wsi run``, ``wsi stages`` (also ``python -m pipeline``).
+
+Errors a user can fix print one line and exit with a distinct code (see
+:mod:`pipeline.errors`); set ``WSI_DEBUG=1`` to see tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPT, UsageError, WsiError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2, like every usage error
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser():
+    p = _Parser(prog="wsi", description="Word-sense induction on Dask (atoms of discourse).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run the pipeline (stages that are up to date are skipped)")
+    r.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml",
+                   help="configuration file applied over conf/default.yaml (repeatable; "
+                        "a bare name means conf/NAME.yaml)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="override one setting, e.g. --set cooc.window=5 (repeatable)")
+    r.add_argument("--out", help="output root (run.out)")
+    r.add_argument("--name", help="run name (run.name); the run directory is OUT/NAME")
+    r.add_argument("--stages", help="comma-separated stages to run (upstream stages that are "
+                                    "out of date run too)")
+    r.add_argument("--scheduler", help="auto | threads | processes | sync | local:N | tcp://host:port")
+    r.add_argument("--force", action="store_true", help="recompute the selected stages")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    s = sub.add_parser("stages", help="print the stage graph")
+    s.set_defaults(command="stages")
+
+    c = sub.add_parser("config", help="print the resolved configuration as YAML")
+    c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
+    return p
+
+
+def _overrides(args):
+    run = {k: getattr(args, k) for k in ("out", "name", "scheduler")
+           if getattr(args, k, None) is not None}
+    return {"run": run} if run else None
+
+
+def _dispatch(args):
+    from . import registry
+    from .config import load_config
+
+    if args.command == "stages":
+        print(registry.describe())
+        return 0
+    cfg = load_config(args.config, args.sets, _overrides(args))
+    if args.command == "config":
+        import yaml
+        print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), end="")
+        return 0
+    from .run import run_pipeline
+    stages = None
+    if args.stages:
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        for s in stages:
+            registry.get(s)
+    run_pipeline(cfg, stages=stages, force=args.force, quiet=args.quiet,
+                 argv=["wsi", *sys.argv[1:]])
+    print(f"run directory: {cfg.run.out.rstrip('/')}/{cfg.run.name}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except WsiError as e:
+        print(f"wsi: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("wsi: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPT
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except Exception as e:  # a bug: one line unless debugging
+        if os.environ.get("WSI_DEBUG"):
+            raise
+        print(f"wsi: internal error: {e.__class__.__name__}: {e} "
+              "(set WSI_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

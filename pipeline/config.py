@@ -1,0 +1,231 @@
+"""Configuration: YAML files merged in order, validated into frozen models.
+
+Resolution order (later wins): ``conf/default.yaml`` → each ``-c FILE`` →
+each ``--set dotted.key=value`` (the value is parsed as YAML) → command-line
+flags such as ``--out``. Every default lives in ``conf/default.yaml``; the
+models below only say what is allowed, so a setting cannot hide in code.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+__all__ = ["Config", "load_config", "DEFAULT_CONFIG", "CONF_DIR", "parse_set"]
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+DEFAULT_CONFIG = CONF_DIR / "default.yaml"
+
+Format = Literal["lines", "paragraphs", "wikidump"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class RunConfig(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+    out: str = Field(min_length=1)
+    scheduler: str = Field(pattern=r"^(auto|threads|processes|sync|local:[1-9][0-9]*|tcp://.+)$")
+    workers: Optional[int] = Field(ge=1)
+    split_every: int = Field(ge=2)
+
+
+class PathItem(_Section):
+    path: str = Field(min_length=1)
+    format: Optional[Format] = None
+
+
+class CorpusConfig(_Section):
+    paths: list[Union[str, PathItem]] = Field(min_length=1)
+    format: Format
+    lowercase: bool
+    encoding: str
+    blocksize: int = Field(ge=4096)
+    shard_bytes: int = Field(ge=4096)
+    max_document_chars: int = Field(ge=16)
+
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return [v] if isinstance(v, (str, dict)) else v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v):
+        import codecs
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {v!r}") from None
+        return v
+
+    def items(self):
+        """``[(path, format), ...]`` with the section's default format filled in."""
+        return [(p, self.format) if isinstance(p, str) else (p.path, p.format or self.format)
+                for p in self.paths]
+
+
+class VocabConfig(_Section):
+    min_count: int = Field(ge=1)
+    max_size: Optional[int] = Field(ge=1)
+
+
+class CoocConfig(_Section):
+    window: int = Field(ge=1)
+    block_nnz: int = Field(ge=1000)
+
+
+class Config(_Section):
+    run: RunConfig
+    corpus: CorpusConfig
+    vocab: VocabConfig
+    cooc: CoocConfig
+
+    def section(self, dotted):
+        """The value at a dotted key, e.g. ``"cooc.window"``, as plain data."""
+        node = self.model_dump(mode="json")
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+
+def _merge(base, over):
+    """Recursive dict merge: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _read_yaml(path):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}{where}: invalid YAML ({problem})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections, got "
+                          f"{type(data).__name__}")
+    return data
+
+
+def parse_set(expr):
+    """``"a.b.c=value"`` → ``{"a": {"b": {"c": value}}}`` with value parsed as YAML."""
+    key, sep, raw = expr.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not p for p in key.split(".")):
+        raise ConfigError(f"--set {expr!r}: expected dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    node = value
+    for part in reversed(key.split(".")):
+        node = {part: node}
+    return node
+
+
+def _allowed_keys(model, loc):
+    """Field names allowed at ``loc`` (a tuple of keys) of ``model``, or None."""
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return None
+    return sorted(model.model_fields)
+
+
+_HINTS = {
+    "run.scheduler": ("allowed values are auto, threads, processes, sync, local:N or "
+                      "tcp://host:port"),
+    "run.name": "a name of letters, digits, '.', '_' or '-'",
+}
+
+
+def _format_error(err, data):
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and (
+        p[:1].isupper() or p in ("str", "list[...]", "function-before[_one_or_many(), "
+                                                      "list[union[str,PathItem]]]")))]
+    key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = (sorted(PathItem.model_fields) if "PathItem" in err["loc"]
+                   else _allowed_keys(Config, tuple(loc[:-1])))
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"{key}: unknown key{hint}"
+    if kind == "missing":
+        return f"{key}: required setting is missing"
+    msg = err["msg"]
+    if key in _HINTS and kind in ("string_pattern_mismatch", "string_type", "model_type",
+                                  "dict_type"):
+        msg = _HINTS[key]
+    elif "ctx" in err and "expected" in err["ctx"]:
+        msg = f"allowed values are {err['ctx']['expected']}"
+    return f"{key}: {msg} (got {err.get('input')!r})"
+
+
+def load_config(files=(), sets=(), overrides=None):
+    """Resolve and validate the configuration.
+
+    Parameters
+    ----------
+    files : sequence of path
+        YAML files applied after ``conf/default.yaml``, in order. A bare
+        name such as ``small`` means ``conf/small.yaml``.
+    sets : sequence of str
+        ``dotted.key=value`` overrides applied after the files.
+    overrides : dict or None
+        Nested mapping applied last (command-line flags).
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, key or value at fault.
+    """
+    data = _read_yaml(DEFAULT_CONFIG)
+    for f in files:
+        p = Path(f)
+        if not p.exists() and not p.suffix and (CONF_DIR / f"{f}.yaml").exists():
+            p = CONF_DIR / f"{f}.yaml"
+        data = _merge(data, _read_yaml(p))
+    for s in sets:
+        data = _merge(data, parse_set(s))
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        # A union (str | {path, format}) reports one error per branch: the deepest
+        # location is the branch the user meant.
+        first = _format_error(max(errors, key=lambda err: len(err["loc"])), data)
+        n_more = len({tuple(err["loc"][:3]) for err in errors}) - 1
+        more = f" (and {n_more} more)" if n_more > 0 else ""
+        raise ConfigError(first + more) from None

