@@ -78,7 +78,7 @@ class VocabConfig(_Section):
 
 class CoocConfig(_Section):
     window: int = Field(ge=1)
-    block_nnz: int = Field(ge=1000)
+    block_nnz: int = Field(ge=1)
 
 
 class Config(_Section):

@@ -102,6 +102,7 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                 _run_stage(stage, cfg, run, runner, manifest, fp, externals[name], log)
         manifest["updated"] = _now()
         run.write_json("manifest.json", manifest)
+        run.clean_tmp()
     return manifest
 
 

@@ -1,0 +1,160 @@
+"""`wsi run` end to end: vocabulary and co-occurrences against brute-force counts."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SHARED, base_args, read_cooc, read_manifest
+
+WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "café", "naïve", "don't",
+         "well-known", "東京", "x2", "1999", "über", "rare", "zebra", "quartz"]
+SEPARATORS = [" ", " ", " ", ", ", ". ", " — ", " (", ") ", "; ", "! ", " \"", "\" "]
+
+
+def make_corpus(tmp_path, rng, n_files=3, n_docs=60):
+    """Random documents rendered with capitals and punctuation; returns (paths, docs)."""
+    p = np.array([1 / (r + 1) for r in range(len(WORDS))])
+    p /= p.sum()
+    paths, docs = [], []
+    for f in range(n_files):
+        lines = []
+        for _ in range(n_docs):
+            kind = rng.random()
+            if kind < 0.05:
+                lines.append("")  # empty document
+                continue
+            if kind < 0.08:
+                lines.append(" ... !!! -- ")  # no tokens at all
+                continue
+            n = int(rng.integers(1, 40))
+            words = list(rng.choice(WORDS, size=n, p=p))
+            docs.append(words)
+            text = ""
+            for w in words:
+                w = w.capitalize() if rng.random() < 0.3 else w
+                text += w + SEPARATORS[int(rng.integers(len(SEPARATORS)))]
+            lines.append(text)
+        path = tmp_path / f"part{f}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths, docs
+
+
+def brute_vocab(docs, min_count):
+    c = Counter(w for d in docs for w in d)
+    kept = sorted((w for w in c if c[w] >= min_count), key=lambda w: (-c[w], w))
+    return kept, c
+
+
+def brute_cooc(docs, index, window):
+    n = len(index)
+    counts = np.zeros((n, n), dtype=np.int64)
+    weighted = np.zeros((n, n))
+    for d in docs:
+        for i, a in enumerate(d):
+            for j, b in enumerate(d):
+                if i != j and abs(i - j) <= window and a in index and b in index:
+                    counts[index[a], index[b]] += 1
+                    weighted[index[a], index[b]] += 1.0 / abs(i - j)
+    return counts, weighted
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "sync", "auto"])
+def test_vocab_and_cooc_equal_brute_force(tmp_path, wsi, scheduler):
+    rng = np.random.default_rng(7)
+    paths, docs = make_corpus(tmp_path, rng)
+    window, min_count = 3, 4
+    # Small blocks force byte-range splitting of files and several row blocks.
+    code, _, err = wsi(*base_args(tmp_path / "out", paths, "--set", f"cooc.window={window}",
+                                  "--set", f"vocab.min_count={min_count}",
+                                  "--set", "corpus.blocksize=4096",
+                                  "--set", "corpus.shard_bytes=4096",
+                                  "--set", "cooc.block_nnz=100", scheduler=scheduler))
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    vocab = pq.read_table(run / "vocab.parquet")
+    assert vocab.schema.field("word").type == pa.string()
+    assert vocab.schema.field("id").type == pa.int32()
+    assert vocab.schema.field("count").type == pa.int64()
+    words, counter = brute_vocab(docs, min_count)
+    assert vocab["word"].to_pylist() == words
+    assert vocab["id"].to_pylist() == list(range(len(words)))
+    assert vocab["count"].to_pylist() == [counter[w] for w in words]
+
+    counts, weighted = read_cooc(run, len(words))
+    ref_c, ref_w = brute_cooc(docs, {w: i for i, w in enumerate(words)}, window)
+    np.testing.assert_array_equal(counts, ref_c)
+    np.testing.assert_allclose(weighted, ref_w, rtol=1e-6)
+    assert len(list((run / "cooc").glob("part-*.parquet"))) > 1
+
+    m = read_manifest(run)
+    total = sum(len(d) for d in docs)
+    assert m["stages"]["corpus"]["counters"]["tokens"] == total
+    assert m["stages"]["corpus"]["counters"]["documents"] == len(docs)
+    assert m["stages"]["vocab"]["counters"]["total_tokens"] == total
+    assert m["stages"]["cooc"]["counters"]["pairs"] == int(ref_c.sum())
+    meta = pq.read_schema(run / "vocab.parquet").metadata
+    assert int(meta[b"total_tokens"]) == total
+
+    # The shards are gensim's corpus_file input: one document per line, single spaces.
+    lines = [ln for f in sorted((run / "corpus").glob("part-*.txt"))
+             for ln in f.read_text(encoding="utf-8").splitlines()]
+    assert lines == [" ".join(d) for d in docs]
+
+
+def _reference_tokens(line):
+    """Tokens by the specification, written independently of tasks.tokenize:
+    maximal runs of letters/digits, joined across one inner apostrophe or hyphen."""
+    out, cur, i = [], [], 0
+    chars = line.lower()
+    while i < len(chars):
+        ch = chars[i]
+        if ch.isalnum():
+            cur.append(ch)
+        elif ch in "'\u2019-" and cur and i + 1 < len(chars) and chars[i + 1].isalnum():
+            cur.append(ch)
+        elif cur:
+            out.append("".join(cur))
+            cur = []
+        i += 1
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
+@pytest.mark.skipif(not (SHARED / "corpora" / "inaugural.txt").exists(),
+                    reason="../shared/data/corpora is absent (shared data not mounted)")
+def test_shared_corpus_against_brute_force(tmp_path, wsi):
+    files = [SHARED / "corpora" / "inaugural.txt", SHARED / "corpora" / "state_union.txt"]
+    window, min_count = 10, 5
+    code, _, err = wsi(*base_args(tmp_path / "out", files, "--set", f"cooc.window={window}",
+                                  "--set", "corpus.blocksize=262144"))
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    docs = [t for f in files for line in f.read_text(encoding="utf-8").splitlines()
+            if (t := _reference_tokens(line))]
+    words, counter = brute_vocab(docs, min_count)
+    vocab = pq.read_table(run / "vocab.parquet")
+    assert vocab["word"].to_pylist() == words
+    assert vocab["count"].to_pylist() == [counter[w] for w in words]
+
+    # Brute force with numpy: every offset d, pairs within one document.
+    index = {w: i for i, w in enumerate(words)}
+    ids = np.array([index.get(w, -1) for d in docs for w in d])
+    doc_of = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+    n = len(words)
+    ref = np.zeros(n * n, dtype=np.int64)
+    for d in range(1, window + 1):
+        a, b = ids[:-d], ids[d:]
+        ok = (doc_of[:-d] == doc_of[d:]) & (a >= 0) & (b >= 0)
+        np.add.at(ref, a[ok] * n + b[ok], 1)
+        np.add.at(ref, b[ok] * n + a[ok], 1)
+    t = pq.read_table(run / "cooc")
+    got = np.zeros(n * n, dtype=np.int64)
+    got[t["row"].to_numpy().astype(np.int64) * n + t["col"].to_numpy()] = t["count"].to_numpy()
+    np.testing.assert_array_equal(got, ref)
