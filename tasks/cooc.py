@@ -92,7 +92,8 @@ def row_blocks(word_counts, *, window, block_nnz):
     est = np.minimum(2 * window * np.asarray(word_counts, dtype=np.float64), n_words)
     cum = np.cumsum(est)
     n_blocks = int(max(1, min(n_words, np.ceil(cum[-1] / block_nnz))))
-    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_blocks) / n_blocks)
+    # A block ends after the last row whose cumulative estimate stays within its share.
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_blocks) / n_blocks, side="right")
     bounds = np.unique(np.concatenate([[0], cuts, [n_words]])).astype(np.int64)
     return bounds
 

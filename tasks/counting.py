@@ -38,7 +38,7 @@ def split_tokens(lines):
 
     Returns
     -------
-    tokens : pyarrow.StringArray, shape (n_tokens,)
+    tokens : pyarrow.LargeStringArray (StringArray for a string array input), shape (n_tokens,)
     doc_offsets : numpy.ndarray of int64, shape (n_docs + 1,)
         Tokens of document d are ``tokens[doc_offsets[d]:doc_offsets[d+1]]``.
     """

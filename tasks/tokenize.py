@@ -5,9 +5,11 @@ A *document* is one line (``lines``), one blank-line separated paragraph
 A token is a run of Unicode letters or digits, optionally joined by inner
 apostrophes or hyphens ("don't", "well-known"); everything else is dropped.
 
-Readers work on binary file objects and never hold more than
-``max_chars`` characters of one document: a longer document is cut at a
-whitespace boundary into several documents, and the cut is counted.
+Readers work on binary file objects and yield documents of at most
+``max_chars`` characters (a line's newline not counted): a longer document is
+cut at a whitespace boundary into several documents, and the cut is counted.
+The line and paragraph readers also never hold more than about that much text
+in memory; the wikidump reader holds one article at a time.
 """
 from __future__ import annotations
 
@@ -35,10 +37,16 @@ codecs.register_error("wsi-count", _count_and_replace)
 
 
 def tokenize(text, *, lowercase=True):
-    """Split text into tokens (list of str)."""
-    if lowercase:
-        text = text.lower()
-    return TOKEN_RE.findall(text)
+    """Split text into tokens (list of str), lowercased if ``lowercase``.
+
+    Tokens are found before lowercasing, so lowercasing never moves token
+    boundaries ("İ".lower() is "i" plus a combining dot, which is no letter).
+    """
+    if not lowercase:
+        return TOKEN_RE.findall(text)
+    if "\u0130" in text:  # the only code point whose lowercase form is longer
+        return [t.lower() for t in TOKEN_RE.findall(text)]
+    return TOKEN_RE.findall(text.lower())  # fast path: one lower() per document
 
 
 @dataclass
@@ -97,6 +105,10 @@ def _split_long(text, max_chars):
 def iter_line_docs(f, *, decode, max_chars, end=None, stats):
     """Yield one document per line of a binary stream.
 
+    Documents keep the line's newline. A line longer than ``max_chars``
+    characters (newline not counted) is yielded as several documents, cut at
+    spaces, and each cut is counted in ``stats.split_documents``.
+
     Parameters
     ----------
     f : binary file object, positioned at the start of a line
@@ -109,45 +121,58 @@ def iter_line_docs(f, *, decode, max_chars, end=None, stats):
     """
     limit = max(1, max_chars)
     pending = ""
+    in_line = False  # the current line's first byte has been read
     pos = f.tell() if end is not None else 0
     while True:
-        if end is not None and not pending and pos >= end:
+        if end is not None and not in_line and pos >= end:
             return
         chunk = f.readline(limit)
         if not chunk:
             break
-        if end is not None:
-            pos += len(chunk)
-        finished = chunk.endswith(b"\n")
+        pos += len(chunk)
         text = pending + decode(chunk)
-        if not finished:
+        if not chunk.endswith(b"\n"):
+            in_line = True
             pieces, pending = _split_long(text, max_chars)
             for piece in pieces:
                 stats.split_documents += 1
                 yield piece
             continue
-        pending = ""
+        in_line, pending = False, ""
+        if len(text) > max_chars + 1:
+            pieces, text = _split_long(text[:-1], max_chars)
+            for piece in pieces:
+                stats.split_documents += 1
+                yield piece
+            text += "\n"
         yield text
-    if pending:
-        yield pending + decode(b"", final=True)
+    # Flush the decoder even when nothing is pending: the last line may be a
+    # lone incomplete byte sequence.
+    text = pending + decode(b"", final=True)
+    if text:
+        pieces, text = _split_long(text, max_chars)
+        for piece in pieces:
+            stats.split_documents += 1
+            yield piece
+        yield text
 
 
-def iter_paragraph_docs(f, *, decode, max_chars, end=None, stats):
-    """Yield blank-line separated paragraphs of a binary stream.
+def iter_paragraph_docs(f, *, decode, max_chars, stats):
+    """Yield blank-line separated paragraphs of a binary stream, lines joined by spaces.
 
-    A paragraph belongs to the block where its first line starts; ``f`` must
-    be positioned at the start of a paragraph (or of blank lines before one).
+    The stream is read from its current position to its end (paragraph files
+    are not split into byte ranges). Paragraphs longer than ``max_chars`` are
+    cut at whitespace, each cut counted in ``stats.split_documents``.
     """
     buf = []
     size = 0
-    for line in iter_line_docs(f, decode=decode, max_chars=max_chars, stats=stats,
-                               end=None):
+    # Cuts of long lines are re-joined below: only the paragraph cuts count.
+    line_stats = DocStats()
+    for line in iter_line_docs(f, decode=decode, max_chars=max_chars, stats=line_stats):
         if not line.strip():
             if buf:
                 yield " ".join(buf)
                 buf, size = [], 0
-            if end is not None and f.tell() >= end:
-                return
             continue
         buf.append(line.rstrip("\n"))
         size += len(line)
@@ -176,7 +201,9 @@ def iter_wikidump_docs(f, *, decode, max_chars, stats):
 
     redirects = 0
     for _title, text, _pageid in extract_pages(_Text(), filter_namespaces=("0",)):
-        if not text or text.lstrip()[:9].lower() == "#redirect":
+        if not text:  # other namespaces come out with empty text
+            continue
+        if text.lstrip()[:9].lower() == "#redirect":
             redirects += 1
             continue
         text = filter_wiki(text).replace("\n", " ")

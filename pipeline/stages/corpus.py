@@ -18,8 +18,8 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.utils import infer_compression
 
-from tasks.tokenize import (DocStats, TOKEN_RE, decoder, iter_line_docs, iter_paragraph_docs,
-                            iter_wikidump_docs, looks_binary)
+from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_docs,
+                            iter_wikidump_docs, looks_binary, tokenize)
 
 from ..errors import ConfigError, InputError
 from ..stage import Stage
@@ -156,7 +156,6 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
     decode = decoder(encoding, stats)
     writer = _ShardWriter(prefix, shard_bytes)
     fmt = file["format"]
-    findall = TOKEN_RE.findall
     try:
         with fsspec.open(file["url"], "rb", compression=file["compression"]) as f:
             if start:
@@ -170,7 +169,7 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
             else:
                 docs = iter_wikidump_docs(f, decode=decode, max_chars=max_chars, stats=stats)
             for doc in docs:
-                tokens = findall(doc.lower() if lowercase else doc)
+                tokens = tokenize(doc, lowercase=lowercase)
                 if not tokens:
                     stats.empty_documents += 1
                     continue

@@ -1,0 +1,330 @@
+"""tasks.cooc against a brute-force double loop over positions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from tasks.cooc import cooc_partial, row_blocks, split_rows, sum_partials
+
+WINDOWS = [1, 2, 5, 10, 60]
+SEEDS = [0, 1, 2, 3]
+
+
+# --------------------------------------------------------------------------- references
+
+
+def brute_cooc(ids, doc_offsets, n_words, window):
+    """Dense reference: every ordered pair (i, j), i != j, |i - j| <= window, same document."""
+    ids = [int(x) for x in ids]
+    counts = np.zeros((n_words, n_words), dtype=np.int64)
+    weighted = np.zeros((n_words, n_words), dtype=np.float64)
+    for d in range(len(doc_offsets) - 1):
+        start, stop = int(doc_offsets[d]), int(doc_offsets[d + 1])
+        for i in range(start, stop):
+            for j in range(start, stop):
+                if i == j or abs(i - j) > window or ids[i] < 0 or ids[j] < 0:
+                    continue
+                counts[ids[i], ids[j]] += 1
+                weighted[ids[i], ids[j]] += 1.0 / abs(i - j)
+    return counts, weighted
+
+
+def random_corpus(rng, n_words, *, n_docs=None, oov=0.2, unused_top=0):
+    """Random documents (incl. empty and length-1 ones) over a skewed vocabulary.
+
+    Ids ``n_words - unused_top .. n_words - 1`` never occur.
+    """
+    if n_docs is None:
+        n_docs = int(rng.integers(3, 9))
+    lengths = []
+    for _ in range(n_docs):
+        kind = rng.random()
+        lengths.append(0 if kind < 0.15 else 1 if kind < 0.3 else int(rng.integers(2, 40)))
+    if n_docs >= 3:  # always at least one empty and one single-token document
+        empty, single = rng.choice(n_docs, size=2, replace=False)
+        lengths[empty], lengths[single] = 0, 1
+    n_tokens = sum(lengths)
+    usable = n_words - unused_top
+    # Zipf-like draw so that words repeat (non-zero diagonal).
+    p = 1.0 / np.arange(1, usable + 1)
+    ids = rng.choice(usable, size=n_tokens, p=p / p.sum()).astype(np.int32)
+    ids[rng.random(n_tokens) < oov] = -1
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return ids, offsets
+
+
+def assert_canonical_csr(m, n_words, dtype):
+    assert isinstance(m, (sp.csr_array, sp.csr_matrix))
+    assert m.shape == (n_words, n_words)
+    assert m.dtype == dtype
+    indptr, indices = np.asarray(m.indptr), np.asarray(m.indices)
+    assert indptr.shape == (n_words + 1,)
+    assert indptr[0] == 0 and indptr[-1] == len(indices) == len(m.data)
+    assert np.all(np.diff(indptr) >= 0)
+    for r in range(n_words):
+        row = indices[indptr[r]:indptr[r + 1]]
+        assert np.all(np.diff(row) > 0), f"row {r}: columns not sorted/unique: {row}"
+        assert np.all((row >= 0) & (row < n_words))
+
+
+def assert_pair_ok(counts, weighted, n_words):
+    assert_canonical_csr(counts, n_words, np.int64)
+    assert_canonical_csr(weighted, n_words, np.float64)
+    # Identical sparsity pattern, no explicit zeros (pipeline writes them side by side).
+    np.testing.assert_array_equal(counts.indptr, weighted.indptr)
+    np.testing.assert_array_equal(counts.indices, weighted.indices)
+    assert np.all(counts.data > 0) and np.all(weighted.data > 0)
+
+
+# --------------------------------------------------------------------------- cooc_partial
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cooc_partial_matches_brute_force(seed, window):
+    rng = np.random.default_rng(seed)
+    n_words = int(rng.integers(3, 15))
+    unused_top = int(rng.integers(0, 3))
+    ids, offsets = random_corpus(rng, n_words, unused_top=unused_top)
+    counts, weighted = cooc_partial(ids, offsets, n_words=n_words, window=window)
+    ref_c, ref_w = brute_cooc(ids, offsets, n_words, window)
+
+    assert_pair_ok(counts, weighted, n_words)
+    np.testing.assert_array_equal(counts.toarray(), ref_c)
+    np.testing.assert_allclose(weighted.toarray(), ref_w, rtol=1e-12, atol=0)
+    # Symmetry.
+    np.testing.assert_array_equal(counts.toarray(), counts.toarray().T)
+    np.testing.assert_allclose(weighted.toarray(), weighted.toarray().T, rtol=1e-12)
+    # The random corpus must exercise what the test claims to cover.
+    if unused_top:
+        assert not counts.toarray()[n_words - unused_top:].any()
+
+
+def test_random_corpora_cover_diagonal_and_oov():
+    """Guard on the generator: the parametrised cases really contain repeats, OOV, empty docs."""
+    seen = {"diag": False, "oov": False, "empty": False, "single": False}
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        n_words = int(rng.integers(3, 15))
+        ids, offsets = random_corpus(rng, n_words, unused_top=int(rng.integers(0, 3)))
+        ref_c, _ = brute_cooc(ids, offsets, n_words, 2)
+        lengths = np.diff(offsets)
+        seen["diag"] |= bool(np.diag(ref_c).any())
+        seen["oov"] |= bool((ids == -1).any())
+        seen["empty"] |= bool((lengths == 0).any())
+        seen["single"] |= bool((lengths == 1).any())
+    assert all(seen.values()), seen
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cooc_partial_larger_random(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_words = 40
+    ids, offsets = random_corpus(rng, n_words, n_docs=12, oov=0.2)
+    window = int(rng.integers(1, 12))
+    counts, weighted = cooc_partial(ids, offsets, n_words=n_words, window=window)
+    ref_c, ref_w = brute_cooc(ids, offsets, n_words, window)
+    assert_pair_ok(counts, weighted, n_words)
+    np.testing.assert_array_equal(counts.toarray(), ref_c)
+    np.testing.assert_allclose(weighted.toarray(), ref_w, rtol=1e-12)
+
+
+def test_oov_tokens_keep_their_positions():
+    ids = np.array([0, -1, 1], dtype=np.int32)
+    offsets = np.array([0, 3])
+    c1, w1 = cooc_partial(ids, offsets, n_words=2, window=1)
+    assert c1.nnz == 0 and w1.nnz == 0           # 0 and 1 are two apart
+    c2, w2 = cooc_partial(ids, offsets, n_words=2, window=2)
+    np.testing.assert_array_equal(c2.toarray(), [[0, 1], [1, 0]])
+    np.testing.assert_allclose(w2.toarray(), [[0, 0.5], [0.5, 0]])
+
+
+def test_windows_do_not_cross_document_boundaries():
+    ids = np.array([0, 1, 2, 3], dtype=np.int32)
+    split = np.array([0, 2, 4])
+    joined = np.array([0, 4])
+    c, _ = cooc_partial(ids, split, n_words=4, window=10)
+    expected = np.zeros((4, 4), dtype=np.int64)
+    expected[0, 1] = expected[1, 0] = expected[2, 3] = expected[3, 2] = 1
+    np.testing.assert_array_equal(c.toarray(), expected)
+    c, _ = cooc_partial(ids, joined, n_words=4, window=10)
+    np.testing.assert_array_equal(c.toarray(), 1 - np.eye(4, dtype=np.int64))
+
+
+def test_single_word_repeated_fills_diagonal():
+    ids = np.zeros(4, dtype=np.int32)
+    c, w = cooc_partial(ids, np.array([0, 4]), n_words=1, window=3)
+    # ordered pairs: distance 1: 6, distance 2: 4, distance 3: 2
+    assert c.toarray().tolist() == [[12]]
+    np.testing.assert_allclose(w.toarray(), [[6 + 4 / 2 + 2 / 3]])
+
+
+@pytest.mark.parametrize("offsets", [[0], [0, 0], [0, 0, 0, 0]])
+@pytest.mark.parametrize("n_words", [0, 1, 5])
+def test_empty_input(offsets, n_words):
+    counts, weighted = cooc_partial(np.empty(0, dtype=np.int32), np.array(offsets),
+                                    n_words=n_words, window=3)
+    assert counts.nnz == 0 and weighted.nnz == 0
+    assert_pair_ok(counts, weighted, n_words)
+
+
+def test_all_oov():
+    ids = np.full(7, -1, dtype=np.int32)
+    counts, weighted = cooc_partial(ids, np.array([0, 3, 7]), n_words=3, window=2)
+    assert counts.nnz == 0
+    assert_pair_ok(counts, weighted, 3)
+
+
+def test_accepts_other_integer_dtypes():
+    ids = np.array([0, 1, -1, 1], dtype=np.int64)
+    offsets = np.array([0, 4], dtype=np.int32)
+    counts, _ = cooc_partial(ids, offsets, n_words=2, window=1)
+    ref_c, _ = brute_cooc(ids, offsets, 2, 1)
+    np.testing.assert_array_equal(counts.toarray(), ref_c)
+
+
+@pytest.mark.parametrize("ids, offsets, n_words, window", [
+    ([0, 1], [0, 2], 2, 0),          # window < 1
+    ([0, 2], [0, 2], 2, 1),          # id >= n_words
+    ([0, -2], [0, 2], 2, 1),         # id < -1
+    ([0, 1], [0, 1], 2, 1),          # offsets do not end at n_tokens
+    ([0, 1], [1, 2], 2, 1),          # offsets do not start at 0
+    ([0, 1, 1], [0, 2, 1, 3], 2, 1),  # offsets decrease
+    ([0, 1], [], 2, 1),              # no offsets at all
+])
+def test_invalid_arguments_raise(ids, offsets, n_words, window):
+    with pytest.raises(ValueError):
+        cooc_partial(np.array(ids, dtype=np.int32), np.array(offsets, dtype=np.int64),
+                     n_words=n_words, window=window)
+
+
+# --------------------------------------------------------------------------- sum_partials
+
+
+@pytest.mark.parametrize("n_parts", [1, 2, 5])
+def test_sum_partials_equals_dense_sum(n_parts):
+    rng = np.random.default_rng(7 + n_parts)
+    n_words, window = 12, 3
+    parts, ref_c, ref_w = [], 0, 0
+    all_ids, all_lengths = [], []
+    for _ in range(n_parts):
+        ids, offsets = random_corpus(rng, n_words, unused_top=2)
+        parts.append(cooc_partial(ids, offsets, n_words=n_words, window=window))
+        c, w = brute_cooc(ids, offsets, n_words, window)
+        ref_c, ref_w = ref_c + c, ref_w + w
+        all_ids.append(ids)
+        all_lengths.extend(np.diff(offsets))
+    counts, weighted = sum_partials(*parts)
+    assert_pair_ok(counts, weighted, n_words)
+    np.testing.assert_array_equal(counts.toarray(), ref_c)
+    np.testing.assert_allclose(weighted.toarray(), ref_w, rtol=1e-12)
+    # Summing partitions is the same as counting the concatenated documents.
+    offsets = np.concatenate([[0], np.cumsum(all_lengths)]).astype(np.int64)
+    whole_c, whole_w = cooc_partial(np.concatenate(all_ids), offsets, n_words=n_words,
+                                    window=window)
+    np.testing.assert_array_equal(counts.toarray(), whole_c.toarray())
+    np.testing.assert_allclose(weighted.toarray(), whole_w.toarray(), rtol=1e-12)
+
+
+def test_sum_partials_with_empty_partials():
+    n_words = 4
+    ids = np.array([0, 1, 0, 3], dtype=np.int32)
+    full = cooc_partial(ids, np.array([0, 4]), n_words=n_words, window=2)
+    empty = cooc_partial(np.empty(0, np.int32), np.array([0]), n_words=n_words, window=2)
+    counts, weighted = sum_partials(empty, full, empty)
+    ref_c, ref_w = brute_cooc(ids, [0, 4], n_words, 2)
+    assert_pair_ok(counts, weighted, n_words)
+    np.testing.assert_array_equal(counts.toarray(), ref_c)
+    np.testing.assert_allclose(weighted.toarray(), ref_w)
+
+
+# --------------------------------------------------------------------------- row_blocks
+
+
+def check_bounds(bounds, n_words):
+    bounds = np.asarray(bounds)
+    assert bounds.dtype == np.int64
+    assert bounds[0] == 0 and bounds[-1] == n_words
+    assert np.all(np.diff(bounds) > 0), bounds
+
+
+@pytest.mark.parametrize("block_nnz", [1, 7, 100, 10_000, 10**12])
+@pytest.mark.parametrize("window", [1, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_row_blocks_cover_all_rows(seed, window, block_nnz):
+    rng = np.random.default_rng(seed)
+    n_words = int(rng.integers(1, 300))
+    word_counts = np.sort(rng.zipf(1.5, size=n_words))[::-1].astype(np.int64)
+    word_counts[rng.random(n_words) < 0.1] = 0
+    bounds = row_blocks(word_counts, window=window, block_nnz=block_nnz)
+    check_bounds(bounds, n_words)
+    # Estimated non-zeros per row, as documented: min(2 * window * count, n_words).
+    est = np.minimum(2 * window * word_counts.astype(float), n_words)
+    if block_nnz >= est.sum():
+        np.testing.assert_array_equal(bounds, [0, n_words])
+    # Every block but one-row blocks stays near the target size.
+    target = est.sum() / (len(bounds) - 1)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        assert est[lo:hi].sum() <= target + est[lo:hi].max() + 1e-9
+
+
+@pytest.mark.parametrize("n_blocks, rows_per_block", [(1, 5), (2, 3), (4, 4), (7, 1), (3, 50)])
+def test_row_blocks_balanced_for_uniform_counts(n_blocks, rows_per_block):
+    n_words = n_blocks * rows_per_block
+    word_counts = np.full(n_words, 3)
+    window = 2
+    per_row = min(2 * window * 3, n_words)
+    bounds = row_blocks(word_counts, window=window, block_nnz=per_row * rows_per_block)
+    np.testing.assert_array_equal(bounds, np.arange(0, n_words + 1, rows_per_block))
+
+
+def test_row_blocks_one_row_per_block_when_block_is_tiny():
+    # Frequent words: every row's estimate is capped at n_words, so rows weigh the same.
+    bounds = row_blocks(np.array([100, 50, 40, 30, 20]), window=2, block_nnz=1)
+    np.testing.assert_array_equal(bounds, np.arange(6))
+
+
+def test_row_blocks_empty_vocabulary():
+    bounds = row_blocks(np.array([], dtype=np.int64), window=3, block_nnz=10)
+    assert bounds[0] == 0 and bounds[-1] == 0
+
+
+# --------------------------------------------------------------------------- split_rows
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_split_rows_pieces_stack_back(seed):
+    rng = np.random.default_rng(seed)
+    n_words = 25
+    ids, offsets = random_corpus(rng, n_words, n_docs=6)
+    counts, weighted = cooc_partial(ids, offsets, n_words=n_words, window=4)
+    inner = np.sort(rng.choice(np.arange(1, n_words), size=int(rng.integers(0, 6)),
+                               replace=False))
+    bounds = np.concatenate([[0], inner, [n_words]]).astype(np.int64)
+    pieces = split_rows(counts, weighted, bounds)
+    assert len(pieces) == len(bounds) - 1
+    for (c, w), lo, hi in zip(pieces, bounds[:-1], bounds[1:]):
+        assert c.shape == w.shape == (hi - lo, n_words)
+        assert c.dtype == np.int64 and w.dtype == np.float64
+        np.testing.assert_array_equal(c.indptr, w.indptr)
+        np.testing.assert_array_equal(c.indices, w.indices)
+    dense_c = np.vstack([c.toarray() for c, _ in pieces])
+    dense_w = np.vstack([w.toarray() for _, w in pieces])
+    np.testing.assert_array_equal(dense_c, counts.toarray())
+    np.testing.assert_array_equal(dense_w, weighted.toarray())
+    np.testing.assert_array_equal(sp.vstack([c for c, _ in pieces]).toarray(), counts.toarray())
+
+
+def test_split_rows_then_sum_blockwise_equals_total():
+    """The pipeline's shape: split each partial by the same bounds, sum block by block."""
+    rng = np.random.default_rng(11)
+    n_words, window = 20, 3
+    bounds = np.array([0, 3, 11, 20], dtype=np.int64)
+    corpora = [random_corpus(rng, n_words) for _ in range(3)]
+    parts = [split_rows(*cooc_partial(i, o, n_words=n_words, window=window), bounds)
+             for i, o in corpora]
+    ref = sum(brute_cooc(i, o, n_words, window)[0] for i, o in corpora)
+    blocks = [sum_partials(*[p[b] for p in parts]) for b in range(len(bounds) - 1)]
+    np.testing.assert_array_equal(np.vstack([c.toarray() for c, _ in blocks]), ref)
