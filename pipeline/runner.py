@@ -127,14 +127,20 @@ class Runner:
         if self.client is not None:
             return self._compute_distributed(tasks, desc)
         from tqdm.dask import TqdmCallback
+        import dask.local
+        import dask.multiprocessing
+        import dask.threaded
         spec = self.spec
         if spec == "auto":
             spec = "processes" if gil_bound and self.workers > 1 else "threads"
-        kw = {"scheduler": spec}
+        # Scheduler functions rather than names: a name makes dask import
+        # distributed to look for a default client (0.2 s per process).
         if spec == "processes":
-            kw["pool"] = self._process_pool()
+            kw = {"scheduler": dask.multiprocessing.get, "pool": self._process_pool()}
         elif spec == "threads":
-            kw["num_workers"] = self.workers
+            kw = {"scheduler": dask.threaded.get, "num_workers": self.workers}
+        else:
+            kw = {"scheduler": dask.local.get_sync}
         with TqdmCallback(desc=desc, disable=self.quiet, leave=False, unit="task"):
             return list(dask.compute(*tasks, **kw))
 

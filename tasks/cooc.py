@@ -20,10 +20,10 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["cooc_partial", "sum_partials", "row_blocks", "split_rows"]
+__all__ = ["cooc_partial", "sum_partials", "merge_stacked", "balanced_cuts"]
 
 
-def cooc_partial(ids, doc_offsets, *, n_words, window):
+def cooc_partial(ids, doc_offsets, *, n_words, window, sorted_columns=True):
     """Co-occurrence counts of one partition.
 
     Parameters
@@ -36,13 +36,17 @@ def cooc_partial(ids, doc_offsets, *, n_words, window):
         Vocabulary size (the matrices are n_words x n_words).
     window : int
         Largest distance |i - j| counted (>= 1).
+    sorted_columns : bool
+        Sort each row's columns (canonical CSR). Sorting is about a quarter of
+        the kernel's time; a caller that only feeds the result to
+        :func:`merge_stacked`, which sorts its output anyway, can skip it.
 
     Returns
     -------
     counts : csr_array of shape (n_words, n_words), int64
     weighted : csr_array of shape (n_words, n_words), float64
-        Both symmetric, canonical (sorted indices, no duplicates) and with
-        identical sparsity patterns.
+        Both symmetric, without duplicates, with identical sparsity patterns;
+        canonical (sorted indices) when ``sorted_columns``.
     """
     ids = np.ascontiguousarray(ids, dtype=np.int32)
     doc_offsets = np.ascontiguousarray(doc_offsets, dtype=np.int64)
@@ -53,12 +57,60 @@ def cooc_partial(ids, doc_offsets, *, n_words, window):
         raise ValueError("doc_offsets must rise from 0 to len(ids)")
     if ids.size and (ids.max(initial=-1) >= n_words or ids.min(initial=0) < -1):
         raise ValueError(f"ids must lie in [-1, {n_words})")
-    indptr, indices, counts, weighted = _cooc_csr(ids, doc_offsets, n_words, window)
-    shape = (n_words, n_words)
-    c = sp.csr_array((counts, indices, indptr), shape=shape)
-    w = sp.csr_array((weighted, indices.copy(), indptr.copy()), shape=shape)
-    c.has_canonical_format = w.has_canonical_format = True
+    indptr, indices, counts, weighted = _cooc_csr(ids, doc_offsets, n_words, window,
+                                                  sorted_columns)
+    return _pair(indptr, indices, counts, weighted, (n_words, n_words), sorted_columns)
+
+
+def _pair(indptr, indices, counts, weighted, shape, canonical=True):
+    """Two csr arrays sharing one sparsity pattern (no duplicates), without copies.
+
+    scipy widens the column indices to the row pointers' dtype, so pointers
+    become int32 whenever the entries fit (a copy of n_rows + 1 values instead
+    of one of every index).
+    """
+    if indptr[-1] < np.iinfo(np.int32).max:
+        indptr = indptr.astype(np.int32)
+    c = sp.csr_array((counts, indices, indptr), shape=shape, copy=False)
+    w = sp.csr_array((weighted, indices, indptr), shape=shape, copy=False)
+    if canonical:
+        c.has_canonical_format = w.has_canonical_format = True
+    else:
+        c.has_sorted_indices = w.has_sorted_indices = False
     return c, w
+
+
+def merge_stacked(indptrs, indices, counts, weighted, data_offsets, n_cols):
+    """Sum k CSR matrices of the same shape given in stacked form.
+
+    One pass with a sparse accumulator per row (numba, releases the GIL), so
+    k inputs cost O(total non-zeros) instead of the O(k x result) of adding
+    them two at a time.
+
+    Parameters
+    ----------
+    indptrs : ndarray of shape (k, n_rows + 1), int64
+        Row pointers of each matrix, relative to its own entries.
+    indices : ndarray of shape (total_nnz,), int32
+    counts : ndarray of shape (total_nnz,), int64
+    weighted : ndarray of shape (total_nnz,), float64
+        The k matrices' entries, concatenated.
+    data_offsets : ndarray of shape (k,), int64
+        Where each matrix's entries start in the concatenated arrays.
+    n_cols : int
+
+    Returns
+    -------
+    (counts, weighted) : csr_array pair of shape (n_rows, n_cols), canonical,
+        sharing one sparsity pattern; counts int64, weighted float64.
+    """
+    indptrs = np.ascontiguousarray(indptrs, dtype=np.int64)
+    n_rows = indptrs.shape[1] - 1
+    out = _merge(indptrs, np.ascontiguousarray(indices, dtype=np.int32),
+                 np.ascontiguousarray(counts, dtype=np.int64),
+                 np.ascontiguousarray(weighted, dtype=np.float64),
+                 np.ascontiguousarray(data_offsets, dtype=np.int64), n_cols)
+    return _pair(*out, (n_rows, n_cols))
 
 
 def sum_partials(*partials):
@@ -70,52 +122,49 @@ def sum_partials(*partials):
     return counts, weighted
 
 
-def row_blocks(word_counts, *, window, block_nnz):
-    """Row boundaries that split the matrix into blocks of similar expected size.
-
-    A word's row holds at most min(2 * window * count, n_words) non-zeros; the
-    boundaries balance that estimate so each block's reduction costs about the
-    same.
+def balanced_cuts(weights, n_parts):
+    """Cut a sequence of non-negative weights into contiguous parts of similar total.
 
     Parameters
     ----------
-    word_counts : ndarray of shape (n_words,)
-    window, block_nnz : int
+    weights : ndarray of shape (n,)
+        E.g. the number of entries a reduction will read per row (or per group
+        of rows).
+    n_parts : int
+        Wanted number of parts; fewer come back when there are fewer
+        non-empty positions to cut between.
 
     Returns
     -------
-    bounds : ndarray of shape (n_blocks + 1,), int64, from 0 to n_words.
+    bounds : ndarray of shape (n_parts' + 1,), int64, rising from 0 to n.
+        Part i is ``weights[bounds[i]:bounds[i + 1]]``; no part is empty.
     """
-    n_words = len(word_counts)
-    if n_words == 0:
+    weights = np.asarray(weights, dtype=np.float64)
+    n = weights.size
+    if n == 0:
         return np.array([0, 0], dtype=np.int64)
-    est = np.minimum(2 * window * np.asarray(word_counts, dtype=np.float64), n_words)
-    cum = np.cumsum(est)
-    n_blocks = int(max(1, min(n_words, np.ceil(cum[-1] / block_nnz))))
-    # A block ends after the last row whose cumulative estimate stays within its share.
-    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_blocks) / n_blocks, side="right")
-    bounds = np.unique(np.concatenate([[0], cuts, [n_words]])).astype(np.int64)
-    return bounds
-
-
-def split_rows(counts, weighted, bounds):
-    """Slice a (counts, weighted) pair into the row blocks given by ``bounds``."""
-    return tuple(
-        (counts[lo:hi], weighted[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])
-    )
+    n_parts = int(max(1, min(n_parts, n)))
+    cum = np.cumsum(weights)
+    if cum[-1] <= 0:
+        cuts = np.linspace(0, n, n_parts + 1).round()
+    else:
+        targets = cum[-1] * np.arange(1, n_parts) / n_parts
+        cuts = np.searchsorted(cum, targets, side="left") + 1
+    return np.unique(np.clip(np.concatenate([[0], cuts, [n]]), 0, n)).astype(np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
-def _cooc_csr(ids, doc_offsets, n_words, window):
+def _cooc_csr(ids, doc_offsets, n_words, window, sort):
     n_tokens = ids.size
-    # Document bounds per position.
-    doc_start = np.empty(n_tokens, np.int32)
-    doc_end = np.empty(n_tokens, np.int32)
-    for d in range(doc_offsets.size - 1):
+    # Pad: `window` out-of-vocabulary sentinels before every document and after
+    # the last, so windows never cross a document edge and need no bounds checks.
+    n_docs = doc_offsets.size - 1
+    padded = np.full(n_tokens + (n_docs + 1) * window, -1, np.int32)
+    for d in range(n_docs):
+        shift = (d + 1) * window
         for p in range(doc_offsets[d], doc_offsets[d + 1]):
-            doc_start[p] = doc_offsets[d]
-            doc_end[p] = doc_offsets[d + 1]
-    # Counting sort of in-vocabulary positions by word id.
+            padded[p + shift] = ids[p]
+    # Counting sort of in-vocabulary (padded) positions by word id.
     word_ptr = np.zeros(n_words + 1, np.int64)
     for p in range(n_tokens):
         if ids[p] >= 0:
@@ -123,18 +172,26 @@ def _cooc_csr(ids, doc_offsets, n_words, window):
     for a in range(n_words):
         word_ptr[a + 1] += word_ptr[a]
     fill = word_ptr[:-1].copy()
-    positions = np.empty(word_ptr[n_words], np.int32)
-    for p in range(n_tokens):
-        a = ids[p]
+    positions = np.empty(word_ptr[n_words], np.int64)
+    for p in range(padded.size):
+        a = padded[p]
         if a >= 0:
             positions[fill[a]] = p
             fill[a] += 1
     # Sparse accumulator, one row at a time.
     mark = np.full(n_words, -1, np.int32)
-    acc_c = np.zeros(n_words, np.int32)
+    acc_c = np.zeros(n_words, np.int64)
     acc_w = np.zeros(n_words, np.float64)
     touched = np.empty(n_words, np.int32)
-    cap = max(16, 2 * n_tokens)
+    inv = np.zeros(window + 1, np.float64)
+    for d in range(1, window + 1):
+        inv[d] = 1.0 / d
+    # Upper bound on the result: a row holds at most min(2 * window * count, n_words)
+    # entries. Start from a fraction of it (real text repeats neighbours) and grow.
+    bound = 0
+    for a in range(n_words):
+        bound += min(2 * window * (word_ptr[a + 1] - word_ptr[a]), n_words)
+    cap = max(16, min(bound, 6 * n_tokens))
     out_idx = np.empty(cap, np.int32)
     out_c = np.empty(cap, np.int64)
     out_w = np.empty(cap, np.float64)
@@ -144,11 +201,9 @@ def _cooc_csr(ids, doc_offsets, n_words, window):
         n_touched = 0
         for k in range(word_ptr[a], word_ptr[a + 1]):
             p = positions[k]
-            lo = max(doc_start[p], p - window)
-            hi = min(doc_end[p], p + window + 1)
-            for q in range(lo, hi):
-                b = ids[q]
-                if q == p or b < 0:
+            for d in range(-window, window + 1):
+                b = padded[p + d]
+                if b < 0 or d == 0:
                     continue
                 if mark[b] != a:
                     mark[b] = a
@@ -157,21 +212,78 @@ def _cooc_csr(ids, doc_offsets, n_words, window):
                     touched[n_touched] = b
                     n_touched += 1
                 acc_c[b] += 1
-                acc_w[b] += 1.0 / abs(q - p)
+                acc_w[b] += inv[abs(d)]
         if nnz + n_touched > cap:
-            cap = max(2 * cap, nnz + n_touched)
+            cap = min(bound, max(cap + cap // 2, nnz + n_touched))
             out_idx = _grow(out_idx, cap)
             out_c = _grow(out_c, cap)
             out_w = _grow(out_w, cap)
-        cols = np.sort(touched[:n_touched])
+        nnz = _emit_row(a, n_touched, touched, mark, acc_c, acc_w, out_idx, out_c, out_w, nnz,
+                        sort)
+        indptr[a + 1] = nnz
+    return indptr, out_idx[:nnz], out_c[:nnz], out_w[:nnz]
+
+
+@numba.njit(cache=True, nogil=True)
+def _emit_row(row, n_touched, touched, mark, acc_c, acc_w, out_idx, out_c, out_w, nnz, sort):
+    """Append one accumulated row, in column order if ``sort``; returns the new nnz.
+
+    Few touched columns are sorted; many are gathered by a scan over the
+    marks, which costs O(n_cols) and beats sorting once the row is dense.
+    """
+    n_cols = mark.size
+    if not sort or n_touched * 64 < n_cols:
+        cols = np.sort(touched[:n_touched]) if sort else touched[:n_touched]
         for t in range(n_touched):
             b = cols[t]
             out_idx[nnz] = b
             out_c[nnz] = acc_c[b]
             out_w[nnz] = acc_w[b]
             nnz += 1
-        indptr[a + 1] = nnz
-    return indptr, out_idx[:nnz].copy(), out_c[:nnz].copy(), out_w[:nnz].copy()
+    else:
+        for b in range(n_cols):
+            if mark[b] == row:
+                out_idx[nnz] = b
+                out_c[nnz] = acc_c[b]
+                out_w[nnz] = acc_w[b]
+                nnz += 1
+    return nnz
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge(indptrs, indices, counts, weighted, data_offsets, n_cols):
+    k = indptrs.shape[0]
+    n_rows = indptrs.shape[1] - 1
+    total = 0
+    for i in range(k):
+        total += indptrs[i, n_rows] - indptrs[i, 0]
+    mark = np.full(n_cols, -1, np.int64)
+    acc_c = np.zeros(n_cols, np.int64)
+    acc_w = np.zeros(n_cols, np.float64)
+    touched = np.empty(n_cols, np.int32)
+    out_idx = np.empty(total, np.int32)
+    out_c = np.empty(total, np.int64)
+    out_w = np.empty(total, np.float64)
+    indptr = np.zeros(n_rows + 1, np.int64)
+    nnz = 0
+    for r in range(n_rows):
+        n_touched = 0
+        for i in range(k):
+            base = data_offsets[i]
+            for p in range(base + indptrs[i, r], base + indptrs[i, r + 1]):
+                b = indices[p]
+                if mark[b] != r:
+                    mark[b] = r
+                    acc_c[b] = 0
+                    acc_w[b] = 0.0
+                    touched[n_touched] = b
+                    n_touched += 1
+                acc_c[b] += counts[p]
+                acc_w[b] += weighted[p]
+        nnz = _emit_row(r, n_touched, touched, mark, acc_c, acc_w, out_idx, out_c, out_w, nnz,
+                        True)
+        indptr[r + 1] = nnz
+    return indptr, out_idx[:nnz], out_c[:nnz], out_w[:nnz]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,19 +1,21 @@
 """cooc stage: windowed co-occurrence counts → Parquet dataset ``cooc/``.
 
-Each corpus shard is encoded with the vocabulary and counted into sparse
-matrices by :func:`tasks.cooc.cooc_partial`; the partial is cut into row
-blocks (:func:`tasks.cooc.row_blocks`) and each block is saved to the stage's
-work directory. Every row block is then summed over shards by a tree of
-fan-in ``run.split_every`` whose intermediate sums are also files, and the
-task at the root writes ``cooc/part-RRRRR.parquet``.
+Phase 1: each corpus shard is encoded with the vocabulary and counted by
+:func:`tasks.cooc.cooc_partial`; its partial matrix is saved whole to the
+stage's work directory as a raw CSR file whose row ranges can be read with a
+few seeks. Phase 2: the rows are cut into blocks of equal merge work
+(:func:`tasks.cooc.balanced_cuts` on the partials' measured sizes), and each
+block is summed over shards by :func:`tasks.cooc.merge_stacked` in a tree of
+fan-in ``run.split_every`` whose intermediate sums are files too; the task at
+the root writes ``cooc/part-RRRRR.parquet``.
 
-Keeping partial and intermediate sums on storage rather than in scheduler
-memory is what bounds memory: a task holds one shard's partial, or the
-running sum of one row block plus one input, whatever the corpus size. (With
-in-memory results, a repeated corpus made every intermediate sum as large as
-the final block and they piled up: peak memory doubled from 1× to 4×.) On a
-cluster the work directory is on shared storage, so a lost worker's tasks
-are simply rerun from files.
+Keeping partials and intermediate sums on storage rather than in scheduler
+memory is what bounds memory: a task holds one shard's partial, or at most
+``cooc.block_nnz`` entries of one row block plus their sum, whatever the
+corpus size. (With in-memory results, a repeated corpus made every
+intermediate sum as large as the final block and they piled up: peak memory
+doubled from 1× to 4×.) On a cluster the work directory is on shared
+storage, so a lost worker's tasks are simply rerun from files.
 
 Columns: ``row: int32, col: int32, count: int64, weighted: float32``, one row
 per non-zero (both (a, b) and (b, a)); ``weighted`` adds 1/|i - j| per pair.
@@ -21,14 +23,15 @@ Rows are sorted by (row, col); part files follow row order.
 """
 from __future__ import annotations
 
+import struct
+
 import dask
 import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import scipy.sparse as sp
 
-from tasks.cooc import cooc_partial, row_blocks, split_rows, sum_partials
+from tasks.cooc import balanced_cuts, cooc_partial, merge_stacked
 from tasks.counting import encode_lines
 
 from ..errors import InputError
@@ -40,58 +43,122 @@ COOC_SCHEMA = pa.schema([("row", pa.int32()), ("col", pa.int32()), ("count", pa.
                          ("weighted", pa.float32())])
 
 
-def save_pair(pair, url):
-    """Save a (counts, weighted) pair of csr arrays with identical patterns to ``url``."""
-    counts, weighted = pair
+_BUCKETS = 4096  # row groups in which partial sizes are reported for cutting row blocks
+_MAGIC = b"WSICSR2\n"
+# magic, n_rows, n_cols, nnz, first row, bytes per count, bytes per weight
+_HEADER = struct.Struct("<8sqqqqqq")
+_INT = {4: np.int32, 8: np.int64}
+_FLOAT = {4: np.float32, 8: np.float64}
+
+
+def save_csr(url, indptr, indices, counts, weighted, n_cols, row_start=0, exact=True):
+    """Write rows of a (counts, weighted) CSR pair as one raw binary file.
+
+    Layout: header, indptr int64[n_rows + 1], indices int32[nnz], counts
+    int32 or int64[nnz], weighted float32 or float64[nnz]. Any row range can
+    be read back with a few seeks (:func:`load_rows`), so a shard's partial is
+    written once and each row block reads only its part. Counts are stored
+    in 4 bytes when they fit (always exact); weights in 4 bytes unless
+    ``exact`` (a shard's partial: the output is float32 anyway, and sums run
+    in float64), which halves the bytes written and read.
+    """
+    n_rows = len(indptr) - 1
+    base = int(indptr[0])
+    nnz = int(indptr[-1]) - base
+    counts = counts[base:base + nnz]
+    c_bytes = 4 if nnz == 0 or counts.max() <= np.iinfo(np.int32).max else 8
+    w_bytes = 8 if exact else 4
     with fsspec.open(url, "wb") as f:
-        np.savez(f, shape=np.asarray(counts.shape), indptr=counts.indptr,
-                 indices=counts.indices, counts=counts.data, weighted=weighted.data)
+        f.write(_HEADER.pack(_MAGIC, n_rows, n_cols, nnz, row_start, c_bytes, w_bytes))
+        for arr, dtype in ((np.asarray(indptr) - base, np.int64),
+                           (indices[base:base + nnz], np.int32),
+                           (counts, _INT[c_bytes]),
+                           (weighted[base:base + nnz], _FLOAT[w_bytes])):
+            f.write(memoryview(np.ascontiguousarray(arr, dtype=dtype)))
     return url
 
 
-def load_pair(url):
-    """Inverse of :func:`save_pair`; counts come back as int64, weights as float64."""
+def _read_into(f, arr, offset):
+    f.seek(offset)
+    view = memoryview(arr).cast("B")
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            raise EOFError("file is truncated")
+        got += n
+    return arr
+
+
+def load_rows(url, lo, hi):
+    """Rows [lo, hi) (global numbering) of a file written by :func:`save_csr`.
+
+    Returns (indptr from 0, indices, counts, weighted, n_cols) with counts
+    and weights in the dtypes stored.
+    """
     try:
-        with fsspec.open(url, "rb") as f, np.load(f) as z:
-            shape = tuple(z["shape"])
-            indptr, indices = z["indptr"], z["indices"]
-            counts = z["counts"].astype(np.int64, copy=False)
-            weighted = z["weighted"].astype(np.float64, copy=False)
-    except (OSError, ValueError, KeyError) as e:
+        with fsspec.open(url, "rb") as f:
+            magic, n_rows, n_cols, nnz, row_start, c_bytes, w_bytes = _HEADER.unpack(
+                f.read(_HEADER.size))
+            if magic != _MAGIC or c_bytes not in _INT or w_bytes not in _FLOAT \
+                    or not row_start <= lo <= hi <= row_start + n_rows:
+                raise ValueError("not a co-occurrence block file or rows out of range")
+            r0, r1 = lo - row_start, hi - row_start
+            ptr_at = _HEADER.size
+            indptr = _read_into(f, np.empty(r1 - r0 + 1, np.int64), ptr_at + 8 * r0)
+            p0, p1 = int(indptr[0]), int(indptr[-1])
+            idx_at = ptr_at + 8 * (n_rows + 1)
+            cnt_at = idx_at + 4 * nnz
+            wgt_at = cnt_at + c_bytes * nnz
+            indices = _read_into(f, np.empty(p1 - p0, np.int32), idx_at + 4 * p0)
+            counts = _read_into(f, np.empty(p1 - p0, _INT[c_bytes]), cnt_at + c_bytes * p0)
+            weighted = _read_into(f, np.empty(p1 - p0, _FLOAT[w_bytes]),
+                                  wgt_at + w_bytes * p0)
+    except (OSError, ValueError, EOFError, struct.error) as e:
         raise InputError(f"{url}: unreadable intermediate co-occurrence file ({e})") from None
-    c = sp.csr_array((counts, indices, indptr), shape=shape)
-    w = sp.csr_array((weighted, indices, indptr), shape=shape)
-    c.has_canonical_format = w.has_canonical_format = True
-    return c, w
+    return indptr - p0, indices, counts, weighted, n_cols
 
 
-def sum_files(urls):
-    """Sum saved pairs one at a time: memory is the running sum plus one input."""
-    total = load_pair(urls[0])
-    for u in urls[1:]:
-        total = sum_partials(total, load_pair(u))
-    return total
+def merge_files(sources):
+    """Sum the row ranges ``[(url, lo, hi), ...]`` (same rows in each) in one pass."""
+    parts = [load_rows(*src) for src in sources]
+    n_cols = parts[0][4]
+    sizes = [len(p[1]) for p in parts]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    stacked = (np.stack([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+               np.concatenate([p[2] for p in parts], dtype=np.int64),
+               np.concatenate([p[3] for p in parts], dtype=np.float64))
+    del parts
+    return merge_stacked(*stacked, offsets, n_cols)
 
 
-def count_shard(url, vocab_words, bounds, window, work):
-    """Count one shard and save one file per row block; returns their URLs."""
+def count_shard(url, vocab_words, window, out, bucket):
+    """Count one shard and save its whole partial matrix.
+
+    Returns the file's URL and its non-zeros per group of ``bucket`` rows,
+    which the stage uses to cut row blocks of equal merge work.
+    """
     ids, offsets = encode_lines(read_lines(url), vocab_words)
-    counts, weighted = cooc_partial(ids, offsets, n_words=len(vocab_words), window=window)
-    name = url.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return [save_pair(block, f"{work}/{name}-b{b:05d}.npz")
-            for b, block in enumerate(split_rows(counts, weighted, bounds))]
+    counts, weighted = cooc_partial(ids, offsets, n_words=len(vocab_words), window=window,
+                                    sorted_columns=False)  # merge_files sorts
+    save_csr(out, counts.indptr, counts.indices, counts.data, weighted.data, len(vocab_words),
+             exact=False)
+    starts = counts.indptr[:-1:bucket]
+    return out, np.diff(np.append(starts, counts.indptr[-1]))
 
 
-def sum_to_file(urls, out):
-    return save_pair(sum_files(urls), out)
+def sum_to_file(sources, out, lo):
+    counts, weighted = merge_files(sources)
+    return save_csr(out, counts.indptr, counts.indices, counts.data, weighted.data,
+                    counts.shape[1], row_start=lo)
 
 
-def write_block(urls, url, row_start):
+def write_block(sources, url, row_start):
     """Sum one row block's inputs and write it as Parquet.
 
     Returns (nnz, sum of counts, sum of weights).
     """
-    counts, weighted = sum_files(urls)
+    counts, weighted = merge_files(sources)
     lengths = np.diff(counts.indptr)
     rows = np.repeat(np.arange(counts.shape[0], dtype=np.int32), lengths) + np.int32(row_start)
     table = pa.table({"row": rows, "col": counts.indices.astype(np.int32, copy=False),
@@ -102,43 +169,62 @@ def write_block(urls, url, row_start):
     return int(counts.nnz), int(counts.data.sum()), float(weighted.data.sum())
 
 
-def _reduce_block(items, b, split_every, work, out_url, row_start):
+def _reduce_block(sources, b, lo, hi, split_every, work, out_url):
     """Tree of file sums over one row block's inputs; the root writes Parquet."""
     level = 0
-    while len(items) > split_every:
-        items = [dask.delayed(sum_to_file, pure=True)(
-            items[i:i + split_every], f"{work}/sum-b{b:05d}-l{level}-{i // split_every:05d}.npz",
-            dask_key_name=f"cooc-sum-{b}-{level}-{i // split_every}")
-            for i in range(0, len(items), split_every)]
+    while len(sources) > split_every:
+        sources = [dask.delayed(_source, pure=True)(
+            dask.delayed(sum_to_file, pure=True)(
+                sources[i:i + split_every],
+                f"{work}/sum-b{b:05d}-l{level}-{i // split_every:05d}.bin", lo,
+                dask_key_name=f"cooc-sum-{b}-{level}-{i // split_every}"), lo, hi)
+            for i in range(0, len(sources), split_every)]
         level += 1
-    return dask.delayed(write_block, pure=True)(items, out_url, row_start,
+    return dask.delayed(write_block, pure=True)(sources, out_url, lo,
                                                 dask_key_name=f"cooc-write-{b}")
+
+
+def _source(url, lo, hi):
+    return (url, lo, hi)
 
 
 def build(ctx):
     window = ctx.cfg.cooc.window
     vocab, _total = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
     words = vocab["word"].combine_chunks()
-    bounds = row_blocks(vocab["count"].to_numpy(), window=window,
-                        block_nnz=ctx.cfg.cooc.block_nnz)
+    n_words = len(words)
     shards = list_shards(ctx)
     work = ctx.out + ".work"
     ctx.run.fs.makedirs(work, exist_ok=True)
     ctx.run.fs.makedirs(ctx.out, exist_ok=True)
     work_url = ctx.url(work)
+
+    # Phase 1: one partial matrix per shard, saved whole.
+    bucket = max(1, -(-n_words // _BUCKETS))
     words_d = dask.delayed(words, name="cooc-vocab")
-    n_blocks = len(bounds) - 1
-    parts = [dask.delayed(count_shard, pure=True, nout=n_blocks)(
-        u, words_d, bounds, window, work_url, dask_key_name=f"cooc-count-{i}")
-        for i, u in enumerate(shards)]
-    writes = [_reduce_block([p[b] for p in parts], b, ctx.cfg.run.split_every, work_url,
-                            ctx.url(f"{ctx.out}/part-{b:05d}.parquet"), int(bounds[b]))
-              for b in range(n_blocks)]
-    results = ctx.runner.compute(writes, "cooc")
+    counted = ctx.runner.compute(
+        [dask.delayed(count_shard, pure=True)(u, words_d, window,
+                                              f"{work_url}/shard-{i:05d}.bin", bucket,
+                                              dask_key_name=f"cooc-count-{i}")
+         for i, u in enumerate(shards)], "cooc count")
+
+    # Phase 2: row blocks of equal merge work, from the partials' actual sizes:
+    # enough blocks to bound each merge task's input (cooc.block_nnz entries)
+    # and to keep every worker busy.
+    load = np.sum([hist for _url, hist in counted], axis=0)
+    n_blocks = max(-(-int(load.sum()) // ctx.cfg.cooc.block_nnz), 4 * ctx.runner.n_workers)
+    cuts = balanced_cuts(load, n_blocks) * bucket
+    bounds = np.minimum(cuts, n_words)
+    writes = []
+    for b, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+        sources = [(url, lo, hi) for url, _hist in counted]
+        writes.append(_reduce_block(sources, b, lo, hi, ctx.cfg.run.split_every, work_url,
+                                    ctx.url(f"{ctx.out}/part-{b:05d}.parquet")))
+    results = ctx.runner.compute(writes, "cooc merge")
     ctx.run.discard(work)
     return {"nnz": sum(r[0] for r in results), "pairs": sum(r[1] for r in results),
-            "weighted_sum": sum(r[2] for r in results), "row_blocks": n_blocks,
-            "shards": len(shards), "vocabulary": len(words)}
+            "weighted_sum": sum(r[2] for r in results), "row_blocks": len(writes),
+            "partial_nnz": int(load.sum()), "shards": len(shards), "vocabulary": n_words}
 
 
 STAGE = Stage(

@@ -39,7 +39,7 @@ def read_vocab(url):
     """The vocabulary table and total token count of a run."""
     try:
         with fsspec.open(url, "rb") as f:
-            table = pq.read_table(f)
+            table = pq.ParquetFile(f).read()  # read_table would import pyarrow.dataset
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{url}: unreadable vocabulary ({e})") from None
     meta = table.schema.metadata or {}

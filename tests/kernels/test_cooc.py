@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tasks.cooc import cooc_partial, row_blocks, split_rows, sum_partials
+from tasks.cooc import balanced_cuts, cooc_partial, merge_stacked, sum_partials
 
 WINDOWS = [1, 2, 5, 10, 60]
 SEEDS = [0, 1, 2, 3]
@@ -240,91 +240,88 @@ def test_sum_partials_with_empty_partials():
     np.testing.assert_allclose(weighted.toarray(), ref_w)
 
 
-# --------------------------------------------------------------------------- row_blocks
+def stack(mats):
+    """Stacked form of csr pairs for merge_stacked: row pointers and concatenated entries."""
+    indptrs = np.stack([c.indptr for c, _ in mats])
+    sizes = [c.nnz for c, _ in mats]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    return (indptrs, np.concatenate([c.indices for c, _ in mats]),
+            np.concatenate([c.data for c, _ in mats]),
+            np.concatenate([w.data for _, w in mats]), offsets)
 
 
-def check_bounds(bounds, n_words):
-    bounds = np.asarray(bounds)
-    assert bounds.dtype == np.int64
-    assert bounds[0] == 0 and bounds[-1] == n_words
-    assert np.all(np.diff(bounds) > 0), bounds
+@pytest.mark.parametrize("n_parts", [1, 2, 5])
+@pytest.mark.parametrize("n_words", [3, 40, 400])
+def test_merge_stacked_equals_dense_sum(n_parts, n_words):
+    # n_words 3 makes rows dense (the gather path), 400 sparse (the sort path).
+    rng = np.random.default_rng(n_parts * 1000 + n_words)
+    parts, ref_c, ref_w = [], 0, 0
+    for _ in range(n_parts):
+        ids, offsets = random_corpus(rng, n_words, n_docs=6, unused_top=1)
+        c, w = brute_cooc(ids, offsets, n_words, 4)
+        ref_c, ref_w = ref_c + c, ref_w + w
+        parts.append((sp.csr_array(c), sp.csr_array(w)))
+    counts, weighted = merge_stacked(*stack(parts), n_words)
+    assert_pair_ok(counts, weighted, n_words)
+    np.testing.assert_array_equal(counts.toarray(), ref_c)
+    np.testing.assert_allclose(weighted.toarray(), ref_w, rtol=1e-12)
 
 
-@pytest.mark.parametrize("block_nnz", [1, 7, 100, 10_000, 10**12])
-@pytest.mark.parametrize("window", [1, 5])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_row_blocks_cover_all_rows(seed, window, block_nnz):
+def test_merge_stacked_row_slices():
+    """Row blocks of different matrices merge like the matching rows of their sum."""
+    rng = np.random.default_rng(5)
+    mats = [sp.csr_array(rng.integers(0, 3, size=(9, 7)) * (rng.random((9, 7)) < 0.4))
+            for _ in range(3)]
+    pairs = [(m[2:6], sp.csr_array(m[2:6] * 0.5)) for m in mats]
+    counts, weighted = merge_stacked(*stack(pairs), 7)
+    ref = sum(m.toarray() for m in mats)[2:6]
+    np.testing.assert_array_equal(counts.toarray(), ref)
+    np.testing.assert_allclose(weighted.toarray(), ref * 0.5)
+
+
+# --------------------------------------------------------------------------- balanced_cuts
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("n_parts", [1, 2, 3, 8, 50])
+def test_balanced_cuts_cover_everything_and_balance(seed, n_parts):
     rng = np.random.default_rng(seed)
-    n_words = int(rng.integers(1, 300))
-    word_counts = np.sort(rng.zipf(1.5, size=n_words))[::-1].astype(np.int64)
-    word_counts[rng.random(n_words) < 0.1] = 0
-    bounds = row_blocks(word_counts, window=window, block_nnz=block_nnz)
-    check_bounds(bounds, n_words)
-    # Estimated non-zeros per row, as documented: min(2 * window * count, n_words).
-    est = np.minimum(2 * window * word_counts.astype(float), n_words)
-    if block_nnz >= est.sum():
-        np.testing.assert_array_equal(bounds, [0, n_words])
-    # Every block but one-row blocks stays near the target size.
-    target = est.sum() / (len(bounds) - 1)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        assert est[lo:hi].sum() <= target + est[lo:hi].max() + 1e-9
+    weights = rng.zipf(1.5, size=40).astype(float)  # skewed, like rows of frequent words
+    bounds = balanced_cuts(weights, n_parts)
+    assert bounds[0] == 0 and bounds[-1] == len(weights)
+    assert np.all(np.diff(bounds) > 0)
+    assert len(bounds) - 1 <= n_parts
+    totals = np.add.reduceat(weights, bounds[:-1])
+    np.testing.assert_allclose(totals.sum(), weights.sum())
+    # Brute force: no part exceeds the fair share by more than its heaviest item.
+    share = weights.sum() / min(n_parts, len(weights))
+    for (lo, hi), tot in zip(zip(bounds[:-1], bounds[1:]), totals):
+        assert tot <= share + weights[lo:hi].max() + 1e-9
 
 
-@pytest.mark.parametrize("n_blocks, rows_per_block", [(1, 5), (2, 3), (4, 4), (7, 1), (3, 50)])
-def test_row_blocks_balanced_for_uniform_counts(n_blocks, rows_per_block):
-    n_words = n_blocks * rows_per_block
-    word_counts = np.full(n_words, 3)
-    window = 2
-    per_row = min(2 * window * 3, n_words)
-    bounds = row_blocks(word_counts, window=window, block_nnz=per_row * rows_per_block)
-    np.testing.assert_array_equal(bounds, np.arange(0, n_words + 1, rows_per_block))
+def test_balanced_cuts_uniform_weights_split_evenly():
+    bounds = balanced_cuts(np.ones(12), 4)
+    np.testing.assert_array_equal(bounds, [0, 3, 6, 9, 12])
 
 
-def test_row_blocks_one_row_per_block_when_block_is_tiny():
-    # Frequent words: every row's estimate is capped at n_words, so rows weigh the same.
-    bounds = row_blocks(np.array([100, 50, 40, 30, 20]), window=2, block_nnz=1)
-    np.testing.assert_array_equal(bounds, np.arange(6))
+@pytest.mark.parametrize("weights, n_parts, expect", [
+    ([], 3, [0, 0]),
+    ([0, 0, 0, 0], 2, [0, 2, 4]),
+    ([5], 4, [0, 1]),
+    ([1, 1], 10, [0, 1, 2]),
+])
+def test_balanced_cuts_edge_cases(weights, n_parts, expect):
+    np.testing.assert_array_equal(balanced_cuts(weights, n_parts), expect)
 
 
-def test_row_blocks_empty_vocabulary():
-    bounds = row_blocks(np.array([], dtype=np.int64), window=3, block_nnz=10)
-    assert bounds[0] == 0 and bounds[-1] == 0
-
-
-# --------------------------------------------------------------------------- split_rows
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_split_rows_pieces_stack_back(seed):
-    rng = np.random.default_rng(seed)
-    n_words = 25
-    ids, offsets = random_corpus(rng, n_words, n_docs=6)
-    counts, weighted = cooc_partial(ids, offsets, n_words=n_words, window=4)
-    inner = np.sort(rng.choice(np.arange(1, n_words), size=int(rng.integers(0, 6)),
-                               replace=False))
-    bounds = np.concatenate([[0], inner, [n_words]]).astype(np.int64)
-    pieces = split_rows(counts, weighted, bounds)
-    assert len(pieces) == len(bounds) - 1
-    for (c, w), lo, hi in zip(pieces, bounds[:-1], bounds[1:]):
-        assert c.shape == w.shape == (hi - lo, n_words)
-        assert c.dtype == np.int64 and w.dtype == np.float64
-        np.testing.assert_array_equal(c.indptr, w.indptr)
-        np.testing.assert_array_equal(c.indices, w.indices)
-    dense_c = np.vstack([c.toarray() for c, _ in pieces])
-    dense_w = np.vstack([w.toarray() for _, w in pieces])
-    np.testing.assert_array_equal(dense_c, counts.toarray())
-    np.testing.assert_array_equal(dense_w, weighted.toarray())
-    np.testing.assert_array_equal(sp.vstack([c for c, _ in pieces]).toarray(), counts.toarray())
-
-
-def test_split_rows_then_sum_blockwise_equals_total():
-    """The pipeline's shape: split each partial by the same bounds, sum block by block."""
+def test_unsorted_partial_has_the_same_entries_and_merges_canonically():
     rng = np.random.default_rng(11)
-    n_words, window = 20, 3
-    bounds = np.array([0, 3, 11, 20], dtype=np.int64)
-    corpora = [random_corpus(rng, n_words) for _ in range(3)]
-    parts = [split_rows(*cooc_partial(i, o, n_words=n_words, window=window), bounds)
-             for i, o in corpora]
-    ref = sum(brute_cooc(i, o, n_words, window)[0] for i, o in corpora)
-    blocks = [sum_partials(*[p[b] for p in parts]) for b in range(len(bounds) - 1)]
-    np.testing.assert_array_equal(np.vstack([c.toarray() for c, _ in blocks]), ref)
+    n_words = 30
+    ids, offsets = random_corpus(rng, n_words, n_docs=8)
+    ref_c, ref_w = brute_cooc(ids, offsets, n_words, 5)
+    c, w = cooc_partial(ids, offsets, n_words=n_words, window=5, sorted_columns=False)
+    np.testing.assert_array_equal(c.toarray(), ref_c)
+    np.testing.assert_allclose(w.toarray(), ref_w)
+    counts, weighted = merge_stacked(*stack([(c, w)]), n_words)
+    assert_pair_ok(counts, weighted, n_words)
+    np.testing.assert_array_equal(counts.toarray(), ref_c)
