@@ -123,3 +123,15 @@ def test_later_config_files_and_sets_override_earlier(tmp_path, wsi):
     assert "window: 4" in out and "min_count: 2" in out
     code, out, _ = wsi("config", "-c", a, "-c", b, "--set", "cooc.window=7")
     assert "window: 7" in out
+
+
+def test_module_entry_point_with_worker_processes(tmp_path):
+    """`python -m pipeline run` with the processes scheduler: spawned workers must not rerun main."""
+    f = tmp_path / "c.txt"
+    f.write_text("the cat sat on the mat\n" * 2000)
+    r = wsi_subprocess(*base_args(tmp_path / "out", [f], "--set", "run.workers=2",
+                                  "--set", "corpus.blocksize=8192", scheduler="processes"),
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    c = read_manifest(tmp_path / "out" / "t")["stages"]["corpus"]["counters"]
+    assert c["tokens"] == 12000 and c["shards"] > 2
