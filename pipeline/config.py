@@ -33,6 +33,7 @@ class RunConfig(_Section):
     out: str = Field(min_length=1)
     scheduler: str = Field(pattern=r"^(auto|threads|processes|sync|local:[1-9][0-9]*|tcp://.+)$")
     workers: Optional[int] = Field(ge=1)
+    process_min_bytes: int = Field(ge=0)
     split_every: int = Field(ge=2)
 
 

@@ -82,7 +82,8 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                     "config": cfg.model_dump(mode="json"), "packages": package_versions(),
                     "stages": dict(old.get("stages", {}))}
         fingerprints = {}
-        with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log) as runner:
+        with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
+                    process_min_bytes=cfg.run.process_min_bytes) as runner:
             for name in order:
                 stage = registry.get(name)
                 fp = stage.fingerprint(cfg, {u: fingerprints[u] for u in stage.needs},

@@ -4,10 +4,11 @@ Scheduler specs:
 
 - ``auto`` (default): per stage, a pool of worker processes for stages that
   hold the GIL (tokenising pure Python text) and a thread pool for stages whose
-  kernels release it (numba, Arrow, scipy), where threads avoid pickling large
-  partial results between processes. On the shared corpus the cooc stage took
-  1.8 s on threads against 18.6 s on processes, and tokenising 0.9 s on
-  processes against 1.3 s on threads.
+  kernels release it (numba, Arrow), where threads share memory for free.
+  Starting worker processes costs about 0.5 s, so a GIL-bound stage uses them
+  only when it reads at least ``run.process_min_bytes``: tokenising the 22 MB
+  shared corpus took 1.0 s on threads and 1.1 s on 2 processes, the same
+  repeated 4x 4.8 s on threads and 2.3 s on processes.
 - ``processes``: a pool of worker processes kept for the whole run.
 - ``threads``: one process, a thread pool.
 - ``sync``: everything in the calling thread, for debugging.
@@ -62,8 +63,9 @@ class Runner:
         No progress bars.
     """
 
-    def __init__(self, spec, *, workers=None, quiet=False, log=None):
+    def __init__(self, spec, *, workers=None, quiet=False, log=None, process_min_bytes=0):
         self.spec = spec
+        self.process_min_bytes = process_min_bytes
         self.workers = workers or os.cpu_count() or 1
         self.quiet = quiet or not sys.stderr.isatty()
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -116,11 +118,12 @@ class Runner:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self._pool
 
-    def compute(self, tasks, desc, *, gil_bound=False):
+    def compute(self, tasks, desc, *, gil_bound=False, input_bytes=0):
         """Compute a list of delayed objects; returns their results in order.
 
         ``gil_bound`` says the tasks hold the GIL (pure Python work): under the
-        ``auto`` spec they then run in worker processes, otherwise in threads.
+        ``auto`` spec they then run in worker processes when ``input_bytes``
+        reaches ``process_min_bytes``, otherwise in threads.
         """
         if not tasks:
             return []
@@ -132,7 +135,12 @@ class Runner:
         import dask.threaded
         spec = self.spec
         if spec == "auto":
-            spec = "processes" if gil_bound and self.workers > 1 else "threads"
+            if not gil_bound or self.workers == 1:
+                spec = "threads"
+            elif input_bytes >= self.process_min_bytes:
+                spec = "processes"
+            else:  # threads would only contend for the GIL
+                spec = "sync"
         # Scheduler functions rather than names: a name makes dask import
         # distributed to look for a default client (0.2 s per process).
         if spec == "processes":
@@ -141,8 +149,14 @@ class Runner:
             kw = {"scheduler": dask.threaded.get, "num_workers": self.workers}
         else:
             kw = {"scheduler": dask.local.get_sync}
-        with TqdmCallback(desc=desc, disable=self.quiet, leave=False, unit="task"):
-            return list(dask.compute(*tasks, **kw))
+        try:
+            with TqdmCallback(desc=desc, disable=self.quiet, leave=False, unit="task"):
+                return list(dask.compute(*tasks, **kw))
+        finally:
+            if self.spec == "auto" and self._pool is not None:
+                # Later thread-based stages should not carry idle worker processes.
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def _compute_distributed(self, tasks, desc):
         from distributed import as_completed

@@ -204,7 +204,10 @@ def build(ctx):
         lowercase=c.lowercase, encoding=c.encoding, max_chars=c.max_document_chars,
         shard_bytes=c.shard_bytes, dask_key_name=f"corpus-read-{i}-{b}")
         for i, b, file, start, end in reads]
-    results = ctx.runner.compute(tasks, "corpus", gil_bound=True)
+    # Compressed bytes expand about 4x when read.
+    work = sum((end if end is not None else file["size"] * (4 if file["compression"] else 1))
+               - start for _i, _b, file, start, end in reads)
+    results = ctx.runner.compute(tasks, "corpus", gil_bound=True, input_bytes=work)
     totals = {"files": len(files), "files_read": len(files) - len(binary) - len(empty),
               "skipped_binary_files": binary, "empty_files": empty}
     for key in ("documents", "tokens", "empty_documents", "split_documents",
