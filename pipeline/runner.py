@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 import dask
@@ -89,10 +90,13 @@ class Runner:
 
     def __enter__(self):
         if self.spec in ("auto", "processes") and self.workers > 1 and \
-                "fork" in multiprocessing.get_all_start_methods():
-            # Fork the worker processes now, while this process has no threads
-            # yet (forking after threads exist is unsafe): ~10 ms instead of the
-            # ~0.5 s a spawned worker needs to start and import.
+                "fork" in multiprocessing.get_all_start_methods() and \
+                threading.active_count() == 1:
+            # Fork the worker processes now, while this process has no other
+            # thread (forking after threads exist is unsafe): ~10 ms instead of
+            # the ~0.5 s a spawned worker needs to start and import. In a
+            # process that already runs threads (a notebook, a test session)
+            # the pool is spawned when first needed.
             self._pool = ProcessPoolExecutor(self.workers,
                                              mp_context=multiprocessing.get_context("fork"))
             list(self._pool.map(_noop, range(self.workers)))
