@@ -161,7 +161,10 @@ class Runner:
         # Scheduler functions rather than names: a name makes dask import
         # distributed to look for a default client (0.2 s per process).
         if spec == "processes":
-            kw = {"scheduler": dask.multiprocessing.get, "pool": self._process_pool()}
+            # chunksize 1: our tasks are large, and dask's default batches of 6
+            # gave one process six tasks while the other sat idle.
+            kw = {"scheduler": dask.multiprocessing.get, "pool": self._process_pool(),
+                  "chunksize": 1}
         elif spec == "threads":
             kw = {"scheduler": dask.threaded.get, "num_workers": self.workers}
         else:

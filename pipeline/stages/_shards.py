@@ -9,14 +9,19 @@ from ..errors import InputError
 from ..storage import to_url
 
 
-def list_shards(ctx):
-    """URLs of ``corpus/part-*.txt`` in order; fails when the corpus output is missing."""
+def list_shards(ctx, sizes=False):
+    """URLs of ``corpus/part-*.txt`` in order (with their sizes in bytes if ``sizes``).
+
+    Fails when the corpus output is missing.
+    """
     fs = ctx.run.fs
-    paths = sorted(fs.glob(ctx.input_path("corpus") + "/part-*.txt"))
-    if not paths:
+    found = fs.glob(ctx.input_path("corpus") + "/part-*.txt", detail=True)
+    if not found:
         raise InputError(f"{ctx.run.url_of('corpus')}: no corpus shards (rerun the corpus "
                          "stage with --force)")
-    return [to_url(fs, p) for p in paths]
+    paths = sorted(found)
+    urls = [to_url(fs, p) for p in paths]
+    return (urls, [int(found[p].get("size") or 0) for p in paths]) if sizes else urls
 
 
 def read_lines(url):

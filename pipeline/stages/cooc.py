@@ -193,7 +193,7 @@ def build(ctx):
     vocab, _total = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
     words = vocab["word"].combine_chunks()
     n_words = len(words)
-    shards = list_shards(ctx)
+    shards, sizes = list_shards(ctx, sizes=True)
     work = ctx.out + ".work"
     ctx.run.fs.makedirs(work, exist_ok=True)
     ctx.run.fs.makedirs(ctx.out, exist_ok=True)
@@ -202,10 +202,13 @@ def build(ctx):
     # Phase 1: one partial matrix per shard, saved whole.
     bucket = max(1, -(-n_words // _BUCKETS))
     words_d = dask.delayed(words, name="cooc-vocab")
+    # Largest shards first, so small ones fill the gaps at the end (dask's local
+    # schedulers run equally ranked tasks in descending key order).
+    rank = {i: r for r, i in enumerate(sorted(range(len(shards)), key=lambda i: sizes[i]))}
     counted = ctx.runner.compute(
         [dask.delayed(count_shard, pure=True)(u, words_d, window,
                                               f"{work_url}/shard-{i:05d}.bin", bucket,
-                                              dask_key_name=f"cooc-count-{i}")
+                                              dask_key_name=f"cooc-count-{rank[i]:05d}")
          for i, u in enumerate(shards)], "cooc count")
 
     # Phase 2: row blocks of equal merge work, from the partials' actual sizes:

@@ -199,14 +199,18 @@ def build(ctx):
     for url in empty:
         ctx.log(f"warning: skipping empty file {url}")
     ctx.run.fs.makedirs(ctx.out, exist_ok=True)
+    # Bytes each task reads (compressed bytes expand about 4x). Keys rank tasks
+    # by size so the largest run first (dask's local schedulers take equally
+    # ranked tasks in descending key order) and small ones fill the end.
+    sizes = [(end if end is not None else file["size"] * (4 if file["compression"] else 1))
+             - start for _i, _b, file, start, end in reads]
+    rank = {k: r for r, k in enumerate(sorted(range(len(reads)), key=lambda k: sizes[k]))}
     tasks = [dask.delayed(read_part, pure=True)(
         file, start, end, ctx.url(join(ctx.out, f"part-{i:05d}-{b:05d}")),
         lowercase=c.lowercase, encoding=c.encoding, max_chars=c.max_document_chars,
-        shard_bytes=c.shard_bytes, dask_key_name=f"corpus-read-{i}-{b}")
-        for i, b, file, start, end in reads]
-    # Compressed bytes expand about 4x when read.
-    work = sum((end if end is not None else file["size"] * (4 if file["compression"] else 1))
-               - start for _i, _b, file, start, end in reads)
+        shard_bytes=c.shard_bytes, dask_key_name=f"corpus-read-{rank[k]:05d}")
+        for k, (i, b, file, start, end) in enumerate(reads)]
+    work = sum(sizes)
     results = ctx.runner.compute(tasks, "corpus", gil_bound=True, input_bytes=work)
     totals = {"files": len(files), "files_read": len(files) - len(binary) - len(empty),
               "skipped_binary_files": binary, "empty_files": empty}
