@@ -40,6 +40,13 @@ def build_parser():
     s = sub.add_parser("stages", help="print the stage graph")
     s.set_defaults(command="stages")
 
+    e = sub.add_parser("evaluate", help="evaluate an existing run's vectors (writes metrics.json)")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml",
+                   help="configuration applied over the run's own (e.g. other similarity sets)")
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
+    e.add_argument("--quiet", action="store_true")
+
     c = sub.add_parser("config", help="print the resolved configuration as YAML")
     c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
@@ -59,6 +66,8 @@ def _dispatch(args):
     if args.command == "stages":
         print(registry.describe())
         return 0
+    if args.command == "evaluate":
+        return _evaluate(args)
     cfg = load_config(args.config, args.sets, _overrides(args))
     if args.command == "config":
         import yaml
@@ -74,6 +83,36 @@ def _dispatch(args):
                  argv=["wsi", *sys.argv[1:]])
     print(f"run directory: {cfg.run.out.rstrip('/')}/{cfg.run.name}", file=sys.stderr)
     return 0
+
+
+def _evaluate(args):
+    """Rerun the evaluate stage of an existing run, with its saved configuration."""
+    import json
+    from pathlib import PurePosixPath
+
+    from .config import load_config
+    from .run import run_pipeline
+    from .stages.evaluate import format_table
+    from .storage import RunDir
+    run = RunDir(args.run_dir.rstrip("/"))
+    try:
+        manifest = run.read_json("manifest.json")
+    except (ValueError, UnicodeDecodeError):
+        manifest = None
+    if not manifest or "config" not in manifest:
+        raise UsageError(f"{args.run_dir}: not a run directory (no readable manifest.json)")
+    if not run.exists("embeddings.parquet"):
+        raise UsageError(f"{args.run_dir}: has no embeddings.parquet (run the embed stage)")
+    path = PurePosixPath(run.root)
+    out = run.url[: -len(path.name)].rstrip("/") or "."
+    cfg = load_config(args.config, args.sets, base=manifest["config"],
+                      overrides={"run": {"out": out, "name": path.name}})
+    m = run_pipeline(cfg, stages=["evaluate"], force=True, quiet=args.quiet,
+                     argv=["wsi", *sys.argv[1:]], log=lambda msg: None if args.quiet else
+                     print(msg, file=sys.stderr) if not msg.startswith("set ") else None)
+    with run.fs.open(run.path("metrics.json"), "r") as f:
+        print(format_table(json.load(f)))
+    return 0 if m else 1
 
 
 def main(argv=None):

@@ -82,11 +82,61 @@ class CoocConfig(_Section):
     block_nnz: int = Field(ge=1)
 
 
+Method = Literal["word2vec", "fasttext", "glove", "ppmi_svd", "pretrained"]
+VectorFormat = Literal["word2vec", "word2vec_binary", "glove", "fasttext"]
+
+
+class EmbedConfig(_Section):
+    method: Method
+    vector_size: int = Field(ge=1, le=10000)
+    window: int = Field(ge=1)
+    min_count: Optional[int] = Field(ge=1)
+    epochs: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    workers: Optional[int] = Field(ge=1)
+    sg: Literal[0, 1]
+    hs: Literal[0, 1]
+    negative: int = Field(ge=0)
+    ns_exponent: float
+    sample: float = Field(ge=0)
+    alpha: float = Field(gt=0)
+    min_alpha: float = Field(ge=0)
+    shrink_windows: bool
+    min_n: int = Field(ge=1)
+    max_n: int = Field(ge=1)
+    bucket: int = Field(ge=1)
+    x_max: float = Field(gt=0)
+    weighting_exponent: float = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    cds: float = Field(gt=0, le=1)
+    shift: float = Field(ge=1)
+    eig: float = Field(ge=0)
+    add_context: bool
+    oversample: int = Field(ge=0)
+    power_iterations: int = Field(ge=0)
+    path: Optional[str]
+    format: VectorFormat
+
+
+class SimilaritySet(_Section):
+    name: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+
+class EvaluateConfig(_Section):
+    similarity: list[SimilaritySet]
+    analogies: Optional[str]
+    analogy_restrict: int = Field(ge=1)
+    lowercase: bool
+
+
 class Config(_Section):
     run: RunConfig
     corpus: CorpusConfig
     vocab: VocabConfig
     cooc: CoocConfig
+    embed: EmbedConfig
+    evaluate: EvaluateConfig
 
     def section(self, dotted):
         """The value at a dotted key, e.g. ``"cooc.window"``, as plain data."""
@@ -188,7 +238,7 @@ def _format_error(err, data):
     return f"{key}: {msg} (got {err.get('input')!r})"
 
 
-def load_config(files=(), sets=(), overrides=None):
+def load_config(files=(), sets=(), overrides=None, base=None):
     """Resolve and validate the configuration.
 
     Parameters
@@ -200,6 +250,9 @@ def load_config(files=(), sets=(), overrides=None):
         ``dotted.key=value`` overrides applied after the files.
     overrides : dict or None
         Nested mapping applied last (command-line flags).
+    base : dict or None
+        A resolved configuration to start from instead of ``conf/default.yaml``
+        (a run's saved configuration); defaults fill keys it lacks.
 
     Returns
     -------
@@ -211,6 +264,8 @@ def load_config(files=(), sets=(), overrides=None):
         Naming the file, key or value at fault.
     """
     data = _read_yaml(DEFAULT_CONFIG)
+    if base:
+        data = _merge(data, base)
     for f in files:
         p = Path(f)
         if not p.exists() and not p.suffix and (CONF_DIR / f"{f}.yaml").exists():

@@ -118,6 +118,8 @@ def _run_stage(stage, cfg, run, runner, manifest, fp, external, log):
                        external=external, log=log)
     try:
         counters = stage.build(ctx)
+        for name in stage.also:  # the main output last: its presence means complete
+            run.commit(ctx.also_path(name), name)
         run.commit(ctx.out, stage.output)
     except BaseException as e:
         run.discard(tmp)

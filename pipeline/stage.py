@@ -32,6 +32,9 @@ class Stage:
         Modules whose source is part of the fingerprint (a code change reruns the stage).
     inputs : callable(Config) -> object or None
         Describes external inputs (paths, sizes, mtimes) for the fingerprint.
+    also : tuple of str
+        Further files the stage writes next to ``output`` (interop copies);
+        they are moved into place with it.
     """
 
     name: str
@@ -42,6 +45,7 @@ class Stage:
     build: Callable
     code: tuple = ()
     inputs: Callable | None = None
+    also: tuple = ()
 
     def fingerprint(self, cfg, upstream, external=None):
         """Hash of code, settings, upstream fingerprints and external inputs."""
@@ -78,6 +82,10 @@ class StageContext:
     upstream: dict = field(default_factory=dict)
     external: object = None
     log: Callable = print
+
+    def also_path(self, name):
+        """Where to write one of the stage's further outputs (``Stage.also``)."""
+        return self.out.rsplit("/", 1)[0] + "/" + name
 
     def input_path(self, name):
         """Path of an upstream output in the run directory."""

@@ -6,6 +6,7 @@ partial output. The previous output, if any, is replaced only at that moment.
 """
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import socket
@@ -23,6 +24,19 @@ __all__ = ["RunDir", "join", "to_url"]
 
 def join(base, *parts):
     return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
+
+
+def resolve_pkg(url):
+    """``pkg://package/rel/path`` → the local path of a file shipped in an installed
+    package (None when the package is missing); any other URL is returned as is."""
+    if not url.startswith("pkg://"):
+        return url
+    package, _, rel = url[len("pkg://"):].partition("/")
+    try:
+        root = importlib.resources.files(package)
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return str(root.joinpath(rel))
 
 
 def to_url(fs, path):

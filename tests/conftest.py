@@ -34,11 +34,13 @@ def wsi_subprocess(*args, env=None, **kw):
                           capture_output=True, text=True, cwd=ROOT, env=e, **kw)
 
 
-def base_args(out, paths, *extra, name="t", scheduler="threads"):
-    """``run`` arguments for a test corpus, small settings, no progress bars."""
+def base_args(out, paths, *extra, name="t", scheduler="threads", stages="cooc"):
+    """``run`` arguments for a test corpus, no progress bars, up to ``stages``
+    (corpus, vocab and cooc by default; None for every stage)."""
     plist = "[" + ", ".join(json.dumps(str(p)) for p in paths) + "]"
+    only = ["--stages", stages] if stages and "--stages" not in extra else []
     return ["run", "--out", out, "--name", name, "--scheduler", scheduler, "--quiet",
-            "--set", f"corpus.paths={plist}", *extra]
+            "--set", f"corpus.paths={plist}", *only, *extra]
 
 
 def read_manifest(run_dir):

@@ -26,7 +26,7 @@ def test_paragraphs_gzip_and_lines_bz2(tmp_path, wsi):
         f.write("A line.\nAnother line.\n")
     items = json.dumps([{"path": str(para), "format": "paragraphs"}, str(lines)])
     code, _, err = wsi("run", "--out", tmp_path / "out", "--name", "t", "--scheduler",
-                       "threads", "--quiet", "--set", f"corpus.paths={items}",
+                       "threads", "--quiet", "--set", f"corpus.paths={items}", "--stages", "cooc",
                        "--set", "vocab.min_count=1")
     assert code == 0, err
     assert corpus_tokens(tmp_path / "out" / "t") == [
@@ -64,6 +64,7 @@ def test_fsspec_urls_for_inputs_and_run_directory(tmp_path, wsi):
     f.write_text("the cat sat on the mat\nthe dog sat\n" * 10)
     out = "memory://wsi-test-runs"
     args = ["run", "--out", out, "--name", "m", "--scheduler", "threads", "--quiet",
+            "--stages", "cooc",
             "--set", f"corpus.paths=file://{f}", "--set", "vocab.min_count=1"]
     code, _, err = wsi(*args)
     assert code == 0, err

@@ -227,7 +227,8 @@ def build(ctx):
     ctx.run.discard(work)
     return {"nnz": sum(r[0] for r in results), "pairs": sum(r[1] for r in results),
             "weighted_sum": sum(r[2] for r in results), "row_blocks": len(writes),
-            "partial_nnz": int(load.sum()), "shards": len(shards), "vocabulary": n_words}
+            "partial_nnz": int(load.sum()), "shards": len(shards), "vocabulary": n_words,
+            "row_bounds": bounds.tolist()}
 
 
 STAGE = Stage(

@@ -10,7 +10,6 @@ one task each, streaming. A task's output rolls over to a new shard past
 from __future__ import annotations
 
 import glob as _glob
-import importlib.resources
 from dataclasses import asdict
 
 import dask
@@ -23,20 +22,9 @@ from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_do
 
 from ..errors import ConfigError, InputError
 from ..stage import Stage
-from ..storage import join, to_url
+from ..storage import join, resolve_pkg, to_url
 
 _HEAD = 8192
-
-
-def _resolve_pkg(url):
-    """``pkg://package/rel/path`` → local path of a file shipped in an installed package."""
-    rest = url[len("pkg://"):]
-    package, _, rel = rest.partition("/")
-    try:
-        root = importlib.resources.files(package)
-    except (ModuleNotFoundError, TypeError):
-        return None
-    return str(root.joinpath(rel))
 
 
 def list_inputs(cfg):
@@ -56,11 +44,9 @@ def list_inputs(cfg):
     files = []
     for i, (raw, fmt) in enumerate(cfg.corpus.items()):
         where = f"corpus.paths[{i}]"
-        url = raw
-        if raw.startswith("pkg://"):
-            url = _resolve_pkg(raw)
-            if url is None:
-                raise ConfigError(f"{where}: package of {raw!r} is not installed")
+        url = resolve_pkg(raw)
+        if url is None:
+            raise ConfigError(f"{where}: package of {raw!r} is not installed")
         try:
             fs, path = url_to_fs(url)
         except (ValueError, ImportError) as e:

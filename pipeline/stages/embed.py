@@ -1,0 +1,274 @@
+"""embed stage: word vectors → ``embeddings.parquet`` (+ gensim KeyedVectors, word2vec text).
+
+Methods (``embed.method``):
+
+- ``word2vec`` / ``fasttext``: gensim, trained from the tokenised shards in
+  its ``corpus_file`` mode with the vocab stage's vocabulary. gensim trains
+  on one machine (its maintainers declined distributed training), so one
+  Dask task owns the multi-threaded run.
+- ``glove``: GloVe's weighted least squares on cooc's harmonic-weighted
+  counts (:func:`tasks.glove.train_glove`), one task.
+- ``ppmi_svd``: shifted PPMI with context-distribution smoothing, computed
+  per cooc row block, then a randomized SVD with ``dask.array``
+  (``svd_compressed`` on sparse chunks): the method that scales out.
+- ``pretrained``: vectors read from a word2vec (text or binary), GloVe or
+  fastText ``.vec`` file; never a pickle.
+
+``embeddings.parquet``: ``word: string, id: int32, count: int64, vector:
+fixed_size_list<float32>[d]``, ids as in ``vocab.parquet``; vocabulary words
+without a vector are absent.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import dask
+import dask.array as da
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ConfigError, InputError
+from ..stage import Stage
+from ..storage import resolve_pkg, to_url
+from ._shards import list_shards
+from .vocab import read_vocab
+
+KV_NAME = "embeddings.kv"
+W2V_NAME = "embeddings.w2v.txt"
+
+
+def embeddings_table(words, ids, counts, vectors):
+    """The ``embeddings.parquet`` table for rows of ``vectors`` (float32, (n, d))."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    d = vectors.shape[1]
+    flat = pa.array(vectors.reshape(-1), type=pa.float32())
+    return pa.table({"word": pa.array(words, type=pa.string()),
+                     "id": pa.array(ids, type=pa.int32()),
+                     "count": pa.array(counts, type=pa.int64()),
+                     "vector": pa.FixedSizeListArray.from_arrays(flat, d)})
+
+
+def read_embeddings(url):
+    """(table without vectors, vectors float32 (n, d)) of an ``embeddings.parquet``."""
+    try:
+        with fsspec.open(url, "rb") as f:
+            table = pq.ParquetFile(f).read()
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{url}: unreadable embeddings ({e})") from None
+    col = table["vector"].combine_chunks()
+    d = col.type.list_size
+    vectors = col.flatten().to_numpy().reshape(-1, d)
+    return table.drop_columns(["vector"]), vectors
+
+
+# -- trainers (each returns vectors for the vocabulary rows it covers) --------
+
+def _gensim(shards, words, counts, e, total_words, documents, workers):
+    from tasks.gensim_train import train_gensim
+    with tempfile.TemporaryDirectory(prefix="wsi-embed-") as tmp:
+        corpus = os.path.join(tmp, "corpus.txt")
+        with open(corpus, "wb") as out:  # gensim's corpus_file reads one local file
+            for url in shards:
+                with fsspec.open(url, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        vectors, _model = train_gensim(
+            corpus, words, counts, method=e["method"], total_words=total_words,
+            corpus_count=documents, vector_size=e["vector_size"], window=e["window"],
+            epochs=e["epochs"], seed=e["seed"], workers=workers, sg=e["sg"], hs=e["hs"],
+            negative=e["negative"], ns_exponent=e["ns_exponent"], sample=e["sample"],
+            alpha=e["alpha"], min_alpha=e["min_alpha"], min_n=e["min_n"], max_n=e["max_n"],
+            bucket=e["bucket"], shrink_windows=e["shrink_windows"])
+    return np.arange(len(words)), vectors
+
+
+def _read_cooc(urls, columns):
+    parts = []
+    for url in urls:
+        with fsspec.open(url, "rb") as f:
+            parts.append(pq.ParquetFile(f).read(columns=columns))
+    return pa.concat_tables(parts)
+
+
+def _glove(cooc_urls, n_words, e):
+    from tasks.glove import train_glove
+    t = _read_cooc(cooc_urls, ["row", "col", "weighted"])
+    vectors, losses = train_glove(
+        t["row"].to_numpy(), t["col"].to_numpy(), t["weighted"].to_numpy(), n_words,
+        vector_size=e["vector_size"], epochs=e["epochs"], x_max=e["x_max"],
+        alpha=e["weighting_exponent"], learning_rate=e["learning_rate"], seed=e["seed"])
+    return np.arange(n_words), vectors, [float(x) for x in losses]
+
+
+def _row_sums(url, n_words):
+    t = _read_cooc([url], ["row", "count"])
+    return np.bincount(t["row"].to_numpy(), weights=t["count"].to_numpy().astype(np.float64),
+                       minlength=n_words)
+
+
+def _ppmi_part(url, lo, hi, row_sums, context_p, total, shift, n_words):
+    import scipy.sparse as sp
+    from tasks.ppmi import ppmi_block
+    t = _read_cooc([url], ["row", "col", "count"])
+    block = ppmi_block(t["row"].to_numpy(), t["col"].to_numpy(), t["count"].to_numpy(),
+                       row_sums, context_p, total, shift=shift, row_start=lo, n_rows=hi - lo,
+                       n_cols=n_words)
+    # dask.array's sparse matrix products expect the spmatrix interface (its
+    # tensordot on csr_array chunks transposes the wrong operand).
+    return sp.csr_matrix(block)
+
+
+def _ppmi_svd(ctx, cooc_urls, bounds, n_words, e):
+    """Shifted PPMI per row block, then ``dask.array.linalg.svd_compressed``."""
+    from tasks.ppmi import context_distribution, svd_vectors
+    from ..runner import tree_reduce
+    sums = tree_reduce([dask.delayed(_row_sums, pure=True)(u, n_words) for u in cooc_urls],
+                       _add_arrays, ctx.cfg.run.split_every, name="ppmi-rowsums")
+    (row_sums,) = ctx.runner.compute([sums], "ppmi sums")
+    total = float(row_sums.sum())
+    context_p = context_distribution(row_sums, cds=e["cds"])  # C is symmetric
+    import scipy.sparse as sp
+    meta = sp.csr_matrix((0, 0), dtype=np.float32)
+    blocks = [da.from_delayed(
+        dask.delayed(_ppmi_part, pure=True)(u, lo, hi, row_sums, context_p, total,
+                                            e["shift"], n_words),
+        shape=(hi - lo, n_words), dtype=np.float32, meta=meta)
+        for u, lo, hi in zip(cooc_urls, bounds[:-1], bounds[1:])]
+    x = da.concatenate(blocks, axis=0)
+    k = min(e["vector_size"], n_words - 1)
+    u, s, vt = da.linalg.svd_compressed(x, k=k, n_oversamples=e["oversample"],
+                                        n_power_iter=e["power_iterations"],
+                                        seed=e["seed"], compute=False)
+    u, s, vt = ctx.runner.compute([u, s, vt], "ppmi svd")
+    vectors = svd_vectors(u, s, vt, eig=e["eig"], add_context=e["add_context"])
+    return np.arange(n_words), vectors
+
+
+def _add_arrays(*arrays):
+    return np.sum(arrays, axis=0)
+
+
+def _pretrained(e, vocab_index):
+    from tasks.vectors_io import read_vectors
+    if not e["path"]:
+        raise ConfigError("embed.path: required with embed.method=pretrained")
+    url = resolve_pkg(e["path"])
+    try:
+        with fsspec.open(url, "rb", compression="infer") as f:
+            words, vectors = read_vectors(f, fmt=e["format"], name=e["path"])
+    except FileNotFoundError:
+        raise ConfigError(f"embed.path: {e['path']!r} does not exist") from None
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    rows, ids = [], []
+    for i, w in enumerate(words):
+        j = vocab_index.get(w)
+        if j is not None:
+            rows.append(i)
+            ids.append(j)
+    return np.asarray(ids, dtype=np.int64), vectors[rows], len(words)
+
+
+# -- the stage ------------------------------------------------------------------
+
+def build(ctx):
+    e = ctx.cfg.embed.model_dump()
+    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    words = vocab["word"].to_pylist()
+    counts = vocab["count"].to_numpy()
+    n_words = len(words)
+    method = e["method"]
+    counters = {"method": method}
+    if method in ("word2vec", "fasttext"):
+        workers = e["workers"] or ctx.cfg.run.workers or os.cpu_count() or 1
+        documents = int(ctx.upstream.get("corpus", {}).get("counters", {}).get("documents", 0))
+        task = dask.delayed(_gensim, pure=True)(list_shards(ctx), words, counts.tolist(), e,
+                                                total_tokens, documents, workers)
+        (ids, vectors), = ctx.runner.compute([task], f"embed {method}")
+    elif method == "glove":
+        urls = _cooc_parts(ctx)
+        task = dask.delayed(_glove, pure=True)(urls, n_words, e)
+        (ids, vectors, losses), = ctx.runner.compute([task], "embed glove")
+        counters["losses"] = losses
+    elif method == "ppmi_svd":
+        bounds = ctx.upstream.get("cooc", {}).get("counters", {}).get("row_bounds")
+        if not bounds:
+            raise InputError("cooc stage record has no row_bounds: rerun it with "
+                             "--force --stages cooc")
+        ids, vectors = _ppmi_svd(ctx, _cooc_parts(ctx), bounds, n_words, e)
+    else:
+        index = {w: i for i, w in enumerate(words)}
+        ids, vectors, n_file = _pretrained(e, index)
+        counters["file_words"] = n_file
+        if len(ids) == 0:
+            raise InputError(f"{e['path']}: no word of the vocabulary has a vector")
+    if e["min_count"]:
+        keep = counts[ids] >= e["min_count"]
+        ids, vectors = ids[keep], vectors[keep]
+    order = np.argsort(ids, kind="stable")
+    ids, vectors = ids[order], np.asarray(vectors, dtype=np.float32)[order]
+    if not np.all(np.isfinite(vectors)):
+        raise InputError(f"embed {method}: training produced non-finite vectors "
+                         "(lower embed.learning_rate or embed.alpha)")
+    _write(ctx, [words[i] for i in ids], ids, counts[ids], vectors)
+    counters.update(words=int(len(ids)), vocabulary=n_words, dimension=int(vectors.shape[1]),
+                    coverage=round(len(ids) / n_words, 6))
+    return counters
+
+
+def _cooc_parts(ctx):
+    fs = ctx.run.fs
+    paths = sorted(fs.glob(ctx.input_path("cooc") + "/part-*.parquet"))
+    if not paths:
+        raise InputError(f"{ctx.run.url_of('cooc')}: no co-occurrence parts (rerun the cooc "
+                         "stage with --force)")
+    return [to_url(fs, p) for p in paths]
+
+
+def _write(ctx, words, ids, counts, vectors):
+    from gensim.models import KeyedVectors
+    from tasks.vectors_io import write_word2vec_text
+    table = embeddings_table(words, ids, counts, vectors)
+    with fsspec.open(ctx.url(ctx.out), "wb") as f:
+        pq.write_table(table, f)
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=len(words), dtype=np.float32)
+    kv.add_vectors(words, vectors)
+    for w, c in zip(words, counts):
+        kv.set_vecattr(w, "count", int(c))
+    with fsspec.open(ctx.url(ctx.also_path(KV_NAME)), "wb") as f:
+        kv.save(f)
+    with fsspec.open(ctx.url(ctx.also_path(W2V_NAME)), "wb") as f:
+        write_word2vec_text(f, words, vectors)
+
+
+def inputs(cfg):
+    """The pretrained vector file, if any, is an external input."""
+    e = cfg.embed
+    if e.method != "pretrained" or not e.path:
+        return None
+    url = resolve_pkg(e.path)
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise ConfigError(f"embed.path: {e.path!r} does not exist") from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"embed.path: cannot open {e.path!r} ({err})") from None
+    return {"path": e.path, "size": info.get("size"), "mtime": str(info.get("mtime", ""))}
+
+
+STAGE = Stage(
+    name="embed",
+    summary="word vectors: word2vec | fasttext | glove | ppmi_svd | pretrained → embeddings.parquet",
+    needs=("corpus", "vocab", "cooc"),
+    params=("embed",),
+    output="embeddings.parquet",
+    build=build,
+    code=("tasks.gensim_train", "tasks.glove", "tasks.ppmi", "tasks.vectors_io",
+          "pipeline.stages._shards"),
+    inputs=inputs,
+    also=(KV_NAME, W2V_NAME),
+)
