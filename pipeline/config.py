@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import ConfigError
 
@@ -79,10 +80,11 @@ class VocabConfig(_Section):
 
 class CoocConfig(_Section):
     window: int = Field(ge=1)
+    join_documents: int = Field(ge=1)
     block_nnz: int = Field(ge=1)
 
 
-Method = Literal["word2vec", "fasttext", "glove", "ppmi_svd", "pretrained"]
+Method = Literal["word2vec", "fasttext", "glove", "ppmi_svd", "pretrained", "combined"]
 VectorFormat = Literal["word2vec", "word2vec_binary", "glove", "fasttext"]
 
 
@@ -112,10 +114,47 @@ class EmbedConfig(_Section):
     shift: float = Field(ge=1)
     eig: float = Field(ge=0)
     add_context: bool
+    normalize_parts: bool
+    ppmi_input: Literal["count", "weighted"]
     oversample: int = Field(ge=0)
     power_iterations: int = Field(ge=0)
     path: Optional[str]
     format: VectorFormat
+    components: list[dict]
+
+    @model_validator(mode="after")
+    def _check_components(self):
+        if self.method != "combined":
+            return self
+        if not self.components:
+            raise ValueError("embed.method=combined needs embed.components "
+                             "(a list of {weight: ..., method: ..., other embed settings})")
+        for i, comp in enumerate(self.components):
+            self.component(i)
+        return self
+
+    def component(self, i):
+        """Settings of component ``i`` of a combined method: (weight, EmbedConfig)."""
+        comp = dict(self.components[i])
+        weight = comp.pop("weight", None)
+        where = f"embed.components[{i}]"
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            raise ValueError(f"{where}.weight: a number > 0 is required (got {weight!r})")
+        if comp.get("method") in (None, "combined") or "components" in comp:
+            raise ValueError(f"{where}.method: one of word2vec, fasttext, glove, ppmi_svd, "
+                             f"pretrained is required (got {comp.get('method')!r})")
+        base = self.model_dump()
+        base.update(components=[])
+        unknown = sorted(set(comp) - set(base))
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}")
+        try:
+            return float(weight), EmbedConfig.model_validate({**base, **comp})
+        except ValidationError as e:
+            err = e.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"{where}.{key}: {err['msg']} (got {err.get('input')!r})") \
+                from None
 
 
 class SimilaritySet(_Section):
@@ -230,6 +269,10 @@ def _format_error(err, data):
     if kind == "missing":
         return f"{key}: required setting is missing"
     msg = err["msg"]
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        if msg.startswith(key + "."):  # a model check that names the key itself
+            return msg
     if key in _HINTS and kind in ("string_pattern_mismatch", "string_type", "model_type",
                                   "dict_type"):
         msg = _HINTS[key]

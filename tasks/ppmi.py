@@ -358,7 +358,7 @@ def randomized_svd_from_blocks(blocks, k, *, oversample=10, n_iter=4, seed=0):
     return svd_from_projection(q, t_times(q), k)
 
 
-def svd_vectors(U, S, Vt=None, *, eig=0.5, add_context=False):
+def svd_vectors(U, S, Vt=None, *, eig=0.5, add_context=False, normalize_parts=False):
     """Word vectors from a truncated SVD: W = U S^eig, optionally plus C = V S^eig.
 
     Parameters
@@ -371,6 +371,9 @@ def svd_vectors(U, S, Vt=None, *, eig=0.5, add_context=False):
         Exponent of the singular values (finite; 0 drops them, 1 gives U S).
     add_context : bool, default False
         Return W + Vt.T S^eig (Levy et al.'s w + c).
+    normalize_parts : bool, default False
+        With ``add_context``, scale every row of W and of C to unit length
+        before adding them, so neither part dominates a word's vector.
 
     Returns
     -------
@@ -395,8 +398,16 @@ def svd_vectors(U, S, Vt=None, *, eig=0.5, add_context=False):
         if Vt.shape != (U.shape[1], U.shape[0]):
             raise ValueError(f"Vt must have shape (k, V) = ({U.shape[1]}, {U.shape[0]}) "
                              f"for add_context, got {Vt.shape}")
-        w = w + Vt.T * scale
+        c = Vt.T * scale
+        if normalize_parts:
+            w, c = _unit_rows(w), _unit_rows(c)
+        w = w + c
     return w.astype(np.float32)
+
+
+def _unit_rows(a):
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.where(norms > 0, norms, 1.0)
 
 
 # --------------------------------------------------------------------------- validation

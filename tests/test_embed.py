@@ -224,3 +224,29 @@ def test_ppmi_svd_equals_dense_numpy(tmp_path, wsi):
     _, got = read_vectors(run)
     # Vectors are defined up to the signs of singular vectors: compare Gram matrices.
     np.testing.assert_allclose(got @ got.T, ref @ ref.T, rtol=1e-3, atol=1e-3)
+
+
+def test_combined_cosine_is_the_weighted_mean_of_component_cosines(tmp_path, wsi, planted):
+    comps = [("0.7", ["embed.eig=0.0", "embed.vector_size=6"]),
+             ("0.3", ["embed.eig=1.0", "embed.vector_size=4", "embed.add_context=true",
+                      "embed.normalize_parts=true"])]
+    parts = []
+    for i, (_w, sets) in enumerate(comps):
+        extra = [x for s in ["embed.method=ppmi_svd", *sets] for x in ("--set", s)]
+        code, _, err = wsi(*base_args(tmp_path / f"p{i}", [planted], *SMALL, *extra,
+                                      stages="embed"))
+        assert code == 0, err
+        parts.append(read_vectors(tmp_path / f"p{i}" / "t")[1])
+    spec = ("[{weight: 0.7, method: ppmi_svd, eig: 0.0, vector_size: 6}, "
+            "{weight: 0.3, method: ppmi_svd, eig: 1.0, vector_size: 4, add_context: true, "
+            "normalize_parts: true}]")
+    code, _, err = wsi(*base_args(tmp_path / "c", [planted], *SMALL, "--set",
+                                  "embed.method=combined", "--set", f"embed.components={spec}",
+                                  stages="embed"))
+    assert code == 0, err
+    _, combined = read_vectors(tmp_path / "c" / "t")
+    assert combined.shape[1] == 10
+    rng = np.random.default_rng(0)
+    for i, j in rng.integers(0, len(combined), size=(20, 2)):
+        expect = 0.7 * cos(parts[0][i], parts[0][j]) + 0.3 * cos(parts[1][i], parts[1][j])
+        assert cos(combined[i], combined[j]) == pytest.approx(expect, abs=1e-5)

@@ -157,3 +157,20 @@ def test_shared_corpus_against_brute_force(tmp_path, wsi):
     got = np.zeros(n * n, dtype=np.int64)
     got[t["row"].to_numpy().astype(np.int64) * n + t["col"].to_numpy()] = t["count"].to_numpy()
     np.testing.assert_array_equal(got, ref)
+
+
+def test_join_documents_counts_windows_across_consecutive_documents(tmp_path, wsi):
+    rng = np.random.default_rng(3)
+    paths, docs = make_corpus(tmp_path, rng, n_files=1, n_docs=40)
+    window, join = 3, 4
+    code, _, err = wsi(*base_args(tmp_path / "out", paths, "--set", f"cooc.window={window}",
+                                  "--set", "vocab.min_count=1",
+                                  "--set", f"cooc.join_documents={join}"))
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    words, _ = brute_vocab(docs, 1)
+    joined = [sum(docs[i:i + join], []) for i in range(0, len(docs), join)]
+    ref_c, ref_w = brute_cooc(joined, {w: i for i, w in enumerate(words)}, window)
+    counts, weighted = read_cooc(run, len(words))
+    np.testing.assert_array_equal(counts, ref_c)
+    np.testing.assert_allclose(weighted, ref_w, rtol=1e-6)

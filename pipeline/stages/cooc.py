@@ -17,6 +17,9 @@ intermediate sum as large as the final block and they piled up: peak memory
 doubled from 1× to 4×.) On a cluster the work directory is on shared
 storage, so a lost worker's tasks are simply rerun from files.
 
+With ``cooc.join_documents`` = n > 1, every n consecutive documents of a
+shard count as one: windows cross sentence ends on sentence-per-line text.
+
 Columns: ``row: int32, col: int32, count: int64, weighted: float32``, one row
 per non-zero (both (a, b) and (b, a)); ``weighted`` adds 1/|i - j| per pair.
 Rows are sorted by (row, col); part files follow row order.
@@ -132,13 +135,16 @@ def merge_files(sources):
     return merge_stacked(*stacked, offsets, n_cols)
 
 
-def count_shard(url, vocab_words, window, out, bucket):
+def count_shard(url, vocab_words, window, out, bucket, join=1):
     """Count one shard and save its whole partial matrix.
 
-    Returns the file's URL and its non-zeros per group of ``bucket`` rows,
-    which the stage uses to cut row blocks of equal merge work.
+    ``join`` consecutive documents of the shard count as one (windows cross
+    their boundaries). Returns the file's URL and its non-zeros per group of
+    ``bucket`` rows, which the stage uses to cut row blocks of equal merge work.
     """
     ids, offsets = encode_lines(read_lines(url), vocab_words)
+    if join > 1:
+        offsets = np.append(offsets[:-1:join], offsets[-1])
     counts, weighted = cooc_partial(ids, offsets, n_words=len(vocab_words), window=window,
                                     sorted_columns=False)  # merge_files sorts
     save_csr(out, counts.indptr, counts.indices, counts.data, weighted.data, len(vocab_words),
@@ -208,6 +214,7 @@ def build(ctx):
     counted = ctx.runner.compute(
         [dask.delayed(count_shard, pure=True)(u, words_d, window,
                                               f"{work_url}/shard-{i:05d}.bin", bucket,
+                                              ctx.cfg.cooc.join_documents,
                                               dask_key_name=f"cooc-count-{rank[i]:05d}")
          for i, u in enumerate(shards)], "cooc count")
 
@@ -235,7 +242,7 @@ STAGE = Stage(
     name="cooc",
     summary="windowed co-occurrence counts (per shard sparse + tree reduction) → cooc/",
     needs=("corpus", "vocab"),
-    params=("cooc.window", "cooc.block_nnz"),
+    params=("cooc.window", "cooc.join_documents", "cooc.block_nnz"),
     output="cooc",
     build=build,
     code=("tasks.cooc", "tasks.counting", "pipeline.stages._shards"),

@@ -103,17 +103,17 @@ def _glove(cooc_urls, n_words, e):
     return np.arange(n_words), vectors, [float(x) for x in losses]
 
 
-def _row_sums(url, n_words):
-    t = _read_cooc([url], ["row", "count"])
-    return np.bincount(t["row"].to_numpy(), weights=t["count"].to_numpy().astype(np.float64),
+def _row_sums(url, n_words, column):
+    t = _read_cooc([url], ["row", column])
+    return np.bincount(t["row"].to_numpy(), weights=t[column].to_numpy().astype(np.float64),
                        minlength=n_words)
 
 
-def _ppmi_part(url, lo, hi, row_sums, context_p, total, shift, n_words):
+def _ppmi_part(url, lo, hi, row_sums, context_p, total, shift, n_words, column):
     import scipy.sparse as sp
     from tasks.ppmi import ppmi_block
-    t = _read_cooc([url], ["row", "col", "count"])
-    block = ppmi_block(t["row"].to_numpy(), t["col"].to_numpy(), t["count"].to_numpy(),
+    t = _read_cooc([url], ["row", "col", column])
+    block = ppmi_block(t["row"].to_numpy(), t["col"].to_numpy(), t[column].to_numpy(),
                        row_sums, context_p, total, shift=shift, row_start=lo, n_rows=hi - lo,
                        n_cols=n_words)
     # dask.array's sparse matrix products expect the spmatrix interface (its
@@ -125,7 +125,9 @@ def _ppmi_svd(ctx, cooc_urls, bounds, n_words, e):
     """Shifted PPMI per row block, then ``dask.array.linalg.svd_compressed``."""
     from tasks.ppmi import context_distribution, svd_vectors
     from ..runner import tree_reduce
-    sums = tree_reduce([dask.delayed(_row_sums, pure=True)(u, n_words) for u in cooc_urls],
+    column = e["ppmi_input"]
+    sums = tree_reduce([dask.delayed(_row_sums, pure=True)(u, n_words, column)
+                        for u in cooc_urls],
                        _add_arrays, ctx.cfg.run.split_every, name="ppmi-rowsums")
     (row_sums,) = ctx.runner.compute([sums], "ppmi sums")
     total = float(row_sums.sum())
@@ -134,16 +136,19 @@ def _ppmi_svd(ctx, cooc_urls, bounds, n_words, e):
     meta = sp.csr_matrix((0, 0), dtype=np.float32)
     blocks = [da.from_delayed(
         dask.delayed(_ppmi_part, pure=True)(u, lo, hi, row_sums, context_p, total,
-                                            e["shift"], n_words),
+                                            e["shift"], n_words, column),
         shape=(hi - lo, n_words), dtype=np.float32, meta=meta)
         for u, lo, hi in zip(cooc_urls, bounds[:-1], bounds[1:])]
     x = da.concatenate(blocks, axis=0)
     k = min(e["vector_size"], n_words - 1)
+    # QR between power iterations: plain powers of a float32 PPMI matrix overflow
+    # (S^(2q) passes 3e38 for q = 7 and S ~ 1e3), and LAPACK then fails to converge.
     u, s, vt = da.linalg.svd_compressed(x, k=k, n_oversamples=e["oversample"],
-                                        n_power_iter=e["power_iterations"],
+                                        n_power_iter=e["power_iterations"], iterator="QR",
                                         seed=e["seed"], compute=False)
     u, s, vt = ctx.runner.compute([u, s, vt], "ppmi svd")
-    vectors = svd_vectors(u, s, vt, eig=e["eig"], add_context=e["add_context"])
+    vectors = svd_vectors(u, s, vt, eig=e["eig"], add_context=e["add_context"],
+                          normalize_parts=e["normalize_parts"])
     return np.arange(n_words), vectors
 
 
@@ -174,14 +179,11 @@ def _pretrained(e, vocab_index):
 
 # -- the stage ------------------------------------------------------------------
 
-def build(ctx):
-    e = ctx.cfg.embed.model_dump()
-    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
-    words = vocab["word"].to_pylist()
-    counts = vocab["count"].to_numpy()
+def _train(ctx, e, words, counts, total_tokens):
+    """Vectors of one method: (vocabulary ids, vectors (n, d), counters)."""
     n_words = len(words)
     method = e["method"]
-    counters = {"method": method}
+    counters = {}
     if method in ("word2vec", "fasttext"):
         workers = e["workers"] or ctx.cfg.run.workers or os.cpu_count() or 1
         documents = int(ctx.upstream.get("corpus", {}).get("counters", {}).get("documents", 0))
@@ -189,8 +191,7 @@ def build(ctx):
                                                 total_tokens, documents, workers)
         (ids, vectors), = ctx.runner.compute([task], f"embed {method}")
     elif method == "glove":
-        urls = _cooc_parts(ctx)
-        task = dask.delayed(_glove, pure=True)(urls, n_words, e)
+        task = dask.delayed(_glove, pure=True)(_cooc_parts(ctx), n_words, e)
         (ids, vectors, losses), = ctx.runner.compute([task], "embed glove")
         counters["losses"] = losses
     elif method == "ppmi_svd":
@@ -200,18 +201,59 @@ def build(ctx):
                              "--force --stages cooc")
         ids, vectors = _ppmi_svd(ctx, _cooc_parts(ctx), bounds, n_words, e)
     else:
-        index = {w: i for i, w in enumerate(words)}
-        ids, vectors, n_file = _pretrained(e, index)
+        ids, vectors, n_file = _pretrained(e, {w: i for i, w in enumerate(words)})
         counters["file_words"] = n_file
         if len(ids) == 0:
             raise InputError(f"{e['path']}: no word of the vocabulary has a vector")
-    if e["min_count"]:
-        keep = counts[ids] >= e["min_count"]
+    return np.asarray(ids), np.asarray(vectors, dtype=np.float32), counters
+
+
+def _combine(parts, weights):
+    """Unit-normalise each part, scale by sqrt(weight) and concatenate, on common ids.
+
+    The cosine of two combined vectors is then the weight-averaged cosine of
+    their parts (weights are normalised to sum to 1).
+    """
+    common = parts[0][0]
+    for ids, _v in parts[1:]:
+        common = np.intersect1d(common, ids)
+    total = float(sum(weights))
+    blocks = []
+    for (ids, vectors), w in zip(parts, weights):
+        rows = vectors[np.searchsorted(ids, common)] if len(ids) else vectors[:0]
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        blocks.append(rows / np.where(norms > 0, norms, 1) * np.sqrt(w / total))
+    return common, np.hstack(blocks).astype(np.float32)
+
+
+def build(ctx):
+    cfg = ctx.cfg.embed
+    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    words = vocab["word"].to_pylist()
+    counts = vocab["count"].to_numpy()
+    n_words = len(words)
+    counters = {"method": cfg.method}
+    if cfg.method == "combined":
+        parts, weights = [], []
+        for i in range(len(cfg.components)):
+            weight, sub_cfg = cfg.component(i)
+            ids, vectors, sub = _train(ctx, sub_cfg.model_dump(), words, counts, total_tokens)
+            order = np.argsort(ids, kind="stable")
+            parts.append((ids[order], vectors[order]))
+            weights.append(weight)
+            counters[f"component_{i}"] = {"method": sub_cfg.method, "weight": weight,
+                                          "dimension": int(vectors.shape[1]), **sub}
+        ids, vectors = _combine(parts, weights)
+    else:
+        ids, vectors, sub = _train(ctx, cfg.model_dump(), words, counts, total_tokens)
+        counters.update(sub)
+    if cfg.min_count:
+        keep = counts[ids] >= cfg.min_count
         ids, vectors = ids[keep], vectors[keep]
     order = np.argsort(ids, kind="stable")
-    ids, vectors = ids[order], np.asarray(vectors, dtype=np.float32)[order]
+    ids, vectors = ids[order], vectors[order]
     if not np.all(np.isfinite(vectors)):
-        raise InputError(f"embed {method}: training produced non-finite vectors "
+        raise InputError(f"embed {cfg.method}: training produced non-finite vectors "
                          "(lower embed.learning_rate or embed.alpha)")
     _write(ctx, [words[i] for i in ids], ids, counts[ids], vectors)
     counters.update(words=int(len(ids)), vocabulary=n_words, dimension=int(vectors.shape[1]),
@@ -245,24 +287,30 @@ def _write(ctx, words, ids, counts, vectors):
 
 
 def inputs(cfg):
-    """The pretrained vector file, if any, is an external input."""
+    """Pretrained vector files, if any, are external inputs (path, size, mtime)."""
     e = cfg.embed
-    if e.method != "pretrained" or not e.path:
-        return None
-    url = resolve_pkg(e.path)
-    try:
-        fs, path = fsspec.core.url_to_fs(url)
-        info = fs.info(path)
-    except FileNotFoundError:
-        raise ConfigError(f"embed.path: {e.path!r} does not exist") from None
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"embed.path: cannot open {e.path!r} ({err})") from None
-    return {"path": e.path, "size": info.get("size"), "mtime": str(info.get("mtime", ""))}
+    configs = ([e.component(i)[1] for i in range(len(e.components))]
+               if e.method == "combined" else [e])
+    out = []
+    for c in configs:
+        if c.method != "pretrained" or not c.path:
+            continue
+        try:
+            fs, path = fsspec.core.url_to_fs(resolve_pkg(c.path))
+            info = fs.info(path)
+        except FileNotFoundError:
+            raise ConfigError(f"embed.path: {c.path!r} does not exist") from None
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"embed.path: cannot open {c.path!r} ({err})") from None
+        out.append({"path": c.path, "size": info.get("size"),
+                    "mtime": str(info.get("mtime", ""))})
+    return out or None
 
 
 STAGE = Stage(
     name="embed",
-    summary="word vectors: word2vec | fasttext | glove | ppmi_svd | pretrained → embeddings.parquet",
+    summary="word vectors (word2vec, fasttext, glove, ppmi_svd, pretrained, combined) "
+            "→ embeddings.parquet",
     needs=("corpus", "vocab", "cooc"),
     params=("embed",),
     output="embeddings.parquet",

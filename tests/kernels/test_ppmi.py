@@ -305,3 +305,13 @@ def test_planted_groups_svd_vectors(add_context):
     within, across = cos[same & off].mean(), cos[~same].mean()
     assert within > across + 0.3, (within, across)
     assert abs(across) < 1e-5   # components live in one group each
+
+
+def test_svd_vectors_normalize_parts_adds_unit_rows():
+    rng = np.random.default_rng(4)
+    U, S, Vt = rng.standard_normal((6, 3)), np.array([3.0, 2.0, 0.5]), rng.standard_normal((3, 6))
+    w = U * S ** 0.0
+    c = Vt.T * S ** 0.0
+    ref = w / np.linalg.norm(w, axis=1, keepdims=True) + c / np.linalg.norm(c, axis=1, keepdims=True)
+    got = svd_vectors(U, S, Vt, eig=0.0, add_context=True, normalize_parts=True)
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
