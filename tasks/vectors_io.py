@@ -448,15 +448,9 @@ def write_word2vec_text(f, words, vectors):
         to the same bits).
     """
     raw, vecs = _for_writing(words, vectors)
-    f.write(b"%d %d\n" % vecs.shape)
     row_format = " ".join(["%.9g"] * vecs.shape[1])
-    batch = []
-    for w, row in zip(raw, vecs):
-        batch.append(w + b" " + (row_format % tuple(row.tolist())).encode("ascii") + b"\n")
-        if len(batch) == 1024:
-            f.write(b"".join(batch))
-            batch.clear()
-    f.write(b"".join(batch))
+    _write_entries(f, vecs.shape, (w + b" " + (row_format % tuple(row.tolist())).encode("ascii")
+                                   + b"\n" for w, row in zip(raw, vecs)))
 
 
 def write_word2vec_binary(f, words, vectors):
@@ -471,11 +465,16 @@ def write_word2vec_binary(f, words, vectors):
         Written as little-endian float32.
     """
     raw, vecs = _for_writing(words, vectors)
-    f.write(b"%d %d\n" % vecs.shape)
+    _write_entries(f, vecs.shape, (w + b" " + row.tobytes() + b"\n" for w, row in zip(raw, vecs)))
+
+
+def _write_entries(f, shape, entries, batch_size=2048):
+    """The ``count dim`` header line, then the encoded entries in batches."""
+    f.write(b"%d %d\n" % shape)
     batch = []
-    for w, row in zip(raw, vecs):
-        batch.append(w + b" " + row.tobytes() + b"\n")
-        if len(batch) == 4096:
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == batch_size:
             f.write(b"".join(batch))
             batch.clear()
     f.write(b"".join(batch))
