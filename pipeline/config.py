@@ -169,6 +169,11 @@ class EvaluateConfig(_Section):
     lowercase: bool
 
 
+class ContextConfig(_Section):
+    sif_a: float = Field(gt=0)
+    remove_components: int = Field(ge=0)
+
+
 class Config(_Section):
     run: RunConfig
     corpus: CorpusConfig
@@ -176,6 +181,7 @@ class Config(_Section):
     cooc: CoocConfig
     embed: EmbedConfig
     evaluate: EvaluateConfig
+    context: ContextConfig
 
     def section(self, dotted):
         """The value at a dotted key, e.g. ``"cooc.window"``, as plain data."""

@@ -1,0 +1,94 @@
+"""context stage: SIF-weighted average context vectors → ``context_vectors.parquet``.
+
+u_w = Σ_w' C[w,w'] s(w') v_w' / Σ_w' C[w,w'] over context words w' that have a
+vector (:mod:`tasks.context`): one sparse × dense product per cooc row block,
+assembled with ``dask.array``, so its cost follows the distinct pairs, not the
+tokens. ``context_vectors.parquet`` holds the raw u_w (``word, id, count,
+vector``) of every vocabulary word with at least one context;
+``context_common.npy`` holds the first ``context.remove_components``
+principal directions of u, which the induce stage removes (as SIF does).
+"""
+from __future__ import annotations
+
+import io
+
+import dask
+import dask.array as da
+import fsspec
+import numpy as np
+
+from tasks.context import common_components, context_block, sif_weights
+
+from ..errors import InputError
+from ..stage import Stage
+from .embed import _cooc_parts, _read_cooc, embeddings_table, read_embeddings
+from .vocab import read_vocab
+
+COMMON_NAME = "context_common.npy"
+
+
+def _block(url, lo, hi, weighted_vectors, has_vector):
+    t = _read_cooc([url], ["row", "col", "count"])
+    return context_block(t["row"].to_numpy(), t["col"].to_numpy(), t["count"].to_numpy(),
+                         weighted_vectors, has_vector, row_start=lo, n_rows=hi - lo)
+
+
+def build(ctx):
+    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    counts = vocab["count"].to_numpy()
+    n_words = len(counts)
+    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
+    ids = emb["id"].to_numpy()
+    d = vectors.shape[1]
+    s = sif_weights(counts, total_tokens, a=ctx.cfg.context.sif_a)
+    weighted = np.zeros((n_words, d))
+    weighted[ids] = vectors * s[ids, None]
+    has_vector = np.zeros(n_words, dtype=bool)
+    has_vector[ids] = True
+    bounds = ctx.upstream.get("cooc", {}).get("counters", {}).get("row_bounds")
+    if not bounds:
+        raise InputError("cooc stage record has no row_bounds: rerun it with --force --stages "
+                         "cooc")
+    w_d, h_d = dask.delayed(weighted, name="context-vectors"), \
+        dask.delayed(has_vector, name="context-has-vector")
+    sums, weights = [], []
+    for i, (url, lo, hi) in enumerate(zip(_cooc_parts(ctx), bounds[:-1], bounds[1:])):
+        part = dask.delayed(_block, pure=True, nout=2)(url, lo, hi, w_d, h_d,
+                                                        dask_key_name=f"context-block-{i}")
+        sums.append(da.from_delayed(part[0], shape=(hi - lo, d), dtype=np.float64))
+        weights.append(da.from_delayed(part[1], shape=(hi - lo,), dtype=np.float64))
+    total, denom = ctx.runner.compute([da.concatenate(sums), da.concatenate(weights)],
+                                      "context")
+    rows = np.flatnonzero(denom > 0)
+    if len(rows) == 0:
+        raise InputError("no vocabulary word has a context word with a vector")
+    u = total[rows] / denom[rows, None]
+    n_common = ctx.cfg.context.remove_components
+    if n_common > min(u.shape):
+        raise InputError(f"context.remove_components={n_common} exceeds the rank of the "
+                         f"{u.shape} context matrix")
+    common = common_components(u, n_common)
+    words = vocab["word"].to_pylist()
+    table = embeddings_table([words[i] for i in rows], rows, counts[rows], u)
+    import pyarrow.parquet as pq
+    with fsspec.open(ctx.url(ctx.out), "wb") as f:
+        pq.write_table(table, f)
+    buf = io.BytesIO()
+    np.save(buf, common, allow_pickle=False)
+    with fsspec.open(ctx.url(ctx.also_path(COMMON_NAME)), "wb") as f:
+        f.write(buf.getvalue())
+    return {"words": int(len(rows)), "vocabulary": n_words,
+            "without_context": int(n_words - len(rows)), "dimension": d,
+            "common_components": int(n_common)}
+
+
+STAGE = Stage(
+    name="context",
+    summary="SIF-weighted average context vectors (sparse C x weighted V) → context_vectors.parquet",
+    needs=("vocab", "cooc", "embed"),
+    params=("context",),
+    output="context_vectors.parquet",
+    build=build,
+    code=("tasks.context",),
+    also=(COMMON_NAME,),
+)

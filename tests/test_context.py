@@ -1,0 +1,81 @@
+"""context stage: the sparse product equals a per-occurrence brute force."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import base_args
+from tasks.context import common_components, occurrence_context, remove_components, sif_weights
+
+
+def test_context_vectors_equal_per_occurrence_average(tmp_path, wsi):
+    rng = np.random.default_rng(12)
+    words = [f"w{i}" for i in range(30)]
+    p = 1 / np.arange(1, 31)
+    docs = [list(rng.choice(words, size=int(rng.integers(1, 25)), p=p / p.sum()))
+            for _ in range(150)]
+    f = tmp_path / "c.txt"
+    f.write_text("\n".join(" ".join(d) for d in docs) + "\n")
+    # Pretrained vectors for only some words: the others are context without a vector.
+    with_vec = words[:18]
+    vecs = rng.standard_normal((len(with_vec), 7)).astype(np.float32)
+    vf = tmp_path / "v.txt"
+    vf.write_text(f"{len(with_vec)} 7\n" + "".join(
+        w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(with_vec, vecs)))
+    window, a, min_count = 3, 0.05, 3
+    code, _, err = wsi(*base_args(tmp_path / "out", [f], "--set", f"cooc.window={window}",
+                                  "--set", f"vocab.min_count={min_count}",
+                                  "--set", "embed.method=pretrained",
+                                  "--set", f"embed.path={vf}", "--set", f"context.sif_a={a}",
+                                  "--set", "cooc.block_nnz=40", stages="context"))
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    counts = {w: sum(d.count(w) for d in docs) for w in words}
+    total = sum(len(d) for d in docs)  # every token, in or out of the vocabulary
+    vocab = {w for w in words if counts[w] >= min_count}
+    vec = {w: v.astype(np.float64) for w, v in zip(with_vec, vecs) if w in vocab}
+    s = {w: a / (a + counts[w] / total) for w in words}
+    ref = {}
+    for d in docs:
+        for i, w in enumerate(d):
+            if w not in vocab:
+                continue
+            for j in range(max(0, i - window), min(len(d), i + window + 1)):
+                if j != i and d[j] in vec:
+                    acc = ref.setdefault(w, [np.zeros(7), 0])
+                    acc[0] += s[d[j]] * vec[d[j]]
+                    acc[1] += 1
+    t = pq.read_table(run / "context_vectors.parquet")
+    got = dict(zip(t["word"].to_pylist(),
+                   t["vector"].combine_chunks().flatten().to_numpy().reshape(-1, 7)))
+    assert set(got) == set(ref)
+    for w, (total_vec, n) in ref.items():
+        np.testing.assert_allclose(got[w], total_vec / n, rtol=1e-5, atol=1e-6)
+    common = np.load(run / "context_common.npy")
+    u = np.stack([got[w] for w in sorted(got)]).astype(np.float64)
+    np.testing.assert_allclose(np.abs(common @ np.linalg.svd(u)[2][0]), [1.0], atol=1e-5)
+
+
+def test_sif_weights_formula():
+    np.testing.assert_allclose(sif_weights([0, 10, 90], 100, a=0.1), [1.0, 0.5, 0.1 / 1.0])
+    with pytest.raises(ValueError):
+        sif_weights([1], 0)
+
+
+def test_remove_components_makes_rows_orthogonal_to_them():
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((50, 6)) + 3.0  # a strong common direction
+    comps = common_components(u, 2)
+    np.testing.assert_allclose(comps @ comps.T, np.eye(2), atol=1e-10)
+    np.testing.assert_allclose(remove_components(u, comps) @ comps.T, 0, atol=1e-9)
+    with pytest.raises(ValueError):
+        common_components(u, 7)
+
+
+def test_occurrence_context_single_occurrence():
+    wv = np.arange(12, dtype=float).reshape(4, 3)
+    index = {"a": 0, "b": 1, "c": 2}
+    got = occurrence_context(["a", "x", "T", "b", "c"], 2, index, wv, window=1)
+    np.testing.assert_allclose(got, wv[1])  # x has no vector, T is the target
+    assert occurrence_context(["x", "T"], 1, index, wv, window=3) is None
