@@ -174,6 +174,15 @@ class ContextConfig(_Section):
     remove_components: int = Field(ge=0)
 
 
+class InduceConfig(_Section):
+    min_count: int = Field(ge=1)
+    holdout: float = Field(ge=0, lt=1)
+    log_count_weights: bool
+    seed: int = Field(ge=0)
+    targets: list[str]
+    evaluation_targets: bool
+
+
 class Config(_Section):
     run: RunConfig
     corpus: CorpusConfig
@@ -182,6 +191,7 @@ class Config(_Section):
     embed: EmbedConfig
     evaluate: EvaluateConfig
     context: ContextConfig
+    induce: InduceConfig
 
     def section(self, dotted):
         """The value at a dotted key, e.g. ``"cooc.window"``, as plain data."""

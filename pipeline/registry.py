@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from .errors import UsageError
-from .stages import context, cooc, corpus, embed, evaluate, vocab
+from .stages import context, cooc, corpus, embed, evaluate, induce, vocab
 
 __all__ = ["STAGES", "get", "closure"]
 
 STAGES = {s.name: s for s in (corpus.STAGE, vocab.STAGE, cooc.STAGE, embed.STAGE,
-                                evaluate.STAGE, context.STAGE)}
+                                evaluate.STAGE, context.STAGE, induce.STAGE)}
 
 
 def get(name):

@@ -15,7 +15,7 @@ __all__ = ["fit_induction_map", "apply_map", "holdout_split", "row_cosines",
            "target_contexts"]
 
 
-def fit_induction_map(u, v, weights=None):
+def fit_induction_map(u, v, weights=None, *, removed=0):
     """Least-squares A (d_v, d_u) with v_i ≈ A u_i.
 
     Parameters
@@ -26,6 +26,10 @@ def fit_induction_map(u, v, weights=None):
         Their word vectors.
     weights : ndarray of shape (n,) or None
         Non-negative weights of the squared errors (e.g. log counts).
+    removed : int
+        Directions projected out of ``u`` beforehand (common components): u
+        then spans at most d_u - removed dimensions, and A is the
+        minimum-norm solution, which maps those directions to zero.
 
     Returns
     -------
@@ -51,9 +55,10 @@ def fit_induction_map(u, v, weights=None):
         root = np.sqrt(w)[:, None]
         u, v = u * root, v * root
     rank = np.linalg.matrix_rank(u) if len(u) else 0
-    if rank < u.shape[1]:
+    needed = u.shape[1] - _checks.integer(removed, "removed", lo=0)
+    if rank < needed:
         raise ValueError(f"singular fit: the {len(u)} training context vectors span {rank} of "
-                         f"{u.shape[1]} dimensions (lower induce.min_count or use more text)")
+                         f"{needed} dimensions (lower induce.min_count or use more text)")
     a_t, *_ = np.linalg.lstsq(u, v, rcond=None)
     return a_t.T
 

@@ -79,3 +79,47 @@ def test_occurrence_context_single_occurrence():
     got = occurrence_context(["a", "x", "T", "b", "c"], 2, index, wv, window=1)
     np.testing.assert_allclose(got, wv[1])  # x has no vector, T is the target
     assert occurrence_context(["x", "T"], 1, index, wv, window=3) is None
+
+
+def test_induced_vector_of_a_rare_word_lands_near_its_true_vector(tmp_path, wsi):
+    """Arora et al.'s generative model: documents emit words w with probability
+    proportional to exp(<c, v_w>) for a random discourse vector c per document."""
+    rng = np.random.default_rng(5)
+    d, n = 5, 80
+    true = rng.standard_normal((n + 1, d))
+    names = [f"w{i}" for i in range(n)] + ["newword"]
+    base = np.ones(n + 1)
+    base[-1] = 0.004  # the new word is rare: below vocab.min_count, so out of the vocabulary
+    lines = []
+    for _ in range(4000):
+        c = rng.standard_normal(d)
+        p = base * np.exp(true @ c * 0.8)
+        lines.append(" ".join(np.array(names)[rng.choice(n + 1, size=20, p=p / p.sum())]))
+    f = tmp_path / "c.txt"
+    f.write_text("\n".join(lines) + "\n")
+    vf = tmp_path / "true.vec"
+    vf.write_text(f"{n + 1} {d}\n" + "".join(
+        w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(names, true)))
+    code, _, err = wsi(*base_args(tmp_path / "out", [f], "--set", "vocab.min_count=200",
+                                  "--set", "embed.method=pretrained", "--set", f"embed.path={vf}",
+                                  "--set", "cooc.window=5", "--set", "induce.min_count=200",
+                                  "--set", "induce.holdout=0.2",
+                                  "--set", "induce.targets=[newword, neverseen]",
+                                  "--set", "induce.evaluation_targets=false",
+                                  "--set", "evaluate.similarity=[]",
+                                  "--set", "evaluate.analogies=null", stages="induce"))
+    assert code == 0, err
+    assert "neverseen" in err  # warned: no context, no vector, never a NaN row
+    t = pq.read_table(tmp_path / "out" / "t" / "induced.parquet").to_pydict()
+    vec = {w: np.array(v) for w, v in zip(t["word"], t["vector"])}
+    src = dict(zip(t["word"], t["source"]))
+    assert src["newword"] == "induced" and "neverseen" not in vec
+    assert all(np.all(np.isfinite(v)) for v in vec.values())
+
+    def cos(x, y):
+        return x @ y / np.linalg.norm(x) / np.linalg.norm(y)
+    near = cos(vec["newword"], true[-1])
+    others = [cos(vec["newword"], v) for v in true[:-1]]
+    assert near > 0.8 and near > np.percentile(others, 95)
+    m = __import__("json").loads((tmp_path / "out" / "t" / "manifest.json").read_text())
+    assert m["stages"]["induce"]["counters"]["heldout_mean_cosine"] > 0.8

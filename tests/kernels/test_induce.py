@@ -66,3 +66,16 @@ def test_target_contexts_brute_force():
     np.testing.assert_allclose(sums, ref_s)
     np.testing.assert_array_equal(counts, ref_c)
     np.testing.assert_array_equal(occ, ref_o)
+
+
+def test_removed_directions_are_allowed_and_mapped_to_zero():
+    rng = np.random.default_rng(4)
+    a_true = rng.standard_normal((3, 4))
+    u = rng.standard_normal((30, 4))
+    direction = np.array([[1.0, 0, 0, 0]])
+    u = u - (u @ direction.T) @ direction  # common component removed: rank 3
+    with pytest.raises(ValueError, match="singular fit"):
+        fit_induction_map(u, u @ a_true.T)
+    a = fit_induction_map(u, u @ a_true.T, removed=1)
+    np.testing.assert_allclose(apply_map(a, u), u @ a_true.T, atol=1e-9)
+    np.testing.assert_allclose(a @ direction.T, 0, atol=1e-9)

@@ -1,0 +1,166 @@
+"""induce stage: the induction map A (v_w ≈ A ũ_w) and induced vectors → ``induced.parquet``.
+
+A is fitted by least squares (optionally weighted by log count) on words
+with count ≥ ``induce.min_count`` that have both a vector and a context; a
+random ``induce.holdout`` fraction is held out first and the mean cosine of
+A ũ_w with v_w on it is reported, overall and by frequency band. The map
+refitted on all training words is saved as ``induction_map.npy``.
+
+``induced.parquet`` (``word, count, vector, source``) holds the trained
+vectors of the training words (source ``trained``) and induced vectors A ũ_w
+(source ``induced``) for vocabulary words below the threshold and for
+out-of-vocabulary targets (``induce.targets``, and the words of the
+evaluation sets when ``induce.evaluation_targets``), whose contexts a second
+pass over the tokenised corpus collects.
+"""
+from __future__ import annotations
+
+import io
+
+import dask
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.context import remove_components, sif_weights
+from tasks.counting import encode_lines
+from tasks.induce import (apply_map, fit_induction_map, holdout_split, row_cosines,
+                          target_contexts)
+
+from ..errors import InputError
+from ..runner import tree_reduce
+from ..stage import Stage
+from ._shards import list_shards, read_lines
+from .embed import read_embeddings
+from .vocab import read_vocab
+
+MAP_NAME = "induction_map.npy"
+SCHEMA = pa.schema([("word", pa.string()), ("count", pa.int64()),
+                    ("vector", pa.list_(pa.float32())), ("source", pa.string())])
+
+
+def _bands(min_count):
+    edges = [min_count, 2 * min_count, 10 * min_count, 100 * min_count]
+    return [(lo, hi) for lo, hi in zip(edges, edges[1:] + [None])]
+
+
+def _targets_of_shard(url, words, targets, weighted, has_vector, window):
+    ids, offsets = encode_lines(read_lines(url), pa.array(list(words) + list(targets)))
+    n = len(words)
+    return target_contexts(ids, offsets, np.arange(n, n + len(targets)), weighted, has_vector,
+                           window=window, n_targets=len(targets))
+
+
+def _add(*parts):
+    return tuple(np.sum([p[k] for p in parts], axis=0) for k in range(3))
+
+
+def _evaluation_words(cfg):
+    from tasks.evaluation import read_pairs
+    from .evaluate import _files, _read_text
+    out = []
+    for kind, _name, path, url, _st in _files(cfg):
+        if kind == "similarity" and url is not None:
+            for a, b, _s in read_pairs(_read_text(url), lowercase=cfg.evaluate.lowercase,
+                                       name=path):
+                out += [a, b]
+    return out
+
+
+def build(ctx):
+    cfg = ctx.cfg.induce
+    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    words = vocab["word"].to_pylist()
+    counts = vocab["count"].to_numpy()
+    n_words = len(words)
+    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
+    ctxv, u = read_embeddings(ctx.url(ctx.input_path("context_vectors.parquet")))
+    with fsspec.open(ctx.url(ctx.input_path("context_common.npy")), "rb") as f:
+        common = np.load(io.BytesIO(f.read()), allow_pickle=False)
+    u_all = np.zeros((n_words, u.shape[1]))
+    has_u = np.zeros(n_words, dtype=bool)
+    u_all[ctxv["id"].to_numpy()] = remove_components(u, common)
+    has_u[ctxv["id"].to_numpy()] = True
+    v_all = np.zeros((n_words, vectors.shape[1]))
+    has_v = np.zeros(n_words, dtype=bool)
+    v_all[emb["id"].to_numpy()] = vectors
+    has_v[emb["id"].to_numpy()] = True
+
+    train = np.flatnonzero(has_u & has_v & (counts >= cfg.min_count))
+    if len(train) <= u.shape[1]:
+        raise InputError(f"only {len(train)} words have a vector, a context and count >= "
+                         f"induce.min_count={cfg.min_count}: too few to fit a "
+                         f"{vectors.shape[1]}x{u.shape[1]} map (lower induce.min_count)")
+    weights = np.log(counts[train]) if cfg.log_count_weights else None
+    held = holdout_split(len(train), cfg.holdout, cfg.seed)
+    try:
+        counters = {"train_words": int(len(train)), "heldout_words": int(held.sum())}
+        if held.any():
+            a = fit_induction_map(u_all[train[~held]], v_all[train[~held]],
+                                  None if weights is None else weights[~held],
+                                  removed=len(common))
+            cos = row_cosines(apply_map(a, u_all[train[held]]), v_all[train[held]])
+            counters["heldout_mean_cosine"] = float(cos.mean())
+            hc = counts[train[held]]
+            counters["heldout_by_band"] = {
+                f"{lo}-{hi - 1 if hi else 'max'}": (float(cos[m].mean()) if m.any() else None)
+                for lo, hi in _bands(cfg.min_count)
+                for m in [(hc >= lo) & ((hc < hi) if hi else True)]}
+        a = fit_induction_map(u_all[train], v_all[train], weights, removed=len(common))
+    except ValueError as e:
+        raise InputError(f"induction map: {e}") from None
+
+    # Induced vectors: vocabulary words below the threshold, then outside targets.
+    rare = np.flatnonzero(has_u & (counts < cfg.min_count))
+    rows = [(words[i], int(counts[i]), v_all[i], "trained") for i in train]
+    rows += [(words[i], int(counts[i]), apply_map(a, u_all[i:i + 1])[0], "induced")
+             for i in rare]
+    known = set(words)
+    targets = list(dict.fromkeys(cfg.targets + (_evaluation_words(ctx.cfg)
+                                                if cfg.evaluation_targets else [])))
+    targets = [t for t in targets if t not in known]
+    without = []
+    if targets:
+        s = sif_weights(counts, total_tokens, a=ctx.cfg.context.sif_a)
+        weighted = np.where(has_v[:, None], v_all * s[:, None], 0.0)
+        w_d = dask.delayed(weighted, name="induce-weighted")
+        parts = [dask.delayed(_targets_of_shard, pure=True, nout=3)(
+            url, words, targets, w_d, has_v, ctx.cfg.cooc.window)
+            for url in list_shards(ctx)]
+        total = tree_reduce(parts, _add, ctx.cfg.run.split_every, name="induce-targets")
+        (sums, n_ctx, occ), = ctx.runner.compute([total], "induce targets")
+        for k, t in enumerate(targets):
+            if n_ctx[k] == 0:
+                without.append(t)
+                continue
+            ut = remove_components(sums[k:k + 1] / n_ctx[k], common)
+            rows.append((t, int(occ[k]), apply_map(a, ut)[0], "induced"))
+    table = pa.table({"word": [r[0] for r in rows], "count": [r[1] for r in rows],
+                      "vector": [np.asarray(r[2], dtype=np.float32).tolist() for r in rows],
+                      "source": [r[3] for r in rows]}, schema=SCHEMA)
+    with fsspec.open(ctx.url(ctx.out), "wb") as f:
+        pq.write_table(table, f)
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    with fsspec.open(ctx.url(ctx.also_path(MAP_NAME)), "wb") as f:
+        f.write(buf.getvalue())
+    if without:
+        ctx.log(f"warning: {len(without)} target(s) never occur with a context word that has "
+                f"a vector (e.g. {without[0]!r}); no vector induced for them")
+    counters.update(induced_vocabulary=int(len(rare)),
+                    induced_targets=int(len(targets) - len(without)),
+                    targets_without_context=len(without))
+    return counters
+
+
+STAGE = Stage(
+    name="induce",
+    summary="induction map A (v ≈ A ũ) by least squares; induced vectors → induced.parquet",
+    needs=("corpus", "vocab", "cooc", "embed", "context"),
+    params=("induce", "context.sif_a", "cooc.window", "evaluate"),
+    output="induced.parquet",
+    build=build,
+    code=("tasks.induce", "tasks.context"),
+    also=(MAP_NAME,),
+)
