@@ -68,6 +68,29 @@ def _evaluation_words(cfg):
     return out
 
 
+def _coverage_gain(cfg, trained_words, trained, induced_words, induced):
+    """Similarity scores with trained vectors only, and with induced vectors for the rest.
+
+    Trained vectors are kept wherever they exist, so on the pairs both cover the
+    scores are identical; induced vectors add coverage (RW is the test of this).
+    """
+    from tasks.evaluation import read_pairs, similarity_scores
+    from .evaluate import _files, _read_text
+    index = {w: i for i, w in enumerate(trained_words)}
+    extra = [(w, v) for w, v in zip(induced_words, induced) if w not in index]
+    both_words = list(trained_words) + [w for w, _ in extra]
+    both = np.vstack([trained] + [v[None, :] for _, v in extra]) if extra else trained
+    both_index = {w: i for i, w in enumerate(both_words)}
+    out = {}
+    for kind, name, path, url, _st in _files(cfg):
+        if kind != "similarity" or url is None:
+            continue
+        pairs = read_pairs(_read_text(url), lowercase=cfg.evaluate.lowercase, name=path)
+        out[name] = {"trained": similarity_scores(pairs, trained, index),
+                     "with_induced": similarity_scores(pairs, both, both_index)}
+    return out
+
+
 def build(ctx):
     cfg = ctx.cfg.induce
     vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
@@ -151,6 +174,18 @@ def build(ctx):
     counters.update(induced_vocabulary=int(len(rare)),
                     induced_targets=int(len(targets) - len(without)),
                     targets_without_context=len(without))
+    induced_rows = [r for r in rows if r[3] == "induced"]
+    gain = _coverage_gain(ctx.cfg, emb["word"].to_pylist(), vectors,
+                          [r[0] for r in induced_rows],
+                          [np.asarray(r[2], dtype=np.float64) for r in induced_rows])
+    if gain:
+        counters["similarity"] = gain
+        for name, g in gain.items():
+            t, b = g["trained"], g["with_induced"]
+            ctx.log(f"induce {name}: coverage {t['pairs_used']}/{t['pairs_total']} -> "
+                    f"{b['pairs_used']}/{b['pairs_total']}, Spearman "
+                    f"{t['spearman'] if t['spearman'] is None else round(t['spearman'], 3)} -> "
+                    f"{b['spearman'] if b['spearman'] is None else round(b['spearman'], 3)}")
     return counters
 
 
