@@ -47,6 +47,14 @@ def build_parser():
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     e.add_argument("--quiet", action="store_true")
 
+    x = sub.add_parser("context", help="SIF context vectors of target occurrences in new text")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--text", help="text with the target marked <<word>> (or give --word)")
+    x.add_argument("--word", help="target word (its first occurrence) when none is marked")
+    x.add_argument("--input", metavar="FILE.jsonl",
+                   help='lines {"id": ..., "context": "text with <<word>>", "word": ...}')
+    x.add_argument("--output", metavar="FILE.parquet")
+
     c = sub.add_parser("config", help="print the resolved configuration as YAML")
     c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
@@ -68,6 +76,9 @@ def _dispatch(args):
         return 0
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "context":
+        from .contexts import main_context
+        return main_context(args)
     cfg = load_config(args.config, args.sets, _overrides(args))
     if args.command == "config":
         import yaml

@@ -123,3 +123,44 @@ def test_induced_vector_of_a_rare_word_lands_near_its_true_vector(tmp_path, wsi)
     assert near > 0.8 and near > np.percentile(others, 95)
     m = __import__("json").loads((tmp_path / "out" / "t" / "manifest.json").read_text())
     assert m["stages"]["induce"]["counters"]["heldout_mean_cosine"] > 0.8
+
+
+def test_context_of_new_text_matches_the_definition(tmp_path, wsi):
+    import json
+    from pipeline.contexts import ContextEncoder
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(20)]
+    f = tmp_path / "c.txt"
+    f.write_text("\n".join(" ".join(rng.choice(words, size=15)) for _ in range(300)) + "\n")
+    code, _, err = wsi(*base_args(tmp_path / "out", [f], "--set", "cooc.window=2",
+                                  "--set", "vocab.min_count=1", "--set", "embed.method=ppmi_svd",
+                                  "--set", "embed.vector_size=4", stages="context"))
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    enc = ContextEncoder(str(run))
+    r = enc.encode("W1, w2 <<w3>> w4 unknown w5 w6", None)
+    assert r["word"] == "w3" and r["context"] == ["w1", "w2", "w4", "unknown"]
+    # Independent computation from the run's files.
+    vocab = pq.read_table(run / "vocab.parquet")
+    total = int(pq.read_schema(run / "vocab.parquet").metadata[b"total_tokens"])
+    emb = pq.read_table(run / "embeddings.parquet")
+    vec = dict(zip(emb["word"].to_pylist(),
+                   emb["vector"].combine_chunks().flatten().to_numpy().reshape(-1, 4)))
+    count = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_pylist()))
+    a = 1e-3
+    expect = np.mean([a / (a + count[w] / total) * vec[w] for w in ["w1", "w2", "w4"]], axis=0)
+    np.testing.assert_allclose(r["vector"], expect, rtol=1e-5)
+    common = np.load(run / "context_common.npy")
+    np.testing.assert_allclose(r["vector_clean"] @ common.T, 0, atol=1e-9)
+    assert enc.encode("w7 w8 w9", "w8")["context"] == ["w7", "w9"]
+    code, out, err = wsi("context", run, "--text", "<<w3>> w1")
+    assert code == 0 and json.loads(out)["n_context"] == 1
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "a", "context": "w1 <<w2>> w3"}\n{"id": "b", "context": "zz <<w2>>"}\n')
+    code, out, err = wsi("context", run, "--input", inp, "--output", tmp_path / "o.parquet")
+    assert code == 0, err
+    t = pq.read_table(tmp_path / "o.parquet").to_pydict()
+    assert t["id"] == ["a", "b"] and t["n_context"] == [2, 0] and t["vector"][1] is None
+    inp.write_text('{"id": "a", "context": "no target here"}\n')
+    code, _, err = wsi("context", run, "--input", inp, "--output", tmp_path / "o2.parquet")
+    assert code == 3 and "line 1" in err
