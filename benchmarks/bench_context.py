@@ -1,0 +1,515 @@
+"""Benchmark of the context stage (SIF-weighted average context vectors) on the shared corpus.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_context.py [--data DIR] [--out DIR] [--repeat N] [--json FILE]
+
+On the six shared corpora (abc_news, brown, inaugural, movie_reviews, state_union,
+webtext from ``../shared/data/corpora``) and on the same list repeated 4x
+(``vocab.min_count`` 20, which gives the identical vocabulary and distinct pairs):
+
+1. Setup (not timed): one ``wsi run --stages context`` per corpus into a temporary
+   directory, ``cooc.window=10``, scheduler auto. The 1x corpus gets quick vectors
+   (``embed.method=ppmi_svd``, ``embed.vector_size=300``); the 4x corpus reuses them
+   (``embed.method=pretrained``, ``embed.path=<1x run>/embeddings.w2v.txt``), so both
+   runs average the same vectors and u_w must come out the same.
+2. Timed: the context stage alone (``--stages context --force``; every upstream stage
+   must be cached), ``seconds`` of ``stages.context`` in ``manifest.json``, with
+   ``run.workers`` 1 and 2 under the auto scheduler and with ``--scheduler local:2``
+   (a distributed LocalCluster of 2 worker processes; checked from the manifest's
+   config and the dashboard line ``wsi`` logs). Median and fastest of ``--repeat`` runs.
+3. Reference "streaming" implementation, run in this process: one pass over the run's
+   tokenised corpus (``corpus/part-*.txt``, one document per line) sliding a
+   +-window over every token, as the public a la carte code (NLPrinceton/ALaCarte,
+   ``ALaCarteReader.read_document``) does: a running sum of the context tokens'
+   vectors, updated by one add and one subtract per token, added to a per-word
+   accumulator (dict of numpy vectors) for every target token. Here the vectors are
+   s(w') v_w' and a running count of context tokens with a vector is kept too, so the
+   result is the stage's u_w. It accumulates in float64 (the original uses float32)
+   so that the comparison with the stage's float32 output is meaningful.
+   Timed from reading vocab/embeddings to the final division (same inputs as the stage).
+4. A breakdown of where the context stage's time goes, by running its steps with the
+   project's own functions in this process, single threaded except BLAS: reading the
+   vocabulary and embeddings, reading the cooc parts, CSR build + product, the SVD of
+   the common component (with the default BLAS threads and with 1), writing Parquet.
+
+Targets (from the issue; reported as met/missed, never asserted): the context stage
+>= 8x faster than streaming on the shared corpus, >= 30x on the 4x corpus.
+
+The machine may be shared: for every timed item the CPU used by other processes
+(machine busy time minus this benchmark's and its children's) is printed in cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared/data/corpora"
+FILES = ("abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext")
+WINDOW = 10
+TARGETS = {"1x": 8.0, "4x": 30.0}
+CONFIGS = (("1 worker", "auto", 1), ("2 workers", "auto", 2), ("local:2", "local:2", 2))
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class OtherLoad:
+    """Cores used by processes other than this benchmark and its waited-for children."""
+
+    def __init__(self):
+        import psutil
+        self._psutil = psutil
+        self.t0 = time.monotonic()
+        self.busy0, self.ours0 = self._busy(), self._ours()
+
+    def _busy(self):
+        c = self._psutil.cpu_times()
+        return sum(getattr(c, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq"))
+
+    @staticmethod
+    def _ours():
+        a = resource.getrusage(resource.RUSAGE_SELF)
+        b = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    def cores(self):
+        dt = max(time.monotonic() - self.t0, 1e-9)
+        return max(0.0, ((self._busy() - self.busy0) - (self._ours() - self.ours0)) / dt)
+
+
+# ----------------------------------------------------------------------------------------
+# wsi runs
+# ----------------------------------------------------------------------------------------
+
+def wsi(out, name, sets, *, scheduler="auto", stages="context", force=False, env=None):
+    cmd = [sys.executable, "-m", "pipeline", "run", "--out", str(out), "--name", name,
+           "--scheduler", scheduler, "--stages", stages, "--quiet"]
+    if force:
+        cmd.append("--force")
+    for s in sets:
+        cmd += ["--set", s]
+    meter = OtherLoad()
+    t = time.monotonic()
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                       env=None if env is None else {**os.environ, **env})
+    wall = time.monotonic() - t
+    other = meter.cores()
+    if r.returncode:
+        raise RuntimeError(f"`{' '.join(cmd)}` exited with {r.returncode}:\n"
+                           f"{r.stderr.strip()[-2000:]}")
+    manifest = json.loads((Path(out) / name / "manifest.json").read_text())
+    return manifest, r.stderr, wall, other
+
+
+def corpus_sets(paths, extra):
+    return [f"corpus.paths={json.dumps([str(p) for p in paths])}",
+            f"cooc.window={WINDOW}", *extra]
+
+
+def timed_context(out, name, sets, label, scheduler, workers):
+    manifest, err, wall, other = wsi(out, name, [*sets, f"run.workers={workers}"],
+                                     scheduler=scheduler, force=True)
+    st = manifest["stages"]
+    recomputed = [s for s in ("corpus", "vocab", "cooc", "embed")
+                  if st.get(s, {}).get("status") != "cached"]
+    if recomputed:
+        raise RuntimeError(f"{label}: upstream stages recomputed ({recomputed}): the timed "
+                           "run would not be the context stage alone")
+    if scheduler.startswith("local:"):
+        if manifest["config"]["run"]["scheduler"] != scheduler or \
+                "dask dashboard:" not in err:
+            raise RuntimeError(f"{label}: the run did not use a distributed LocalCluster")
+    warnings = [ln.strip() for ln in err.splitlines()
+                if "warn" in ln.lower() or "large graph" in ln.lower()]
+    return {"seconds": float(st["context"]["seconds"]), "wall": wall, "other_load": other,
+            "warnings": warnings}
+
+
+# ----------------------------------------------------------------------------------------
+# Reading a run's inputs and output
+# ----------------------------------------------------------------------------------------
+
+def read_inputs(run):
+    """Vocabulary words and counts, total tokens, embeddings (words, ids, float32 vectors)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    vocab = pq.read_table(run / "vocab.parquet")
+    total = int((vocab.schema.metadata or {})[b"total_tokens"])
+    emb = pq.read_table(run / "embeddings.parquet")
+    col = emb["vector"].combine_chunks()
+    vectors = col.flatten().to_numpy().reshape(len(emb), col.type.list_size)
+    return (vocab["word"].to_pylist(), vocab["count"].to_numpy(), total,
+            emb["word"].to_pylist(), emb["id"].to_numpy(), np.asarray(vectors))
+
+
+def read_u(run):
+    """{vocabulary id: u (float32)} of the run's context_vectors.parquet, as (ids, matrix)."""
+    import pyarrow.parquet as pq
+    t = pq.read_table(run / "context_vectors.parquet")
+    col = t["vector"].combine_chunks()
+    return t["id"].to_numpy(), col.flatten().to_numpy().reshape(len(t), col.type.list_size)
+
+
+# ----------------------------------------------------------------------------------------
+# Reference: streaming pass over the tokens (a la carte style)
+# ----------------------------------------------------------------------------------------
+
+def streaming(run, window, sif_a):
+    """u_w by one sliding-window pass over every token (plain Python + numpy per token).
+
+    Returns (seconds, {word: u (float64)}, tokens seen).
+    """
+    import numpy as np
+    t0 = time.perf_counter()
+    words, counts, total, emb_words, emb_ids, vectors = read_inputs(run)
+    # s(w) v_w for the words that have a vector (the reference's ``w2v`` dict).
+    w2v = {}
+    for w, i, v in zip(emb_words, emb_ids, vectors):
+        w2v[w] = (sif_a / (sif_a + counts[i] / total)) * v.astype(np.float64)
+    target_vocab = set(words)
+    d = vectors.shape[1]
+    zero_vector = np.zeros(d)
+    c2v = defaultdict(lambda: np.zeros(d))
+    target_counts = Counter()
+    wnd = window
+    n_tokens = 0
+    for part in sorted((run / "corpus").glob("part-*.txt")):
+        with open(part, encoding="utf-8") as f:
+            text = f.read()
+        for document in text.split("\n"):
+            if not document:
+                continue
+            tokens = document.split(" ")
+            T = len(tokens)
+            n_tokens += T
+            vectors_ = [w2v.get(token, zero_vector) for token in tokens]
+            has = [token in w2v for token in tokens]
+            context_vector = sum(vectors_[:wnd + 1], np.zeros(d))
+            context_n = sum(has[:wnd + 1])
+            # slides window over document
+            for i, (token, vector) in enumerate(zip(tokens, vectors_)):
+                if token in target_vocab:
+                    c2v[token] += context_vector - vector
+                    target_counts[token] += context_n - has[i]
+                if i < T - 1:
+                    right_index = wnd + 1 + i
+                    if right_index < T and has[right_index]:
+                        context_vector += vectors_[right_index]
+                        context_n += 1
+                    left_index = i - wnd
+                    if left_index > -1 and has[left_index]:
+                        context_vector -= vectors_[left_index]
+                        context_n -= 1
+    u = {w: c2v[w] / n for w, n in target_counts.items() if n > 0}
+    return time.perf_counter() - t0, u, n_tokens
+
+
+def compare(run, u_ref):
+    """Max abs and max relative (to the row's max |u|) difference, stage vs reference."""
+    import numpy as np
+    words = read_inputs(run)[0]
+    ids, u = read_u(run)
+    stage_words = {words[i] for i in ids}
+    if stage_words != set(u_ref):
+        return {"same_words": False, "only_stage": len(stage_words - set(u_ref)),
+                "only_reference": len(set(u_ref) - stage_words)}
+    ref = np.stack([u_ref[words[i]] for i in ids])
+    diff = np.abs(u.astype(np.float64) - ref)
+    scale = np.abs(ref).max(axis=1, keepdims=True)
+    return {"same_words": True, "words": int(len(ids)), "max_abs": float(diff.max()),
+            "max_rel": float((diff / np.where(scale > 0, scale, 1)).max()),
+            "max_abs_u": float(np.abs(ref).max())}
+
+
+# ----------------------------------------------------------------------------------------
+# Where the stage's time goes (its steps, with the project's functions, in this process)
+# ----------------------------------------------------------------------------------------
+
+def breakdown(run, bounds, sif_a, n_common):
+    import io
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    from threadpoolctl import threadpool_limits
+
+    from pipeline.stages.embed import _read_cooc, embeddings_table, read_embeddings
+    from pipeline.stages.vocab import read_vocab
+    from tasks.context import common_components, context_block, sif_weights
+
+    out = {}
+    t = time.perf_counter()
+    vocab, total_tokens = read_vocab(str(run / "vocab.parquet"))
+    counts = vocab["count"].to_numpy()
+    emb, vectors = read_embeddings(str(run / "embeddings.parquet"))
+    ids = emb["id"].to_numpy()
+    s = sif_weights(counts, total_tokens, a=sif_a)
+    weighted = np.zeros((len(counts), vectors.shape[1]))
+    weighted[ids] = vectors * s[ids, None]
+    has_vector = np.zeros(len(counts), dtype=bool)
+    has_vector[ids] = True
+    out["read vocab+embeddings, weight"] = time.perf_counter() - t
+    parts = sorted((run / "cooc").glob("part-*.parquet"))
+    t_read = t_prod = 0.0
+    sums, dens = [], []
+    for url, lo, hi in zip(parts, bounds[:-1], bounds[1:]):
+        t = time.perf_counter()
+        tab = _read_cooc([str(url)], ["row", "col", "count"])
+        r, c, k = (tab[n].to_numpy() for n in ("row", "col", "count"))
+        t_read += time.perf_counter() - t
+        t = time.perf_counter()
+        a, b = context_block(r, c, k, weighted, has_vector, row_start=lo, n_rows=hi - lo)
+        t_prod += time.perf_counter() - t
+        sums.append(a)
+        dens.append(b)
+    out["read cooc parts"] = t_read
+    out["CSR build + product"] = t_prod
+    t = time.perf_counter()
+    total, denom = np.concatenate(sums), np.concatenate(dens)
+    rows = np.flatnonzero(denom > 0)
+    u = total[rows] / denom[rows, None]
+    out["concatenate + divide"] = time.perf_counter() - t
+    t = time.perf_counter()
+    common_components(u, n_common)
+    out["SVD common components (default BLAS threads)"] = time.perf_counter() - t
+    with threadpool_limits(1):
+        t = time.perf_counter()
+        common_components(u, n_common)
+        out["SVD common components (1 BLAS thread; diagnostic)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    words = vocab["word"].to_pylist()
+    table = embeddings_table([words[i] for i in rows], rows, counts[rows], u)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    out["build table + write Parquet (to memory)"] = time.perf_counter() - t
+    return out
+
+
+def code_hash():
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted([*ROOT.glob("pipeline/**/*.py"), *ROOT.glob("tasks/*.py"),
+                     ROOT / "conf/default.yaml"]):
+        h.update(str(f.relative_to(ROOT)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--out", default=None, help="parent of the temporary run directories")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per configuration")
+    ap.add_argument("--json", help="write raw results here")
+    args = ap.parse_args(argv)
+    files = [Path(args.data).resolve() / f"{n}.txt" for n in FILES]
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        print(f"bench_context: skipped: shared corpus absent ({missing[0]} not found)")
+        return 0
+    import numpy as np
+    import psutil
+
+    t_start = time.monotonic()
+    hash0 = code_hash()
+    from pipeline.config import load_config
+    cfg = load_config()
+    sif_a, n_common = float(cfg.context.sif_a), int(cfg.context.remove_components)
+    print(f"bench_context: cooc.window={WINDOW}, corpus = {', '.join(f.name for f in files)} "
+          f"({files[0].parent}); 4x = the list repeated 4 times with vocab.min_count 20")
+    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+          f"{platform.platform()}, Python {platform.python_version()}; "
+          f"{time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"code measured: sha256[:12] of pipeline/, tasks/, conf/default.yaml = {hash0}")
+    print(f"context stage seconds = manifest.json stages.context.seconds of `wsi run --stages "
+          f"context --force`, median of {args.repeat}; context.sif_a={sif_a}, "
+          f"context.remove_components={n_common}", flush=True)
+
+    raw = {"runs": {}, "streaming": {}, "breakdown": {}, "compare": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-context-", dir=args.out) as out:
+        out = Path(out)
+        base = corpus_sets(files, [])
+        sets = {
+            "1x": [*base, "embed.method=ppmi_svd", "embed.vector_size=300"],
+            "4x": [*corpus_sets(files * 4, []), "vocab.min_count=20",
+                   "embed.method=pretrained", f"embed.path={out / 'r1x' / 'embeddings.w2v.txt'}"],
+        }
+        info = {}
+        # -- setup (not timed): everything up to the context stage ---------------------
+        for key in ("1x", "4x"):
+            log(f"[setup {key}] wsi run --stages context ...")
+            # One BLAS thread for the setup only: on a busy 2-core machine OpenBLAS's
+            # spinning threads make the PPMI-SVD embedding many times slower. Not timed.
+            manifest, _, wall, other = wsi(out, f"r{key}", sets[key],
+                                           env={"OPENBLAS_NUM_THREADS": "1"})
+            st = manifest["stages"]
+            info[key] = {"tokens": int(st["corpus"]["counters"]["tokens"]),
+                         "nnz": int(st["cooc"]["counters"]["nnz"]),
+                         "pairs": int(st["cooc"]["counters"]["pairs"]),
+                         "vocabulary": int(st["cooc"]["counters"]["vocabulary"]),
+                         "row_bounds": st["cooc"]["counters"]["row_bounds"],
+                         "embed_words": int(st["embed"]["counters"]["words"]),
+                         "setup_wall": wall,
+                         "setup_stage_seconds": {s: st[s]["seconds"] for s in st}}
+            log(f"[setup {key}] done in {wall:.0f}s: {info[key]['tokens']:,} tokens, "
+                f"nnz {info[key]['nnz']:,}, vocabulary {info[key]['vocabulary']:,} "
+                f"(other load {other:.2f} cores)")
+        words1, words4 = read_inputs(out / "r1x")[0], read_inputs(out / "r4x")[0]
+        same_vocab = words1 == words4
+        # -- timed context stage ------------------------------------------------------
+        runs = {}
+        for key in ("1x", "4x"):
+            for label, scheduler, workers in CONFIGS:
+                rs = []
+                for i in range(args.repeat):
+                    r = timed_context(out, f"r{key}", sets[key], f"{key} {label}", scheduler,
+                                      workers)
+                    rs.append(r)
+                    log(f"[{key} {label} #{i + 1}] context {r['seconds']:.2f}s "
+                        f"(wall {r['wall']:.1f}s, other load {r['other_load']:.2f} cores)")
+                runs[(key, label)] = rs
+        raw["runs"] = {f"{k} {l}": v for (k, l), v in runs.items()}
+        # -- streaming reference ------------------------------------------------------
+        stream, cmp = {}, {}
+        u_ref = {}
+        for key in ("1x", "4x"):
+            log(f"[streaming {key}] ...")
+            meter = OtherLoad()
+            seconds, u, n_tok = streaming(out / f"r{key}", WINDOW, sif_a)
+            stream[key] = {"seconds": seconds, "tokens": n_tok, "other_load": meter.cores()}
+            cmp[key] = compare(out / f"r{key}", u)
+            u_ref[key] = u
+            log(f"[streaming {key}] {seconds:.1f}s, {n_tok:,} tokens "
+                f"(other load {stream[key]['other_load']:.2f} cores); {cmp[key]}")
+        # the 4x corpus averages the same pairs 4 times: u must be the same as the 1x run's
+        ids1, u1 = read_u(out / "r1x")
+        ids4, u4 = read_u(out / "r4x")
+        cross = (float(np.abs(u1.astype(np.float64) - u4).max())
+                 if same_vocab and np.array_equal(ids1, ids4) else None)
+        del u_ref
+        raw["streaming"], raw["compare"] = stream, cmp
+        # -- breakdown ---------------------------------------------------------------
+        bd = {}
+        for key in ("1x", "4x"):
+            meter = OtherLoad()
+            bd[key] = breakdown(out / f"r{key}", info[key]["row_bounds"], sif_a, n_common)
+            bd[key]["_other_load"] = meter.cores()
+        raw["breakdown"] = bd
+    raw["info"] = info
+
+    # -- report ------------------------------------------------------------------------
+    def med(key, label):
+        return statistics.median(r["seconds"] for r in runs[(key, label)])
+
+    def best(key, label):
+        return min(r["seconds"] for r in runs[(key, label)])
+
+    def load(key, label, pick):
+        rs = runs[(key, label)]
+        if pick == "median":
+            return sorted(rs, key=lambda r: r["seconds"])[(len(rs) - 1) // 2]["other_load"]
+        return min(rs, key=lambda r: r["seconds"])["other_load"]
+
+    print()
+    head = (f"{'corpus':<11}{'tokens':>12}{'distinct pairs':>16}{'streaming s':>13}"
+            f"{'ctx 1w s':>10}{'ctx 2w s':>10}{'ctx local:2 s':>15}"
+            f"{'speed-up 1w':>13}{'speed-up 2w':>13}{'speed-up local:2':>18}{'max |du|':>10}"
+            f"  {'other load (1w/2w/local:2)':<27}")
+    print(head)
+    print("-" * len(head))
+    for key in ("1x", "4x"):
+        s = stream[key]["seconds"]
+        c = cmp[key]
+        du = f"{c['max_abs']:.1e}" if c.get("same_words") else "WORDS DIFFER"
+        for pick, f in (("median", med), ("best", best)):
+            m = [f(key, label) for label, _, _ in CONFIGS]
+            ld = "/".join(f"{load(key, label, pick):.2f}" for label, _, _ in CONFIGS)
+            print(f"{key + ' ' + pick:<11}{info[key]['tokens']:>12,}{info[key]['nnz']:>16,}"
+                  f"{s:>13.1f}{m[0]:>10.2f}{m[1]:>10.2f}{m[2]:>15.2f}"
+                  f"{s / m[0]:>12.1f}x{s / m[1]:>12.1f}x{s / m[2]:>17.1f}x{du:>10}  {ld:<27}")
+    print()
+    print(f"speed-up = streaming seconds / context stage seconds; 'median' = median of the "
+          f"{args.repeat} timed runs, 'best' = fastest run (on a shared machine, the least "
+          "disturbed). other load = CPU cores used by other processes during that run "
+          f"(streaming: 1x {stream['1x']['other_load']:.2f}, 4x "
+          f"{stream['4x']['other_load']:.2f}). max |du| = max abs difference between the "
+          "stage's u (float32) and the streaming reference's (float64).")
+    print()
+    print("targets (reported, not asserted):")
+    for key in ("1x", "4x"):
+        s = stream[key]["seconds"]
+        name = "shared corpus" if key == "1x" else "4x corpus"
+        print(f"  {name}: context stage >= {TARGETS[key]:.0f}x faster than streaming:")
+        for pick, f in (("median", med), ("best", best)):
+            parts = []
+            for label, _, _ in CONFIGS:
+                ratio = s / f(key, label)
+                parts.append(f"{label} {ratio:.1f}x "
+                             f"{'met' if ratio >= TARGETS[key] else 'MISSED'}")
+            print(f"    {pick:<7} " + "; ".join(parts))
+    print()
+    print("correctness:")
+    for key in ("1x", "4x"):
+        c = cmp[key]
+        if c.get("same_words"):
+            print(f"  {key}: {c['words']:,} words; stage vs streaming max abs diff "
+                  f"{c['max_abs']:.1e} (max |u| {c['max_abs_u']:.2e}, max diff relative to the "
+                  f"row's max |u| {c['max_rel']:.1e})")
+        else:
+            print(f"  {key}: word sets differ: {c}")
+    print(f"  vocabulary of the 4x run identical to the 1x run: {same_vocab}; "
+          f"u(4x) vs u(1x) max abs diff: {'n/a' if cross is None else f'{cross:.1e}'}")
+    print()
+    print("all timed runs (context seconds, CPU cores used by other processes meanwhile):")
+    for (key, label), rs in runs.items():
+        print(f"  {key} {label:<10} " + "; ".join(f"{r['seconds']:.2f}s ({r['other_load']:.2f})"
+                                                for r in rs))
+    for key in ("1x", "4x"):
+        print(f"  {key} streaming  {stream[key]['seconds']:.1f}s "
+              f"({stream[key]['tokens'] / stream[key]['seconds'] / 1e3:.0f}k tokens/s; "
+              f"other load {stream[key]['other_load']:.2f})")
+    warns = sorted({w for rs in runs.values() for r in rs for w in r["warnings"]})
+    if warns:
+        print("  warnings logged by the timed runs:")
+        for w in warns:
+            print(f"    {w[:200]}")
+    print()
+    print("where the context stage's time goes (its steps run in this process, one thread "
+          "except BLAS; seconds):")
+    keys = [k for k in bd["1x"] if not k.startswith("_")]
+    print(f"  {'step':<52}{'1x':>8}{'4x':>8}")
+    for k in keys:
+        print(f"  {k:<52}{bd['1x'][k]:>8.2f}{bd['4x'][k]:>8.2f}")
+    print(f"  {'(other load, cores)':<52}{bd['1x']['_other_load']:>8.2f}"
+          f"{bd['4x']['_other_load']:>8.2f}")
+    print()
+    print(f"setup runs (not timed): 1x {info['1x']['setup_wall']:.0f}s, "
+          f"4x {info['4x']['setup_wall']:.0f}s; vocabulary {info['1x']['vocabulary']:,} words, "
+          f"{info['1x']['embed_words']:,} with a vector")
+    if code_hash() != hash0:
+        print("WARNING: pipeline/, tasks/ or conf/default.yaml changed while the benchmark ran")
+    print(f"benchmark time {time.monotonic() - t_start:.0f}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
