@@ -45,7 +45,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -64,33 +63,11 @@ CONFIGS = (("1 worker", "auto", 1), ("2 workers", "auto", 2), ("local:2", "local
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench_cooc import OtherLoad  # noqa: E402  (same folder: measures other processes' load)
+
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-class OtherLoad:
-    """Cores used by processes other than this benchmark and its waited-for children."""
-
-    def __init__(self):
-        import psutil
-        self._psutil = psutil
-        self.t0 = time.monotonic()
-        self.busy0, self.ours0 = self._busy(), self._ours()
-
-    def _busy(self):
-        c = self._psutil.cpu_times()
-        return sum(getattr(c, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq"))
-
-    @staticmethod
-    def _ours():
-        a = resource.getrusage(resource.RUSAGE_SELF)
-        b = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
-
-    def cores(self):
-        dt = max(time.monotonic() - self.t0, 1e-9)
-        return max(0.0, ((self._busy() - self.busy0) - (self._ours() - self.ours0)) / dt)
 
 
 # ----------------------------------------------------------------------------------------

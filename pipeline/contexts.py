@@ -12,7 +12,6 @@ vector, and then the same vector with the run's common components removed
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 
@@ -25,7 +24,7 @@ from tasks.tokenize import tokenize
 from .errors import InputError, UsageError
 from .stages.embed import read_embeddings
 from .stages.vocab import read_vocab
-from .storage import RunDir
+from .storage import RunDir, load_npy
 
 __all__ = ["ContextEncoder"]
 
@@ -64,8 +63,7 @@ class ContextEncoder:
                         a=float(cfg["context"]["sif_a"]))
         self.index = {w: i for i, w in enumerate(words)}
         self.weighted = vectors.astype(np.float64) * s[:, None]
-        with fsspec.open(run.url_of("context_common.npy"), "rb") as f:
-            self.common = np.load(io.BytesIO(f.read()), allow_pickle=False)
+        self.common = load_npy(run.url_of("context_common.npy"))
 
     def encode_tokens(self, context):
         """Context vector of a list of context tokens (the target not among them).

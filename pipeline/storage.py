@@ -7,6 +7,7 @@ partial output. The previous output, if any, is replaced only at that moment.
 from __future__ import annotations
 
 import importlib.resources
+import io
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ import time
 import uuid
 
 import fsspec
+import numpy as np
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
@@ -209,6 +211,20 @@ class RunDir:
                 return json.loads(f.read().decode("utf-8"))
         except FileNotFoundError:
             return None
+
+
+def save_npy(url, array):
+    """Write one array as ``.npy`` to a local path or fsspec URL (never a pickle)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    with fsspec.open(url, "wb") as f:
+        f.write(buf.getvalue())
+
+
+def load_npy(url):
+    """Read an array written by :func:`save_npy`; refuses pickled objects."""
+    with fsspec.open(url, "rb") as f:
+        return np.load(io.BytesIO(f.read()), allow_pickle=False)
 
 
 def open_url(url, mode="rb", **kw):

@@ -10,8 +10,6 @@ principal directions of u, which the induce stage removes (as SIF does).
 """
 from __future__ import annotations
 
-import io
-
 import dask
 import dask.array as da
 import fsspec
@@ -21,6 +19,7 @@ from tasks.context import common_components, context_block, sif_weights
 
 from ..errors import InputError
 from ..stage import Stage
+from ..storage import save_npy
 from .embed import _cooc_parts, _read_cooc, embeddings_table, read_embeddings
 from .vocab import read_vocab
 
@@ -73,10 +72,7 @@ def build(ctx):
     import pyarrow.parquet as pq
     with fsspec.open(ctx.url(ctx.out), "wb") as f:
         pq.write_table(table, f)
-    buf = io.BytesIO()
-    np.save(buf, common, allow_pickle=False)
-    with fsspec.open(ctx.url(ctx.also_path(COMMON_NAME)), "wb") as f:
-        f.write(buf.getvalue())
+    save_npy(ctx.url(ctx.also_path(COMMON_NAME)), common)
     return {"words": int(len(rows)), "vocabulary": n_words,
             "without_context": int(n_words - len(rows)), "dimension": d,
             "common_components": int(n_common)}

@@ -15,8 +15,6 @@ pass over the tokenised corpus collects.
 """
 from __future__ import annotations
 
-import io
-
 import dask
 import fsspec
 import numpy as np
@@ -31,6 +29,7 @@ from tasks.induce import (apply_map, fit_induction_map, holdout_split, row_cosin
 from ..errors import InputError
 from ..runner import tree_reduce
 from ..stage import Stage
+from ..storage import load_npy, save_npy
 from ._shards import list_shards, read_lines
 from .embed import read_embeddings
 from .vocab import read_vocab
@@ -99,8 +98,7 @@ def build(ctx):
     n_words = len(words)
     emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
     ctxv, u = read_embeddings(ctx.url(ctx.input_path("context_vectors.parquet")))
-    with fsspec.open(ctx.url(ctx.input_path("context_common.npy")), "rb") as f:
-        common = np.load(io.BytesIO(f.read()), allow_pickle=False)
+    common = load_npy(ctx.url(ctx.input_path("context_common.npy")))
     u_all = np.zeros((n_words, u.shape[1]))
     has_u = np.zeros(n_words, dtype=bool)
     u_all[ctxv["id"].to_numpy()] = remove_components(u, common)
@@ -164,10 +162,7 @@ def build(ctx):
                       "source": [r[3] for r in rows]}, schema=SCHEMA)
     with fsspec.open(ctx.url(ctx.out), "wb") as f:
         pq.write_table(table, f)
-    buf = io.BytesIO()
-    np.save(buf, a, allow_pickle=False)
-    with fsspec.open(ctx.url(ctx.also_path(MAP_NAME)), "wb") as f:
-        f.write(buf.getvalue())
+    save_npy(ctx.url(ctx.also_path(MAP_NAME)), a)
     if without:
         ctx.log(f"warning: {len(without)} target(s) never occur with a context word that has "
                 f"a vector (e.g. {without[0]!r}); no vector induced for them")
