@@ -24,7 +24,7 @@ from tasks.tokenize import tokenize
 from .errors import InputError, UsageError
 from .stages.embed import read_embeddings
 from .stages.vocab import read_vocab
-from .storage import RunDir, load_npy
+from .storage import RunDir, load_npy, write_parquet
 
 __all__ = ["ContextEncoder"]
 
@@ -119,7 +119,6 @@ def main_context(args):
     if not (args.input and args.output):
         raise UsageError("wsi context: give --text, or --input FILE.jsonl and --output FILE")
     import pyarrow as pa
-    import pyarrow.parquet as pq
     ids, words, vecs, cleans, ns = [], [], [], [], []
     with fsspec.open(args.input, "rt", encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
@@ -140,7 +139,6 @@ def main_context(args):
                       "vector": pa.array(vecs, type=pa.list_(pa.float32())),
                       "vector_clean": pa.array(cleans, type=pa.list_(pa.float32())),
                       "n_context": pa.array(ns, type=pa.int32())})
-    with fsspec.open(args.output, "wb") as f:
-        pq.write_table(table, f)
+    write_parquet(args.output, table)
     print(f"{len(ids)} context vectors written to {args.output}")
     return 0

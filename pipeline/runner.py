@@ -135,6 +135,14 @@ class Runner:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self._pool
 
+    def share(self, value, name):
+        """``value`` as an argument for many tasks: scattered once to every worker
+        on a distributed cluster (instead of travelling inside the graph), else a
+        named ``dask.delayed`` (no hashing of a large array)."""
+        if self.client is not None:
+            return self.client.scatter(value, broadcast=True, hash=False)
+        return dask.delayed(value, name=name)
+
     def compute(self, tasks, desc, *, gil_bound=False, input_bytes=0):
         """Compute a list of delayed objects; returns their results in order.
 

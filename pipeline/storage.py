@@ -227,6 +227,29 @@ def load_npy(url):
         return np.load(io.BytesIO(f.read()), allow_pickle=False)
 
 
+def _is_float_data(t):
+    import pyarrow as pa
+    while pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
+        t = t.value_type
+    return pa.types.is_floating(t)
+
+
+def write_parquet(url, table, **kw):
+    """Write an Arrow table as Parquet to a local path or fsspec URL.
+
+    Float (and list-of-float) columns, e.g. vectors, are written plain and
+    uncompressed: dictionary encoding and Snappy gain nothing on them and cost
+    about half the write and read time; other columns keep the defaults.
+    """
+    import pyarrow.parquet as pq
+    names = table.schema.names
+    floats = {n for n in names if _is_float_data(table.schema.field(n).type)}
+    opts = {"use_dictionary": [n for n in names if n not in floats],
+            "compression": {n: "none" if n in floats else "snappy" for n in names}, **kw}
+    with fsspec.open(url, "wb") as f:
+        pq.write_table(table, f, **opts)
+
+
 def open_url(url, mode="rb", **kw):
     """``fsspec.open`` for worker tasks."""
     return fsspec.open(url, mode, **kw)

@@ -11,15 +11,13 @@ principal directions of u, which the induce stage removes (as SIF does).
 from __future__ import annotations
 
 import dask
-import dask.array as da
-import fsspec
 import numpy as np
 
-from tasks.context import common_components, context_block, sif_weights
+from tasks.context import context_block, gram_components, sif_weights
 
 from ..errors import InputError
 from ..stage import Stage
-from ..storage import save_npy
+from ..storage import save_npy, write_parquet
 from .embed import _cooc_parts, _read_cooc, embeddings_table, read_embeddings
 from .vocab import read_vocab
 
@@ -27,9 +25,15 @@ COMMON_NAME = "context_common.npy"
 
 
 def _block(url, lo, hi, weighted_vectors, has_vector):
+    """(global ids of rows with a context, their u (float32), their Gram matrix)."""
     t = _read_cooc([url], ["row", "col", "count"])
-    return context_block(t["row"].to_numpy(), t["col"].to_numpy(), t["count"].to_numpy(),
-                         weighted_vectors, has_vector, row_start=lo, n_rows=hi - lo)
+    u, weights = context_block(t["row"].to_numpy(), t["col"].to_numpy(), t["count"].to_numpy(),
+                               weighted_vectors, has_vector, row_start=lo, n_rows=hi - lo)
+    keep = np.flatnonzero(weights > 0)
+    if len(keep) < len(u):
+        u = u[keep]
+    u64 = u.astype(np.float64)
+    return keep + lo, u, u64.T @ u64
 
 
 def build(ctx):
@@ -40,38 +44,37 @@ def build(ctx):
     ids = emb["id"].to_numpy()
     d = vectors.shape[1]
     s = sif_weights(counts, total_tokens, a=ctx.cfg.context.sif_a)
-    weighted = np.zeros((n_words, d))
-    weighted[ids] = vectors * s[ids, None]
+    # float32 as the vectors are stored (the kernel sums runs of float32 in float64).
+    s32 = s[ids, None].astype(np.float32)
+    if np.array_equal(ids, np.arange(n_words)):  # every word has a vector: no scatter
+        weighted = np.multiply(vectors, s32)
+    else:
+        weighted = np.zeros((n_words, d), dtype=np.float32)
+        weighted[ids] = vectors * s32
     has_vector = np.zeros(n_words, dtype=bool)
     has_vector[ids] = True
     bounds = ctx.upstream.get("cooc", {}).get("counters", {}).get("row_bounds")
     if not bounds:
         raise InputError("cooc stage record has no row_bounds: rerun it with --force --stages "
                          "cooc")
-    w_d, h_d = dask.delayed(weighted, name="context-vectors"), \
-        dask.delayed(has_vector, name="context-has-vector")
-    sums, weights = [], []
-    for i, (url, lo, hi) in enumerate(zip(_cooc_parts(ctx), bounds[:-1], bounds[1:])):
-        part = dask.delayed(_block, pure=True, nout=2)(url, lo, hi, w_d, h_d,
-                                                        dask_key_name=f"context-block-{i}")
-        sums.append(da.from_delayed(part[0], shape=(hi - lo, d), dtype=np.float64))
-        weights.append(da.from_delayed(part[1], shape=(hi - lo,), dtype=np.float64))
-    total, denom = ctx.runner.compute([da.concatenate(sums), da.concatenate(weights)],
-                                      "context")
-    rows = np.flatnonzero(denom > 0)
+    w_d = ctx.runner.share(weighted, "context-vectors")
+    h_d = ctx.runner.share(has_vector, "context-has-vector")
+    parts = [dask.delayed(_block, pure=True)(url, lo, hi, w_d, h_d,
+                                             dask_key_name=f"context-block-{i}")
+             for i, (url, lo, hi) in enumerate(zip(_cooc_parts(ctx), bounds[:-1], bounds[1:]))]
+    blocks = ctx.runner.compute(parts, "context")
+    rows = np.concatenate([b[0] for b in blocks])
     if len(rows) == 0:
         raise InputError("no vocabulary word has a context word with a vector")
-    u = total[rows] / denom[rows, None]
+    u = np.concatenate([b[1] for b in blocks])
     n_common = ctx.cfg.context.remove_components
     if n_common > min(u.shape):
         raise InputError(f"context.remove_components={n_common} exceeds the rank of the "
                          f"{u.shape} context matrix")
-    common = common_components(u, n_common)
+    common = gram_components(sum(b[2] for b in blocks), n_common)
     words = vocab["word"].to_pylist()
     table = embeddings_table([words[i] for i in rows], rows, counts[rows], u)
-    import pyarrow.parquet as pq
-    with fsspec.open(ctx.url(ctx.out), "wb") as f:
-        pq.write_table(table, f)
+    write_parquet(ctx.url(ctx.out), table)
     save_npy(ctx.url(ctx.also_path(COMMON_NAME)), common)
     return {"words": int(len(rows)), "vocabulary": n_words,
             "without_context": int(n_words - len(rows)), "dimension": d,

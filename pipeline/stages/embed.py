@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError, InputError
 from ..stage import Stage
-from ..storage import resolve_pkg, to_url
+from ..storage import resolve_pkg, to_url, write_parquet
 from ._shards import list_shards
 from .vocab import read_vocab
 
@@ -274,8 +274,7 @@ def _write(ctx, words, ids, counts, vectors):
     from gensim.models import KeyedVectors
     from tasks.vectors_io import write_word2vec_text
     table = embeddings_table(words, ids, counts, vectors)
-    with fsspec.open(ctx.url(ctx.out), "wb") as f:
-        pq.write_table(table, f)
+    write_parquet(ctx.url(ctx.out), table)
     kv = KeyedVectors(vector_size=vectors.shape[1], count=len(words), dtype=np.float32)
     kv.add_vectors(words, vectors)
     for w, c in zip(words, counts):

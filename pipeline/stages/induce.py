@@ -16,10 +16,8 @@ pass over the tokenised corpus collects.
 from __future__ import annotations
 
 import dask
-import fsspec
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tasks.context import remove_components, sif_weights
 from tasks.counting import encode_lines
@@ -29,7 +27,7 @@ from tasks.induce import (apply_map, fit_induction_map, holdout_split, row_cosin
 from ..errors import InputError
 from ..runner import tree_reduce
 from ..stage import Stage
-from ..storage import load_npy, save_npy
+from ..storage import load_npy, save_npy, write_parquet
 from ._shards import list_shards, read_lines
 from .embed import read_embeddings
 from .vocab import read_vocab
@@ -160,8 +158,7 @@ def build(ctx):
     table = pa.table({"word": [r[0] for r in rows], "count": [r[1] for r in rows],
                       "vector": [np.asarray(r[2], dtype=np.float32).tolist() for r in rows],
                       "source": [r[3] for r in rows]}, schema=SCHEMA)
-    with fsspec.open(ctx.url(ctx.out), "wb") as f:
-        pq.write_table(table, f)
+    write_parquet(ctx.url(ctx.out), table)
     save_npy(ctx.url(ctx.also_path(MAP_NAME)), a)
     if without:
         ctx.log(f"warning: {len(without)} target(s) never occur with a context word that has "

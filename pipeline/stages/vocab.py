@@ -17,6 +17,7 @@ from tasks.counting import count_words, merge_counts, select_vocab
 from ..errors import InputError
 from ..runner import tree_reduce
 from ..stage import Stage
+from ..storage import write_parquet
 from ._shards import list_shards, read_lines
 
 
@@ -28,8 +29,7 @@ def write_vocab(counts, url, *, min_count, max_size):
     total = int(pa.compute.sum(counts["count"]).as_py() or 0)
     vocab = select_vocab(counts, min_count=min_count, max_size=max_size)
     table = vocab.replace_schema_metadata({b"total_tokens": str(total).encode()})
-    with fsspec.open(url, "wb") as f:
-        pq.write_table(table, f)
+    write_parquet(url, table)
     return {"words": vocab.num_rows, "distinct_words": counts.num_rows,
             "total_tokens": total,
             "vocab_tokens": int(pa.compute.sum(vocab["count"]).as_py() or 0)}
