@@ -33,7 +33,9 @@ Wikipedia paragraphs. Here, on the six NLTK-derived corpora of
 Then, on the full corpus, the issue's comparison point (0.934 with unweighted
 windows and a plain least-squares fit over all words) next to our
 configuration, `induce.log_count_weights=false`, `context.remove_components=0`,
-an affine fit (A u + b) and a constant predictor (the mean training vector).
+a linear fit (A u, ``induce.fit_intercept=false``) and a constant predictor
+(the mean training vector); and the induce stage's similarity counters: coverage
+and Spearman of the full run's trained vectors vs trained + induced (RW).
 
 Takes about 5-15 minutes on 2 cores (mostly the two PPMI-SVD trainings), and
 about 2 GB of disk in a temporary directory (deleted unless --keep).
@@ -125,7 +127,7 @@ def reference_split(r, min_count, holdout=0.1, seed=0):
     return ([w for w, h in zip(words, held) if not h], [w for w, h in zip(words, held) if h])
 
 
-def fit_eval(r, fit_words, test_words, *, log_weights=True, intercept=False):
+def fit_eval(r, fit_words, test_words, *, log_weights=True, intercept=True):
     """Mean held-out cosine of the map fitted on ``fit_words`` (words missing from r dropped)."""
     from tasks.induce import apply_map, fit_induction_map, row_cosines
 
@@ -134,11 +136,10 @@ def fit_eval(r, fit_words, test_words, *, log_weights=True, intercept=False):
         return ids[r["ok"][ids]]
     tr, te = rows(fit_words), rows(test_words)
     u = r["u"]
-    if intercept:
-        u = np.hstack([u, np.ones((len(u), 1))])
     w = np.log(r["counts"][tr]) if log_weights else None
-    a = fit_induction_map(u[tr], r["v"][tr], w, removed=r["removed"])
-    cos = row_cosines(apply_map(a, u[te]), r["v"][te])
+    fit = fit_induction_map(u[tr], r["v"][tr], w, removed=r["removed"], intercept=intercept)
+    a, b = fit if intercept else (fit, None)
+    cos = row_cosines(apply_map(a, u[te], b), r["v"][te])
     return float(cos.mean()), len(tr), len(te)
 
 
@@ -188,12 +189,13 @@ def bench_embedding(out, label, sets, files, mode):
     hv = np.array([ref["v"][ref["index"][w]] for w in held_w])
     res["full"]["ours"] = counters(m)
     res["full"]["affine"] = fit_eval(ref, fit_w, held_w, intercept=True)[0]
+    res["full"]["linear"] = counters(wsi(out, full.name, base + ["induce.fit_intercept=false"]))
     res["full"]["constant"] = float(row_cosines(np.tile(mean_v, (len(hv), 1)), hv).mean())
     res["full"]["insample_plain"] = fit_eval(ref, fit_w + held_w, fit_w + held_w,
-                                             log_weights=False)[0]
+                                             log_weights=False, intercept=True)[0]
     all_w = [ref["words"][i] for i in np.flatnonzero(ref["ok"])]
-    res["full"]["insample_plain_all"] = (fit_eval(ref, all_w, all_w, log_weights=False)[0],
-                                         len(all_w))
+    res["full"]["insample_plain_all"] = (fit_eval(ref, all_w, all_w, log_weights=False,
+                                                  intercept=True)[0], len(all_w))
     res["full"]["unweighted"] = counters(wsi(out, full.name,
                                              base + ["induce.log_count_weights=false"]))
     res["full"]["rc0"] = counters(wsi(out, full.name, base + ["context.remove_components=0"]))
@@ -274,7 +276,8 @@ def report(results, args, elapsed, machine):
         p(f"-- full corpus, comparison point (issue: {ISSUE_BASELINE} with unweighted windows "
           f"and a plain least-squares fit over all words)")
         rows = [
-            ("ours: log-count weighted LS, 1 common dir removed", ours),
+            ("ours: affine A u + b, log-count weighted, 1 dir removed", ours),
+            ("induce.fit_intercept=false (linear A u)", fl["linear"]),
             ("induce.log_count_weights=false (plain LS)", fl["unweighted"]),
             ("context.remove_components=0, log-count weights", fl["rc0"]),
             ("context.remove_components=0, plain LS", fl["rc0_unweighted"]),
@@ -289,11 +292,21 @@ def report(results, args, elapsed, machine):
         a, n = fl["insample_plain_all"]
         for name, value in (
                 ("affine fit A u + b (log-count weights), held-out", fl["affine"]),
+                # the same fit as the stage's: a check that this refit matches "ours"
                 ("constant predictor (mean training vector), held-out", fl["constant"]),
-                (f"plain LS, in-sample, {ours['train_words']} training words",
+                (f"affine plain LS, in-sample, {ours['train_words']} training words",
                  fl["insample_plain"]),
-                (f"plain LS, in-sample, all {n} words with u and v", a)):
+                (f"affine plain LS, in-sample, all {n} words with u and v", a)):
             p(f"    {name:<56} {value:.4f}")
+        for name, g in (ours.get("similarity") or {}).items():
+            t, w, new = g["trained"], g["with_induced"], g.get("induced_pairs_only") or {}
+
+            def rho(x):
+                return "n/a" if x.get("spearman") is None else f"{x['spearman']:.3f}"
+            p(f"  {name}: coverage {t['pairs_used']}/{t['pairs_total']} trained -> "
+              f"{w['pairs_used']}/{w['pairs_total']} with induced; Spearman {rho(t)} -> "
+              f"{rho(w)} (on the pairs both cover: unchanged, trained vectors kept; on the "
+              f"{new.get('pairs_used', 0)} pairs only induced vectors cover: {rho(new)})")
     p("")
     p("fraction = share of the documents; tokens/docs = the subset run's corpus counters; "
       "train = the induce stage's train_words (count >= min_count, with u and v; 10% of them "

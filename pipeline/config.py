@@ -178,6 +178,7 @@ class InduceConfig(_Section):
     min_count: int = Field(ge=1)
     holdout: float = Field(ge=0, lt=1)
     log_count_weights: bool
+    fit_intercept: bool
     seed: int = Field(ge=0)
     targets: list[str]
     evaluation_targets: bool

@@ -15,8 +15,8 @@ __all__ = ["fit_induction_map", "apply_map", "holdout_split", "row_cosines",
            "target_contexts"]
 
 
-def fit_induction_map(u, v, weights=None, *, removed=0):
-    """Least-squares A (d_v, d_u) with v_i ≈ A u_i.
+def fit_induction_map(u, v, weights=None, *, removed=0, intercept=False):
+    """Least-squares A (d_v, d_u) with v_i ≈ A u_i (+ b with ``intercept``).
 
     Parameters
     ----------
@@ -30,10 +30,15 @@ def fit_induction_map(u, v, weights=None, *, removed=0):
         Directions projected out of ``u`` beforehand (common components): u
         then spans at most d_u - removed dimensions, and A is the
         minimum-norm solution, which maps those directions to zero.
+    intercept : bool
+        Fit v_i ≈ A u_i + b: A from the (weighted-)mean-centred rows, b the
+        weighted mean of v minus A times that of u.
 
     Returns
     -------
     A : ndarray of shape (d_v, d_u), float64
+    b : ndarray of shape (d_v,), float64
+        Only with ``intercept``.
 
     Raises
     ------
@@ -52,6 +57,15 @@ def fit_induction_map(u, v, weights=None, *, removed=0):
         w = np.asarray(weights, dtype=np.float64)
         if w.shape != (len(u),) or np.any(w < 0) or not np.all(np.isfinite(w)):
             raise ValueError("weights must be finite, >= 0, one per row")
+    else:
+        w = np.ones(len(u))
+    if intercept:
+        total = w.sum()
+        if total <= 0:
+            raise ValueError("singular fit: no row has a positive weight")
+        u_mean, v_mean = w @ u / total, w @ v / total
+        u, v = u - u_mean, v - v_mean
+    if weights is not None:
         root = np.sqrt(w)[:, None]
         u, v = u * root, v * root
     rank = np.linalg.matrix_rank(u) if len(u) else 0
@@ -60,12 +74,17 @@ def fit_induction_map(u, v, weights=None, *, removed=0):
         raise ValueError(f"singular fit: the {len(u)} training context vectors span {rank} of "
                          f"{needed} dimensions (lower induce.min_count or use more text)")
     a_t, *_ = np.linalg.lstsq(u, v, rcond=None)
+    if intercept:
+        return a_t.T, v_mean - u_mean @ a_t
     return a_t.T
 
 
-def apply_map(a, u):
-    """A u for every row of ``u`` (n, d_u) → (n, d_v)."""
-    return np.asarray(u, dtype=np.float64) @ np.asarray(a, dtype=np.float64).T
+def apply_map(a, u, b=None):
+    """A u (+ b) for every row of ``u`` (n, d_u) → (n, d_v)."""
+    out = np.asarray(u, dtype=np.float64) @ np.asarray(a, dtype=np.float64).T
+    if b is not None:
+        out += np.asarray(b, dtype=np.float64)
+    return out
 
 
 def holdout_split(n, fraction, seed):

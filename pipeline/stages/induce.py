@@ -1,13 +1,15 @@
-"""induce stage: the induction map A (v_w ≈ A ũ_w) and induced vectors → ``induced.parquet``.
+"""induce stage: the induction map (v_w ≈ A ũ_w + b) and induced vectors → ``induced.parquet``.
 
-A is fitted by least squares (optionally weighted by log count) on words
-with count ≥ ``induce.min_count`` that have both a vector and a context; a
-random ``induce.holdout`` fraction is held out first and the mean cosine of
-A ũ_w with v_w on it is reported, overall and by frequency band. The map
-refitted on all training words is saved as ``induction_map.npy``.
+A and b are fitted by least squares (optionally weighted by log count) on
+words with count ≥ ``induce.min_count`` that have both a vector and a
+context; a random ``induce.holdout`` fraction is held out first and the mean
+cosine of A ũ_w + b with v_w on it is reported, overall and by frequency
+band. The map refitted on all training words is saved as
+``induction_map.npy`` (A, shape (d_v, d_u)) and ``induction_intercept.npy``
+(b, shape (d_v,); zero unless ``induce.fit_intercept``).
 
 ``induced.parquet`` (``word, count, vector, source``) holds the trained
-vectors of the training words (source ``trained``) and induced vectors A ũ_w
+vectors of the training words (source ``trained``) and induced vectors A ũ_w + b
 (source ``induced``) for vocabulary words below the threshold and for
 out-of-vocabulary targets (``induce.targets``, and the words of the
 evaluation sets when ``induce.evaluation_targets``), whose contexts a second
@@ -29,12 +31,11 @@ from ..runner import tree_reduce
 from ..stage import Stage
 from ..storage import load_npy, save_npy, write_parquet
 from ._shards import list_shards, read_lines
-from .embed import read_embeddings
+from .embed import embeddings_table, read_embeddings
 from .vocab import read_vocab
 
 MAP_NAME = "induction_map.npy"
-SCHEMA = pa.schema([("word", pa.string()), ("count", pa.int64()),
-                    ("vector", pa.list_(pa.float32())), ("source", pa.string())])
+INTERCEPT_NAME = "induction_intercept.npy"
 
 
 def _bands(min_count):
@@ -69,7 +70,8 @@ def _coverage_gain(cfg, trained_words, trained, induced_words, induced):
     """Similarity scores with trained vectors only, and with induced vectors for the rest.
 
     Trained vectors are kept wherever they exist, so on the pairs both cover the
-    scores are identical; induced vectors add coverage (RW is the test of this).
+    scores are identical; induced vectors add coverage (RW is the test of this),
+    and ``induced_pairs_only`` scores the pairs that only they make usable.
     """
     from tasks.evaluation import read_pairs, similarity_scores
     from .evaluate import _files, _read_text
@@ -83,8 +85,10 @@ def _coverage_gain(cfg, trained_words, trained, induced_words, induced):
         if kind != "similarity" or url is None:
             continue
         pairs = read_pairs(_read_text(url), lowercase=cfg.evaluate.lowercase, name=path)
+        new = [p for p in pairs if not (p[0] in index and p[1] in index)]
         out[name] = {"trained": similarity_scores(pairs, trained, index),
-                     "with_induced": similarity_scores(pairs, both, both_index)}
+                     "with_induced": similarity_scores(pairs, both, both_index),
+                     "induced_pairs_only": similarity_scores(new, both, both_index)}
     return out
 
 
@@ -113,28 +117,31 @@ def build(ctx):
                          f"{vectors.shape[1]}x{u.shape[1]} map (lower induce.min_count)")
     weights = np.log(counts[train]) if cfg.log_count_weights else None
     held = holdout_split(len(train), cfg.holdout, cfg.seed)
+    def fit(rows, w):
+        out = fit_induction_map(u_all[rows], v_all[rows], w, removed=len(common),
+                                intercept=cfg.fit_intercept)
+        return out if cfg.fit_intercept else (out, np.zeros(v_all.shape[1]))
+
     try:
         counters = {"train_words": int(len(train)), "heldout_words": int(held.sum())}
         if held.any():
-            a = fit_induction_map(u_all[train[~held]], v_all[train[~held]],
-                                  None if weights is None else weights[~held],
-                                  removed=len(common))
-            cos = row_cosines(apply_map(a, u_all[train[held]]), v_all[train[held]])
+            a, b = fit(train[~held], None if weights is None else weights[~held])
+            cos = row_cosines(apply_map(a, u_all[train[held]], b), v_all[train[held]])
             counters["heldout_mean_cosine"] = float(cos.mean())
             hc = counts[train[held]]
             counters["heldout_by_band"] = {
                 f"{lo}-{hi - 1 if hi else 'max'}": (float(cos[m].mean()) if m.any() else None)
                 for lo, hi in _bands(cfg.min_count)
                 for m in [(hc >= lo) & ((hc < hi) if hi else True)]}
-        a = fit_induction_map(u_all[train], v_all[train], weights, removed=len(common))
+        a, b = fit(train, weights)
     except ValueError as e:
         raise InputError(f"induction map: {e}") from None
 
     # Induced vectors: vocabulary words below the threshold, then outside targets.
     rare = np.flatnonzero(has_u & (counts < cfg.min_count))
     rows = [(words[i], int(counts[i]), v_all[i], "trained") for i in train]
-    rows += [(words[i], int(counts[i]), apply_map(a, u_all[i:i + 1])[0], "induced")
-             for i in rare]
+    rows += [(words[i], int(counts[i]), x, "induced")
+             for i, x in zip(rare, apply_map(a, u_all[rare], b))]
     known = set(words)
     targets = list(dict.fromkeys(cfg.targets + (_evaluation_words(ctx.cfg)
                                                 if cfg.evaluation_targets else [])))
@@ -154,12 +161,15 @@ def build(ctx):
                 without.append(t)
                 continue
             ut = remove_components(sums[k:k + 1] / n_ctx[k], common)
-            rows.append((t, int(occ[k]), apply_map(a, ut)[0], "induced"))
-    table = pa.table({"word": [r[0] for r in rows], "count": [r[1] for r in rows],
-                      "vector": [np.asarray(r[2], dtype=np.float32).tolist() for r in rows],
-                      "source": [r[3] for r in rows]}, schema=SCHEMA)
+            rows.append((t, int(occ[k]), apply_map(a, ut, b)[0], "induced"))
+    table = embeddings_table([r[0] for r in rows], np.zeros(len(rows)), [r[1] for r in rows],
+                             np.array([r[2] for r in rows], dtype=np.float32).reshape(
+                                 len(rows), v_all.shape[1]))
+    table = table.drop_columns(["id"]).append_column(
+        "source", pa.array([r[3] for r in rows], type=pa.string()))
     write_parquet(ctx.url(ctx.out), table)
     save_npy(ctx.url(ctx.also_path(MAP_NAME)), a)
+    save_npy(ctx.url(ctx.also_path(INTERCEPT_NAME)), b)
     if without:
         ctx.log(f"warning: {len(without)} target(s) never occur with a context word that has "
                 f"a vector (e.g. {without[0]!r}); no vector induced for them")
@@ -183,11 +193,11 @@ def build(ctx):
 
 STAGE = Stage(
     name="induce",
-    summary="induction map A (v ≈ A ũ) by least squares; induced vectors → induced.parquet",
+    summary="induction map (v ≈ A ũ + b) by least squares; induced vectors → induced.parquet",
     needs=("corpus", "vocab", "cooc", "embed", "context"),
     params=("induce", "context.sif_a", "cooc.window", "evaluate"),
     output="induced.parquet",
     build=build,
     code=("tasks.induce", "tasks.context"),
-    also=(MAP_NAME,),
+    also=(MAP_NAME, INTERCEPT_NAME),
 )

@@ -79,3 +79,25 @@ def test_removed_directions_are_allowed_and_mapped_to_zero():
     a = fit_induction_map(u, u @ a_true.T, removed=1)
     np.testing.assert_allclose(apply_map(a, u), u @ a_true.T, atol=1e-9)
     np.testing.assert_allclose(a @ direction.T, 0, atol=1e-9)
+
+
+def test_planted_affine_map_is_recovered_with_intercept():
+    rng = np.random.default_rng(4)
+    a_true, b_true = rng.standard_normal((5, 4)), rng.standard_normal(5)
+    u = rng.standard_normal((40, 4))
+    a, b = fit_induction_map(u, u @ a_true.T + b_true, intercept=True)
+    np.testing.assert_allclose(a, a_true, atol=1e-10)
+    np.testing.assert_allclose(b, b_true, atol=1e-10)
+    np.testing.assert_allclose(apply_map(a, u[:3], b), u[:3] @ a_true.T + b_true, atol=1e-10)
+
+
+def test_weighted_intercept_fit_equals_least_squares_with_a_ones_column():
+    # Reference: plain lstsq on rows repeated by their weight, with a column of ones.
+    rng = np.random.default_rng(5)
+    u, v = rng.standard_normal((30, 3)), rng.standard_normal((30, 2))
+    w = rng.integers(1, 5, size=30)
+    ur, vr = np.repeat(u, w, axis=0), np.repeat(v, w, axis=0)
+    sol, *_ = np.linalg.lstsq(np.hstack([ur, np.ones((len(ur), 1))]), vr, rcond=None)
+    a, b = fit_induction_map(u, v, weights=w, intercept=True)
+    np.testing.assert_allclose(a, sol[:3].T, atol=1e-10)
+    np.testing.assert_allclose(b, sol[3], atol=1e-10)
