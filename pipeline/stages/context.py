@@ -10,10 +10,12 @@ principal directions of u, which the induce stage removes (as SIF does).
 """
 from __future__ import annotations
 
+import threading
+
 import dask
 import numpy as np
 
-from tasks.context import context_block, gram_components, sif_weights
+from tasks.context import context_block, gram_components, load_kernel, sif_weights
 
 from ..errors import InputError
 from ..stage import Stage
@@ -37,6 +39,10 @@ def _block(url, lo, hi, weighted_vectors, has_vector):
 
 
 def build(ctx):
+    # The kernel loads from numba's cache while the inputs are read (they mostly
+    # release the GIL): ~0.2 s that the first row block would otherwise wait for.
+    warm = threading.Thread(target=load_kernel, daemon=True)
+    warm.start()
     vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
     counts = vocab["count"].to_numpy()
     n_words = len(counts)
@@ -62,6 +68,7 @@ def build(ctx):
     parts = [dask.delayed(_block, pure=True)(url, lo, hi, w_d, h_d,
                                              dask_key_name=f"context-block-{i}")
              for i, (url, lo, hi) in enumerate(zip(_cooc_parts(ctx), bounds[:-1], bounds[1:]))]
+    warm.join()
     blocks = ctx.runner.compute(parts, "context")
     rows = np.concatenate([b[0] for b in blocks])
     if len(rows) == 0:
