@@ -55,6 +55,20 @@ def build_parser():
                    help='lines {"id": ..., "context": "text with <<word>>", "word": ...}')
     x.add_argument("--output", metavar="FILE.parquet")
 
+    w = sub.add_parser("senses", help="print words' senses (atoms, coefficients, nearest words)")
+    w.add_argument("words", nargs="+", metavar="WORD")
+    w.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
+                   help="run directory (default: outputs/default)")
+
+    a = sub.add_parser("assign", help="the sense of target occurrences in new text")
+    a.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
+                   help="run directory (default: outputs/default)")
+    a.add_argument("--text", help="text with the target marked <<word>> (or give --word)")
+    a.add_argument("--word", help="target word (its first occurrence) when none is marked")
+    a.add_argument("--input", metavar="FILE.jsonl",
+                   help='lines {"id": ..., "word": ..., "context": "text with <<word>>"}')
+    a.add_argument("--output", metavar="FILE.parquet")
+
     c = sub.add_parser("config", help="print the resolved configuration as YAML")
     c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
@@ -79,6 +93,12 @@ def _dispatch(args):
     if args.command == "context":
         from .contexts import main_context
         return main_context(args)
+    if args.command == "senses":
+        from .assign import main_senses
+        return main_senses(args)
+    if args.command == "assign":
+        from .assign import main_assign
+        return main_assign(args)
     cfg = load_config(args.config, args.sets, _overrides(args))
     if args.command == "config":
         import yaml
@@ -104,16 +124,8 @@ def _evaluate(args):
     from .config import load_config
     from .run import run_pipeline
     from .stages.evaluate import format_table
-    from .storage import RunDir
-    run = RunDir(args.run_dir.rstrip("/"))
-    try:
-        manifest = run.read_json("manifest.json")
-    except (ValueError, UnicodeDecodeError):
-        manifest = None
-    if not manifest or "config" not in manifest:
-        raise UsageError(f"{args.run_dir}: not a run directory (no readable manifest.json)")
-    if not run.exists("embeddings.parquet"):
-        raise UsageError(f"{args.run_dir}: has no embeddings.parquet (run the embed stage)")
+    from .storage import open_run
+    run, manifest = open_run(args.run_dir, [("embeddings.parquet", "embed")])
     path = PurePosixPath(run.root)
     out = run.url[: -len(path.name)].rstrip("/") or "."
     cfg = load_config(args.config, args.sets, base=manifest["config"],

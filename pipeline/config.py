@@ -184,6 +184,29 @@ class InduceConfig(_Section):
     evaluation_targets: bool
 
 
+class AtomsConfig(_Section):
+    n_atoms: int = Field(ge=1)
+    sparsity: int = Field(ge=1)
+    iterations: int = Field(ge=1)
+    tol: float = Field(ge=0)
+    restarts: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    min_count: int = Field(ge=1)
+    max_words: Optional[int] = Field(ge=1)
+    normalize: bool
+    block_rows: int = Field(ge=1)
+    top_words: int = Field(ge=1)
+
+
+class SensesConfig(_Section):
+    code_all: bool
+    top_words: int = Field(ge=1)
+
+
+class OccurrencesConfig(_Section):
+    targets: list[str]
+
+
 class Config(_Section):
     run: RunConfig
     corpus: CorpusConfig
@@ -193,6 +216,9 @@ class Config(_Section):
     evaluate: EvaluateConfig
     context: ContextConfig
     induce: InduceConfig
+    atoms: AtomsConfig
+    senses: SensesConfig
+    occurrences: OccurrencesConfig
 
     def section(self, dotted):
         """The value at a dotted key, e.g. ``"cooc.window"``, as plain data."""

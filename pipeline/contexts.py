@@ -24,7 +24,7 @@ from tasks.tokenize import tokenize
 from .errors import InputError, UsageError
 from .stages.embed import read_embeddings
 from .stages.vocab import read_vocab
-from .storage import RunDir, load_npy, write_parquet
+from .storage import load_npy, open_run, write_parquet
 
 __all__ = ["ContextEncoder"]
 
@@ -42,16 +42,9 @@ class ContextEncoder:
     """
 
     def __init__(self, run_dir):
-        run = RunDir(run_dir.rstrip("/"))
-        try:
-            manifest = run.read_json("manifest.json")
-        except (ValueError, UnicodeDecodeError):
-            manifest = None
-        if not manifest or "config" not in manifest:
-            raise UsageError(f"{run_dir}: not a run directory (no readable manifest.json)")
-        for name in ("vocab.parquet", "embeddings.parquet", "context_common.npy"):
-            if not run.exists(name):
-                raise UsageError(f"{run_dir}: has no {name} (run the stages up to context)")
+        run, manifest = open_run(run_dir, [("vocab.parquet", "vocab"),
+                                           ("embeddings.parquet", "embed"),
+                                           ("context_common.npy", "context")])
         cfg = manifest["config"]
         self.window = int(cfg["cooc"]["window"])
         self.lowercase = bool(cfg["corpus"]["lowercase"])

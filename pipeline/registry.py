@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from .errors import UsageError
-from .stages import context, cooc, corpus, embed, evaluate, induce, vocab
+from .stages import (atoms, context, cooc, corpus, embed, evaluate, induce, occurrences,
+                     senses, vocab)
 
 __all__ = ["STAGES", "get", "closure"]
 
 STAGES = {s.name: s for s in (corpus.STAGE, vocab.STAGE, cooc.STAGE, embed.STAGE,
-                                evaluate.STAGE, context.STAGE, induce.STAGE)}
+                                evaluate.STAGE, context.STAGE, induce.STAGE, atoms.STAGE,
+                                senses.STAGE, occurrences.STAGE)}
 
 
 def get(name):
@@ -37,6 +39,6 @@ def describe():
     lines = []
     for s in STAGES.values():
         needs = ", ".join(s.needs) or "-"
-        lines.append(f"{s.name:<8} needs: {needs:<14} output: {s.output:<16} {s.summary}")
-        lines.append(f"{'':<8} settings: {', '.join(s.params)}")
+        lines.append(f"{s.name:<12} needs: {needs:<14} output: {s.output:<16} {s.summary}")
+        lines.append(f"{'':<12} settings: {', '.join(s.params)}")
     return "\n".join(lines)

@@ -213,6 +213,25 @@ class RunDir:
             return None
 
 
+def open_run(run_dir, needed=()):
+    """A finished run directory: (RunDir, manifest dict).
+
+    ``needed`` lists (file name, stage that writes it); a missing one is a
+    usage error naming the stage to run.
+    """
+    run = RunDir(run_dir.rstrip("/"))
+    try:
+        manifest = run.read_json("manifest.json")
+    except (ValueError, UnicodeDecodeError):
+        manifest = None
+    if not manifest or "config" not in manifest:
+        raise UsageError(f"{run_dir}: not a run directory (no readable manifest.json)")
+    for name, stage in needed:
+        if not run.exists(name):
+            raise UsageError(f"{run_dir}: has no {name} (run the stages up to {stage})")
+    return run, manifest
+
+
 def save_npy(url, array):
     """Write one array as ``.npy`` to a local path or fsspec URL (never a pickle)."""
     buf = io.BytesIO()

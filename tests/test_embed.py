@@ -13,7 +13,8 @@ from conftest import base_args, one_line, read_manifest
 GROUPS = {"a": [f"alpha{i}" for i in range(15)], "b": [f"beta{i}" for i in range(15)]}
 SMALL = ["--set", "embed.vector_size=16", "--set", "embed.epochs=5", "--set",
          "embed.seed=3", "--set", "vocab.min_count=2", "--set", "cooc.window=4",
-         "--set", "evaluate.similarity=[]", "--set", "evaluate.analogies=null"]
+         "--set", "evaluate.similarity=[]", "--set", "evaluate.analogies=null",
+         "--set", "atoms.n_atoms=8", "--set", "atoms.sparsity=2"]
 
 
 @pytest.fixture(scope="module")

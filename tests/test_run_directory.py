@@ -109,7 +109,8 @@ def test_stages_command_and_module_entry_point(tmp_path):
     r = wsi_subprocess("stages")
     assert r.returncode == 0
     order = [ln.split()[0] for ln in r.stdout.splitlines() if ln and not ln[0].isspace()]
-    assert order == ["corpus", "vocab", "cooc", "embed", "evaluate", "context", "induce"]
+    assert order == ["corpus", "vocab", "cooc", "embed", "evaluate", "context", "induce", "atoms",
+                     "senses", "occurrences"]
     r = wsi_subprocess("config", "--set", "cooc.window=4")
     assert r.returncode == 0 and "window: 4" in r.stdout
 

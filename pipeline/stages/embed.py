@@ -52,13 +52,17 @@ def embeddings_table(words, ids, counts, vectors):
                      "vector": pa.FixedSizeListArray.from_arrays(flat, d)})
 
 
-def read_embeddings(url):
-    """(table without vectors, vectors float32 (n, d)) of an ``embeddings.parquet``."""
+def read_embeddings(url, what="embeddings"):
+    """(table without vectors, vectors float32 (n, d)) of an ``embeddings.parquet``.
+
+    Also reads the other tables with a fixed-size ``vector`` column
+    (context vectors, atoms); ``what`` names them in errors.
+    """
     try:
         with fsspec.open(url, "rb") as f:
             table = pq.ParquetFile(f).read()
     except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"{url}: unreadable embeddings ({e})") from None
+        raise InputError(f"{url}: unreadable {what} ({e})") from None
     col = table["vector"].combine_chunks()
     d = col.type.list_size
     vectors = col.flatten().to_numpy().reshape(-1, d)

@@ -1,0 +1,177 @@
+"""atoms stage: a dictionary of "atoms of discourse" by k-SVD → ``atoms.parquet``.
+
+The word vectors of the vocabulary words with count ≥ ``atoms.min_count``
+(the ``atoms.max_words`` most frequent of them, if set; unit-normalised with
+``atoms.normalize``) are coded as sparse combinations of at most
+``atoms.sparsity`` of ``atoms.n_atoms`` unit atoms, learned by approximate
+K-SVD (:mod:`tasks.ksvd`). The sparse-coding step of every iteration (batch
+OMP) runs as one Dask task per block of ``atoms.block_rows`` words; the
+dictionary update runs in this process.
+
+``atoms.parquet``: ``atom_id: int32, vector: fixed_size_list<float32>,
+usage: int64`` (words of the training set whose code uses the atom),
+``top_words: list<string>, top_similarities: list<float32>`` (the
+``atoms.top_words`` coded words whose vectors are closest in cosine: the
+atom's discourse).
+"""
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pyarrow as pa
+
+from tasks.ksvd import KSVD, omp_gram
+
+from ..errors import InputError
+from ..stage import Stage
+from ..storage import write_parquet
+from .embed import read_embeddings
+
+__all__ = ["DaskCoder", "coded_words", "read_atoms"]
+
+
+def _code_block(x, dictionary, gram, sparsity):
+    return omp_gram(x @ dictionary.T, gram, sparsity)
+
+
+class DaskCoder:
+    """The sparse-coding step of :class:`tasks.ksvd.KSVD` as Dask tasks.
+
+    Rows of X are cut into blocks of ``block_rows``, shared once (scattered
+    to the workers of a distributed cluster), and every call codes all
+    blocks against the current dictionary in parallel.
+    """
+
+    def __init__(self, runner, block_rows, name="atoms"):
+        self.runner, self.block_rows, self.name = runner, int(block_rows), name
+        self._x = None
+        self._calls = 0
+
+    def _blocks(self, x):
+        if self._x is not x:
+            b = self.block_rows
+            self._parts = [self.runner.share(x[i:i + b], f"{self.name}-x-{i // b}")
+                           for i in range(0, len(x), b)]
+            self._x = x
+        return self._parts
+
+    def __call__(self, x, dictionary, gram, sparsity):
+        parts = self._blocks(x)
+        self._calls += 1
+        d_ = self.runner.share(dictionary, f"{self.name}-dictionary-{self._calls}")
+        g_ = self.runner.share(gram, f"{self.name}-gram-{self._calls}")
+        tasks = [dask.delayed(_code_block, pure=True)(
+            p, d_, g_, sparsity, dask_key_name=f"{self.name}-code-{self._calls}-{i}")
+            for i, p in enumerate(parts)]
+        out = self.runner.compute(tasks, f"{self.name} code")
+        return (np.concatenate([o[0] for o in out]) if out else np.zeros((0, sparsity), np.int32),
+                np.concatenate([o[1] for o in out]) if out else np.zeros((0, sparsity)))
+
+
+def coded_words(emb, vectors, a):
+    """The words the dictionary is learned on: (row numbers in ``emb``, X float64).
+
+    Words with count ≥ ``a.min_count``, most frequent first, at most
+    ``a.max_words``; zero vectors dropped; rows unit-normalised with
+    ``a.normalize``.
+    """
+    counts = emb["count"].to_numpy()
+    order = np.argsort(-counts, kind="stable")
+    order = order[counts[order] >= a.min_count]
+    x = vectors[order].astype(np.float64)
+    norms = np.linalg.norm(x, axis=1)
+    keep = norms > 0
+    order, x, norms = order[keep], x[keep], norms[keep]
+    if a.max_words is not None:
+        order, x, norms = order[:a.max_words], x[:a.max_words], norms[:a.max_words]
+    if a.normalize:
+        x /= norms[:, None]
+    return order, x
+
+
+def _top_words(x, dictionary, n_top, chunk=256):
+    """For each atom, the ``n_top`` rows of ``x`` closest in cosine (indices, similarities)."""
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    n_top = min(n_top, len(xn))
+    idx = np.empty((len(dictionary), n_top), dtype=np.int64)
+    sim = np.empty((len(dictionary), n_top))
+    for lo in range(0, len(dictionary), chunk):
+        s = xn @ dictionary[lo:lo + chunk].T  # (n_words, chunk)
+        top = np.argpartition(-s, n_top - 1, axis=0)[:n_top] if n_top < len(xn) else \
+            np.broadcast_to(np.arange(len(xn))[:, None], s.shape)
+        ts = np.take_along_axis(s, top, axis=0)
+        order = np.argsort(-ts, axis=0, kind="stable")
+        idx[lo:lo + chunk] = np.take_along_axis(top, order, axis=0).T
+        sim[lo:lo + chunk] = np.take_along_axis(ts, order, axis=0).T
+    return idx, sim
+
+
+def read_atoms(url):
+    """(atoms table without vectors, dictionary float64 (n_atoms, d)) of an ``atoms.parquet``."""
+    table, vectors = read_embeddings(url, what="atoms")
+    return table, vectors.astype(np.float64)
+
+
+def build(ctx):
+    a = ctx.cfg.atoms
+    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
+    rows, x = coded_words(emb, vectors, a)
+    if len(x) < 2:
+        raise InputError(f"only {len(x)} word(s) with a non-zero vector and count >= "
+                         f"atoms.min_count={a.min_count}: too few to learn atoms")
+    if a.n_atoms > len(x):
+        raise InputError(f"atoms.n_atoms={a.n_atoms} exceeds the {len(x)} words coded "
+                         f"(atoms.min_count={a.min_count}, atoms.max_words={a.max_words}): "
+                         "lower atoms.n_atoms")
+    if a.sparsity > min(x.shape[1], a.n_atoms):
+        raise InputError(f"atoms.sparsity={a.sparsity} exceeds the vector dimension "
+                         f"{x.shape[1]} or atoms.n_atoms={a.n_atoms}")
+
+    def progress(restart, iteration, error, replaced):
+        ctx.log(f"atoms: restart {restart + 1}/{a.restarts} iteration {iteration + 1}: "
+                f"relative error {error:.4f}" + (f", {replaced} unused atom(s) replaced"
+                                                 if replaced else ""))
+
+    model = KSVD(n_atoms=a.n_atoms, sparsity=a.sparsity, max_iter=a.iterations, tol=a.tol,
+                 n_restarts=a.restarts, random_state=a.seed,
+                 coder=DaskCoder(ctx.runner, a.block_rows), callback=progress)
+    try:
+        model.fit(x)
+    except ValueError as e:
+        raise InputError(f"atoms: {e}") from None
+    dictionary = model.components_
+    idx = model.idx_
+    usage = np.bincount(idx[idx >= 0], minlength=a.n_atoms)
+    top, sim = _top_words(x, dictionary, a.top_words)
+    words = np.asarray(emb["word"].to_pylist(), dtype=object)[rows]
+    d = dictionary.shape[1]
+    flat = pa.array(dictionary.astype(np.float32).reshape(-1), type=pa.float32())
+    n_top = top.shape[1]
+    offsets = pa.array(np.arange(0, (a.n_atoms + 1) * n_top, n_top, dtype=np.int32))
+    table = pa.table({
+        "atom_id": pa.array(np.arange(a.n_atoms), type=pa.int32()),
+        "vector": pa.FixedSizeListArray.from_arrays(flat, d),
+        "usage": pa.array(usage, type=pa.int64()),
+        "top_words": pa.ListArray.from_arrays(offsets, pa.array(words[top.reshape(-1)].tolist(),
+                                                                type=pa.string())),
+        "top_similarities": pa.ListArray.from_arrays(
+            offsets, pa.array(sim.reshape(-1).astype(np.float32), type=pa.float32())),
+    })
+    write_parquet(ctx.url(ctx.out), table)
+    return {"words": int(len(x)), "dimension": int(d), "atoms": int(a.n_atoms),
+            "sparsity": int(a.sparsity), "iterations": int(model.n_iter_),
+            "relative_error": float(model.error_[-1]),
+            "error_history": [float(e) for e in model.error_],
+            "restart_errors": [float(e) for e in model.restart_errors_],
+            "unused_atoms": int((usage == 0).sum())}
+
+
+STAGE = Stage(
+    name="atoms",
+    summary="k-SVD dictionary of atoms of discourse over the word vectors → atoms.parquet",
+    needs=("embed",),
+    params=("atoms",),
+    output="atoms.parquet",
+    build=build,
+    code=("tasks.ksvd",),
+)

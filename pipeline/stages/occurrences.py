@@ -1,0 +1,131 @@
+"""occurrences stage: the sense of every corpus occurrence of chosen words → ``occurrences/``.
+
+For each word of ``occurrences.targets`` that has senses, every occurrence in
+the tokenised corpus gets the SIF context vector of its ±``cooc.window``
+tokens (as the context stage defines it), the common components removed, the
+induction map applied (v̂ = A ũ + b) and the best-scoring of the word's sense
+atoms (:mod:`tasks.senses`). One Dask task per corpus shard; one Parquet
+part per shard: ``occurrences/part-NNNNN.parquet`` with ``document: int64``
+(0-based line of the tokenised corpus, counted over all shards in order),
+``position: int32`` (token), ``word: string, atom_id: int32, score: float32``
+and ``scores: list<float32>`` (every sense of the word, by rank).
+"""
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pyarrow as pa
+
+from tasks.context import remove_components, sif_weights
+from tasks.counting import encode_lines
+from tasks.senses import occurrence_contexts, score_senses
+
+from ..assign import read_sense_table
+from ..stage import Stage
+from ..storage import load_npy, write_parquet
+from ._shards import list_shards, read_lines
+from .atoms import read_atoms
+from .embed import read_embeddings
+from .vocab import read_vocab
+
+SCHEMA = pa.schema([("document", pa.int64()), ("position", pa.int32()),
+                    ("word", pa.string()), ("atom_id", pa.int32()), ("score", pa.float32()),
+                    ("scores", pa.list_(pa.float32()))])
+
+
+def _shard(url, vocab_words, model, window):
+    """(number of documents, per-occurrence arrays) of one shard."""
+    weighted, has_vector, is_target, common, a, b, atoms, senses = model
+    lines = read_lines(url)
+    ids, offsets = encode_lines(lines, vocab_words)
+    doc, pos, word, sums, n = occurrence_contexts(ids, offsets, is_target, weighted,
+                                                  has_vector, window=window)
+    ok = n > 0
+    u = np.zeros_like(sums)
+    u[ok] = remove_components(sums[ok] / n[ok, None], common)
+    v = u @ a.T + b
+    v[~ok] = 0.0  # no context: no assignment
+    cand = [senses[w][0] for w in word]
+    signs = [senses[w][1] for w in word]
+    best, score, scores = score_senses(v, atoms, cand, signs)
+    return len(lines), (doc, pos, word, best, score, scores)
+
+
+def _write(url, doc_base, result, vocab_words):
+    doc, pos, word, best, score, scores = result
+    words = vocab_words.take(pa.array(word, type=pa.int64())) if len(word) else \
+        pa.array([], type=pa.string())
+    table = pa.table({
+        "document": pa.array(doc + doc_base, type=pa.int64()),
+        "position": pa.array(pos, type=pa.int32()),
+        "word": words,
+        "atom_id": pa.array(np.where(best >= 0, best, 0), type=pa.int32(), mask=best < 0),
+        "score": pa.array(np.nan_to_num(score).astype(np.float32), type=pa.float32(),
+                          mask=best < 0),
+        "scores": pa.array([s.astype(np.float32) for s in scores],
+                           type=pa.list_(pa.float32())),
+    }, schema=SCHEMA)
+    write_parquet(url, table)
+    return len(doc), int((best >= 0).sum())
+
+
+def build(ctx):
+    cfg = ctx.cfg
+    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    words = vocab["word"].to_pylist()
+    vocab_words = pa.array(words, type=pa.string())
+    counts = vocab["count"].to_numpy()
+    n_words = len(words)
+    ctx.run.fs.makedirs(ctx.out, exist_ok=True)
+    table = read_sense_table(ctx.url(ctx.input_path("senses.parquet")))
+    index = {w: i for i, w in enumerate(words)}
+    targets = list(dict.fromkeys(cfg.occurrences.targets))
+    missing = [t for t in targets if t not in table or t not in index]
+    if missing:
+        ctx.log(f"warning: {len(missing)} occurrences.targets word(s) have no senses "
+                f"(not coded or not in the vocabulary), e.g. {missing[0]!r}; skipped")
+    targets = [t for t in targets if t in table and t in index]
+    urls = list_shards(ctx)
+    if not targets:
+        write_parquet(ctx.url(f"{ctx.out}/part-00000.parquet"), SCHEMA.empty_table())
+        return {"targets": 0, "occurrences": 0, "assigned": 0, "parts": 1,
+                "targets_without_senses": len(missing)}
+    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
+    ids = emb["id"].to_numpy()
+    s = sif_weights(counts, total_tokens, a=cfg.context.sif_a)
+    weighted = np.zeros((n_words, vectors.shape[1]))
+    weighted[ids] = vectors * s[ids, None]
+    has_vector = np.zeros(n_words, dtype=bool)
+    has_vector[ids] = True
+    is_target = np.zeros(n_words, dtype=bool)
+    is_target[[index[t] for t in targets]] = True
+    senses = {index[t]: table[t] for t in targets}
+    _atoms, dictionary = read_atoms(ctx.url(ctx.input_path("atoms.parquet")))
+    a = load_npy(ctx.url(ctx.input_path("induction_map.npy")))
+    b = load_npy(ctx.url(ctx.input_path("induction_intercept.npy")))
+    common = load_npy(ctx.url(ctx.input_path("context_common.npy")))
+    model = ctx.runner.share((weighted, has_vector, is_target, common, a, b, dictionary, senses),
+                             "occurrences-model")
+    parts = [dask.delayed(_shard, pure=True, nout=2)(url, vocab_words, model, cfg.cooc.window,
+                                                    dask_key_name=f"occurrences-shard-{i}")
+             for i, url in enumerate(urls)]
+    # Document numbers are global: each part's base is the documents of the shards
+    # before it, so the shards are assigned first and written once their bases are known.
+    results = ctx.runner.compute(parts, "occurrences")
+    bases = np.concatenate([[0], np.cumsum([r[0] for r in results])[:-1]])
+    written = [_write(ctx.url(f"{ctx.out}/part-{i:05d}.parquet"), int(base), r[1], vocab_words)
+               for i, (base, r) in enumerate(zip(bases, results))]
+    return {"targets": len(targets), "occurrences": int(sum(w[0] for w in written)),
+            "assigned": int(sum(w[1] for w in written)), "parts": len(written),
+            "targets_without_senses": len(missing)}
+
+
+STAGE = Stage(
+    name="occurrences",
+    summary="sense of every corpus occurrence of occurrences.targets → occurrences/",
+    needs=("corpus", "vocab", "embed", "context", "induce", "atoms", "senses"),
+    params=("occurrences", "cooc.window", "context.sif_a"),
+    output="occurrences",
+    build=build,
+    code=("tasks.senses", "tasks.context", "pipeline.assign"),
+)

@@ -1,0 +1,208 @@
+"""atoms, senses and occurrences stages, ``wsi senses`` and ``wsi assign`` on a planted corpus.
+
+Arora et al.'s generative model with known atoms: each document has one
+discourse atom c and emits words with probability ∝ exp(β <c, v_w>). Every
+ordinary word belongs to one atom t (v_w = 2 A_t ± 0.7 A_t' + noise); the
+polysemous word "tie" is an even mix of atoms 0 and 1, so it occurs in
+documents of both.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import base_args, one_line
+from tasks.senses import rank_senses, score_senses
+
+K, D, PER = 6, 12, 30
+
+
+def _planted(tmp_path, n_docs=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    atoms = np.linalg.qr(rng.standard_normal((D, D)))[0][:K]  # orthonormal rows
+    names, vecs, topic = [], [], []
+    for t in range(K):
+        for i in range(PER):
+            names.append(f"w{t}x{i}")
+            # a second, weaker atom too: with two atoms per word the planted
+            # dictionary is the only exact 2-sparse one
+            t2 = (t + 1 + int(rng.integers(K - 1))) % K
+            vecs.append(2.0 * atoms[t] + rng.choice([-0.7, 0.7]) * atoms[t2]
+                        + 0.05 * rng.standard_normal(D))
+            topic.append(t)
+    names.append("tie")
+    vecs.append(1.6 * atoms[0] + 1.6 * atoms[1])
+    topic.append(-1)
+    vecs = np.array(vecs)
+    lines, doc_topic = [], []
+    for _ in range(n_docs):
+        t = int(rng.integers(K))
+        p = np.exp(2.0 * vecs @ atoms[t])
+        words = rng.choice(len(names), size=30, p=p / p.sum())
+        lines.append(" ".join(names[w] for w in words))
+        doc_topic.append(t)
+    corpus = tmp_path / "planted.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    vf = tmp_path / "planted.vec"
+    vf.write_text(f"{len(names)} {D}\n" + "".join(
+        w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(names, vecs)))
+    return atoms, names, np.array(topic), corpus, vf, doc_topic
+
+
+def _settings(vf, *extra):
+    sets = ["vocab.min_count=5", "embed.method=pretrained", f"embed.path={vf}",
+            "cooc.window=5", "induce.min_count=20", "induce.evaluation_targets=false",
+            "evaluate.similarity=[]", "evaluate.analogies=null", f"atoms.n_atoms={K}",
+            "atoms.sparsity=2", "atoms.iterations=30", "atoms.restarts=20", "atoms.top_words=5",
+            "atoms.block_rows=16", *extra]
+    return [x for s in sets for x in ("--set", s)]
+
+
+@pytest.fixture(scope="module")
+def planted_run(tmp_path_factory):
+    from pipeline.cli import main
+    tmp = tmp_path_factory.mktemp("planted")
+    atoms, names, topic, corpus, vf, doc_topic = _planted(tmp)
+    args = base_args(tmp / "out", [corpus], *_settings(vf, "occurrences.targets=[tie, w2x0]"),
+                     stages="occurrences")
+    assert main([str(a) for a in args]) == 0
+    return tmp / "out" / "t", atoms, names, topic, doc_topic
+
+
+def _match(learned, planted):
+    """For each planted atom, the learned atom with the largest |cos|, and that |cos|."""
+    c = np.abs(planted @ learned.T)
+    return c.argmax(axis=1), c.max(axis=1)
+
+
+def test_atoms_recover_the_planted_discourse_atoms(planted_run):
+    run, atoms, names, topic, _ = planted_run
+    t = pq.read_table(run / "atoms.parquet")
+    assert t.schema.field("atom_id").type == "int32"
+    assert str(t.schema.field("vector").type) == "fixed_size_list<element: float>[12]"
+    learned = np.array(t["vector"].to_pylist())
+    np.testing.assert_allclose(np.linalg.norm(learned, axis=1), 1.0, atol=1e-5)
+    best, cos = _match(learned, atoms)
+    assert np.all(cos > 0.95), cos
+    assert len(set(best)) == K
+    # an atom's nearest words are the words of its planted topic
+    for t_id, a in enumerate(best):
+        top = t["top_words"][int(a)].as_py()
+        assert sum(w.startswith(f"w{t_id}x") for w in top) >= 4, (t_id, top)
+    usage = t["usage"].to_numpy()
+    assert usage.sum() > 0 and np.all(usage[best] > 0)
+
+
+def test_senses_of_the_polysemous_word_are_its_two_atoms(planted_run, wsi):
+    run, atoms, names, topic, _ = planted_run
+    learned = np.array(pq.read_table(run / "atoms.parquet")["vector"].to_pylist())
+    best, _ = _match(learned, atoms)
+    s = pq.read_table(run / "senses.parquet").to_pandas()
+    tie = s[s.word == "tie"].sort_values("rank")
+    assert list(tie["rank"]) == list(range(1, len(tie) + 1))
+    assert set(tie.atom_id[:2]) == {best[0], best[1]}
+    assert (s.groupby("word").size() <= 2).all()  # sparsity never exceeded
+    # ranks follow |coefficient|
+    for _, g in s.groupby("word"):
+        c = np.abs(g.sort_values("rank").coefficient.to_numpy())
+        assert np.all(np.diff(c) <= 1e-7)
+    r = pq.read_table(run / "reconstruction.parquet").to_pandas()
+    assert set(r.word) >= set(names) - {"tie"} and (r.relative_error < 0.5).mean() > 0.9
+    code, out, err = wsi("senses", "tie", "nosuchword", "--run", run)
+    assert code == 0, err
+    assert "tie: 2 sense(s)" in out and "nosuchword: no senses" in out
+    assert "w0x" in out and "w1x" in out
+
+
+def test_assign_picks_the_sense_of_the_context(planted_run, wsi, tmp_path):
+    run, atoms, names, topic, _ = planted_run
+    learned = np.array(pq.read_table(run / "atoms.parquet")["vector"].to_pylist())
+    best, _ = _match(learned, atoms)
+    rng = np.random.default_rng(9)
+    lines, want = [], []
+    for i in range(20):
+        t = i % 2
+        ctx = [f"w{t}x{j}" for j in rng.integers(PER, size=8)]
+        lines.append(json.dumps({"id": f"q{i}", "word": "tie",
+                                 "context": " ".join(ctx[:4] + ["<<tie>>"] + ctx[4:])}))
+        want.append(best[t])
+    lines.append(json.dumps({"id": "none", "context": "nosuchword <<tie>> unknownword"}))
+    src = tmp_path / "q.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    dst = tmp_path / "a.parquet"
+    code, out, err = wsi("assign", "--run", run, "--input", src, "--output", dst)
+    assert code == 0, err
+    t = pq.read_table(dst).to_pandas()
+    assert list(t.id[:20]) == [f"q{i}" for i in range(20)]
+    assert (t.atom_id[:20].to_numpy() == np.array(want)).mean() >= 0.9
+    assert all(len(s) == len(a) == 2 for s, a in zip(t.scores[:20], t.atoms[:20]))
+    assert t.atom_id.isna().iloc[-1]  # no context word with a vector: no sense, no NaN
+    code, out, err = wsi("assign", "--run", run, "--text", "w1x3 w1x4 <<tie>> w1x5 w1x6")
+    assert code == 0, err
+    assert json.loads(out)["atom_id"] == best[1]
+
+
+def test_corpus_occurrences_follow_the_document_discourse(planted_run):
+    run, atoms, names, topic, doc_topic = planted_run
+    learned = np.array(pq.read_table(run / "atoms.parquet")["vector"].to_pylist())
+    best, _ = _match(learned, atoms)
+    t = pq.read_table(run / "occurrences").to_pandas()
+    corpus = (run / "corpus")
+    docs = [ln.split(" ") for p in sorted(corpus.glob("part-*.txt"))
+            for ln in p.read_text().splitlines()]
+    # brute force: every occurrence of the targets, by document and position
+    expected = sorted((d, p, w) for d, toks in enumerate(docs) for p, w in enumerate(toks)
+                      if w in ("tie", "w2x0"))
+    got = sorted(zip(t.document, t.position, t.word))
+    assert got == expected
+    tie = t[t.word == "tie"]
+    right = [best[doc_topic[d]] == a for d, a in zip(tie.document, tie.atom_id)
+             if doc_topic[d] in (0, 1)]  # a discourse that is one of its senses
+    assert len(right) > 50 and np.mean(right) > 0.9
+    assert (t[t.word == "w2x0"].atom_id.isin(
+        pq.read_table(run / "senses.parquet").to_pandas().query("word == 'w2x0'").atom_id)).all()
+
+
+def test_rank_senses_and_score_senses_against_direct_computation():
+    idx = np.array([[3, 1, -1], [0, -1, -1], [-1, -1, -1]])
+    coef = np.array([[0.2, -0.9, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    rows, rank, atom, c = rank_senses(idx, coef)
+    assert rows.tolist() == [0, 0, 1] and rank.tolist() == [1, 2, 1]
+    assert atom.tolist() == [1, 3, 0] and c.tolist() == [-0.9, 0.2, 0.5]
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((5, 4))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    v = rng.standard_normal((2, 4))
+    best, score, scores = score_senses(v, a, [np.array([1, 3]), np.array([])],
+                                       [np.array([-1.0, 1.0]), np.array([])])
+    direct = [-(a[1] @ v[0]) / np.linalg.norm(v[0]), a[3] @ v[0] / np.linalg.norm(v[0])]
+    np.testing.assert_allclose(scores[0], direct)
+    assert best[0] == [1, 3][int(np.argmax(direct))] and best[1] == -1 and np.isnan(score[1])
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("atoms.n_atoms=500", "atoms.n_atoms=500 exceeds"),
+    ("atoms.sparsity=13", "atoms.sparsity=13 exceeds the vector dimension 12"),
+    ("atoms.min_count=100000", "too few to learn atoms"),
+])
+def test_bad_atoms_settings_give_one_line(tmp_path, wsi, setting, message):
+    _, _, _, corpus, vf, _ = _planted(tmp_path, n_docs=200)
+    code, _, err = wsi(*base_args(tmp_path / "out", [corpus], *_settings(vf, setting),
+                                  stages="atoms"))
+    assert code == 3, err
+    assert message in one_line(err)
+
+
+def test_nan_vectors_are_refused(tmp_path, wsi):
+    _, _, _, corpus, vf, _ = _planted(tmp_path, n_docs=200)
+    text = vf.read_text().splitlines()
+    parts = text[1].split(" ")
+    parts[1] = "nan"
+    vf.write_text("\n".join([text[0], " ".join(parts), *text[2:]]) + "\n")
+    code, _, err = wsi(*base_args(tmp_path / "out", [corpus], *_settings(vf), stages="atoms"))
+    assert code == 3, err
+    line = one_line(err)
+    assert "nan" in line.lower() or "finite" in line.lower()
