@@ -206,3 +206,19 @@ def test_nan_vectors_are_refused(tmp_path, wsi):
     assert code == 3, err
     line = one_line(err)
     assert "nan" in line.lower() or "finite" in line.lower()
+
+
+def test_assign_and_senses_bad_input_give_one_line(planted_run, wsi, tmp_path):
+    run = planted_run[0]
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"id": 1, "context": "w0x1 <<tie>> w0x2"}\n{"id": 2, "context": \n')
+    code, _, err = wsi("assign", "--run", run, "--input", src, "--output", tmp_path / "o.parquet")
+    assert code == 3 and "bad.jsonl: line 2" in one_line(err)
+    assert not (tmp_path / "o.parquet").exists()
+    src.write_text('{"id": 1, "context": "no marked target here"}\n')
+    code, _, err = wsi("assign", "--run", run, "--input", src, "--output", tmp_path / "o.parquet")
+    assert code == 3 and "line 1" in one_line(err)
+    code, _, err = wsi("senses", "tie", "--run", tmp_path / "nowhere")
+    assert code == 2 and "not a run directory" in one_line(err)
+    code, _, err = wsi("assign", "--run", run)
+    assert code == 2 and "--input" in one_line(err)
