@@ -36,6 +36,7 @@ class RunConfig(_Section):
     workers: Optional[int] = Field(ge=1)
     process_min_bytes: int = Field(ge=0)
     split_every: int = Field(ge=2)
+    report: bool
 
 
 class PathItem(_Section):
@@ -196,6 +197,7 @@ class AtomsConfig(_Section):
     normalize: bool
     block_rows: int = Field(ge=1)
     top_words: int = Field(ge=1)
+    top_words_min_count: int = Field(ge=1)
 
 
 class SensesConfig(_Section):

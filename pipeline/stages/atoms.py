@@ -11,8 +11,8 @@ dictionary update runs in this process.
 ``atoms.parquet``: ``atom_id: int32, vector: fixed_size_list<float32>,
 usage: int64`` (words of the training set whose code uses the atom),
 ``top_words: list<string>, top_similarities: list<float32>`` (the
-``atoms.top_words`` coded words whose vectors are closest in cosine: the
-atom's discourse).
+``atoms.top_words`` coded words with count ≥ ``atoms.top_words_min_count``
+whose vectors are closest in cosine: the atom's discourse).
 """
 from __future__ import annotations
 
@@ -142,7 +142,13 @@ def build(ctx):
     dictionary = model.components_
     idx = model.idx_
     usage = np.bincount(idx[idx >= 0], minlength=a.n_atoms)
-    top, sim = _top_words(x, dictionary, a.top_words)
+    # Nearest words among the coded words frequent enough to have reliable vectors
+    # (rare words' vectors crowd together and would top many atoms).
+    frequent = np.flatnonzero(emb["count"].to_numpy()[rows] >= a.top_words_min_count)
+    if len(frequent) == 0:
+        frequent = np.arange(len(rows))
+    top, sim = _top_words(x[frequent], dictionary, a.top_words)
+    top = frequent[top]
     words = np.asarray(emb["word"].to_pylist(), dtype=object)[rows]
     d = dictionary.shape[1]
     flat = pa.array(dictionary.astype(np.float32).reshape(-1), type=pa.float32())
