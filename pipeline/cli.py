@@ -69,6 +69,9 @@ def build_parser():
                    help='lines {"id": ..., "word": ..., "context": "text with <<word>>"}')
     a.add_argument("--output", metavar="FILE.parquet")
 
+    from . import report
+    report.add_parser(sub)
+
     c = sub.add_parser("config", help="print the resolved configuration as YAML")
     c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
@@ -93,6 +96,9 @@ def _dispatch(args):
     if args.command == "context":
         from .contexts import main_context
         return main_context(args)
+    if args.command == "report":
+        from .report import main_report
+        return main_report(args)
     if args.command == "senses":
         from .assign import main_senses
         return main_senses(args)
