@@ -6,12 +6,18 @@ Errors a user can fix print one line and exit with a distinct code (see
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPT, UsageError, WsiError
 
 __all__ = ["main", "build_parser"]
+
+# `wsi evaluate NAME ...`: the sense evaluations, each a module with add_parser/main_NAME.
+EVALUATIONS = {
+    "lineup": (".lineup", "police-lineup test of the senses against WordNet (Arora et al. 2018)"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     p = _Parser(prog="wsi", description="Word-sense induction on Dask (atoms of discourse).")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run the pipeline (stages that are up to date are skipped)")
     r.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml",
@@ -40,7 +46,8 @@ def build_parser():
     s = sub.add_parser("stages", help="print the stage graph")
     s.set_defaults(command="stages")
 
-    e = sub.add_parser("evaluate", help="evaluate an existing run's vectors (writes metrics.json)")
+    e = sub.add_parser("evaluate", help="evaluate an existing run's vectors (writes metrics.json); "
+                                        "also: wsi evaluate " + "|".join(EVALUATIONS) + " ...")
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml",
                    help="configuration applied over the run's own (e.g. other similarity sets)")
@@ -71,6 +78,9 @@ def build_parser():
 
     from . import report
     report.add_parser(sub)
+    for name, (module, text) in EVALUATIONS.items():
+        ev = sub.add_parser(f"evaluate-{name}", description=text, prog=f"wsi evaluate {name}")
+        importlib.import_module(module, __package__).add_parser(ev)
 
     c = sub.add_parser("config", help="print the resolved configuration as YAML")
     c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
@@ -96,6 +106,10 @@ def _dispatch(args):
     if args.command == "context":
         from .contexts import main_context
         return main_context(args)
+    if args.command.startswith("evaluate-"):
+        name = args.command.split("-", 1)[1]
+        module = importlib.import_module(EVALUATIONS[name][0], __package__)
+        return getattr(module, f"main_{name}")(args)
     if args.command == "report":
         from .report import main_report
         return main_report(args)
@@ -146,6 +160,9 @@ def _evaluate(args):
 
 def main(argv=None):
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if len(argv) > 1 and argv[0] == "evaluate" and argv[1] in EVALUATIONS:
+            argv = [f"evaluate-{argv[1]}", *argv[2:]]
         args = build_parser().parse_args(argv)
         return _dispatch(args)
     except WsiError as e:

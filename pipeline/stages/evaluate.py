@@ -99,12 +99,24 @@ def format_table(metrics):
     return "\n".join(lines)
 
 
+EXTRA_KEYS = ("semeval2013", "lineup", "planted")
+
+
 def build(ctx):
     table, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
     words = table["word"].to_pylist()
     metrics = evaluate_vectors(ctx.cfg, words, vectors, ctx.log)
     metrics["method"] = ctx.cfg.embed.method
     metrics["words"] = len(words)
+    # Results of the sense evaluations (`wsi evaluate semeval2013|lineup|planted`)
+    # live in the same file: keep them when the vectors are re-scored.
+    if ctx.run.exists("metrics.json"):
+        try:
+            with ctx.run.fs.open(ctx.run.path("metrics.json"), "r") as f:
+                old = json.load(f)
+        except (OSError, ValueError):
+            old = {}
+        metrics.update({k: v for k, v in old.items() if k in EXTRA_KEYS})
     with fsspec.open(ctx.url(ctx.out), "w") as f:
         json.dump(metrics, f, indent=2)
     ctx.log(format_table(metrics))

@@ -1,0 +1,202 @@
+"""``wsi evaluate lineup``: the police-lineup test (Arora et al. 2018) on a finished run.
+
+The test set is built from WordNet and the run's vocabulary (words with a
+vector and a sparse code), written into the run directory as
+``lineup_testset.jsonl`` (one target a line: its m candidate senses, each
+with its related words, and the indices of the true ones), and scored by
+the paper's atom-based rule and by a word-vector baseline
+(:mod:`tasks.lineup`). The result is merged into the run's ``metrics.json``
+under ``"lineup"``.
+
+    evaluate_lineup("outputs/default", "../shared/data/wordnet")   # → dict
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from tasks.lineup import PAPER, build_testset, inflections, score_testset, write_testset
+from tasks.wordnet import WordNet
+
+from .assign import read_sense_table
+from .errors import InputError, UsageError
+from .stages.atoms import read_atoms
+from .stages.embed import read_embeddings
+from .storage import open_run
+
+__all__ = ["evaluate_lineup", "main_lineup", "add_parser", "default_wordnet_dir",
+           "format_lineup", "TESTSET_NAME"]
+
+TESTSET_NAME = "lineup_testset.jsonl"
+
+
+def default_wordnet_dir():
+    """``<project root>/../shared/data/wordnet``."""
+    return str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wordnet")
+
+
+def _open_wordnet(wordnet_dir):
+    try:
+        return WordNet(wordnet_dir)
+    except FileNotFoundError as e:
+        raise UsageError(f"{e} (give --wordnet DIR: a WordNet 3.0 database with index.noun, "
+                         "data.noun, ...)") from None
+
+
+def _write_text(run, name, write):
+    """Write ``<run>/name`` through a temporary file, then rename (never half-written)."""
+    final = run.path(name)
+    tmp = run.path(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with run.fs.open(tmp, "wt", encoding="utf-8") as f:
+            write(f)
+        if run.local:
+            os.replace(tmp, final)
+        else:
+            run.fs.mv(tmp, final)
+    except OSError:
+        run.discard(tmp)
+        raise
+
+
+def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, frequent=5000,
+                    gamma=1.0, write_metrics=True):
+    """Build, save and score the police-lineup test of a finished run.
+
+    Parameters
+    ----------
+    run_dir : str
+        Run directory with ``embeddings.parquet``, ``senses.parquet`` and
+        ``atoms.parquet``.
+    wordnet_dir : str
+        WordNet 3.0 database directory.
+    n_words, m, k, seed : int
+        Targets, candidates per target, answers per target, seed.
+    frequent : int or None
+        Targets are drawn from this many most frequent coded words (None:
+        all); sense words may be any coded word. Polysemous words worth
+        testing are common ones, and their vectors are the reliable ones.
+    gamma : float
+        Weight of the word-vector term of the paper's score.
+    write_metrics : bool
+        Merge the result into ``metrics.json`` under ``"lineup"``.
+
+    Returns
+    -------
+    dict
+        precision, recall (the method's, macro over words), micro figures,
+        ``baseline`` (precision, recall...), n_words, m, k, seed,
+        mean_true_senses, testset, wordnet, ``paper`` (the paper's figures).
+    """
+    if m < 3 or k < 1 or n_words < 1:
+        raise UsageError(f"lineup: need words >= 1, m >= 3 and k >= 1 (got {n_words}, {m}, {k})")
+    run, _ = open_run(str(run_dir), [("embeddings.parquet", "embed"),
+                                     ("senses.parquet", "senses"),
+                                     ("atoms.parquet", "atoms")])
+    wn = _open_wordnet(wordnet_dir)
+    emb, vectors = read_embeddings(run.url_of("embeddings.parquet"))
+    try:
+        table = read_sense_table(run.url_of("senses.parquet"))
+        _, dictionary = read_atoms(run.url_of("atoms.parquet"))
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"{run_dir}: unreadable senses or atoms ({e})") from None
+    words = emb["word"].to_pylist()
+    index = {w: i for i, w in enumerate(words)}
+    coded = {w for w in words if w in table and len(table[w][0])}
+    counts = emb["count"].to_numpy()
+    by_freq = [words[i] for i in np.argsort(-counts, kind="stable") if words[i] in coded]
+    targets = by_freq[:frequent] if frequent else by_freq
+    try:
+        items = build_testset(wn, coded, n_words=n_words, m=m, seed=seed, targets=targets,
+                              max_senses=min(5, m - 1))
+    except ValueError as e:
+        raise InputError(f"{run_dir}: cannot build the lineup test set: {e}") from None
+    if not items:
+        raise InputError(f"{run_dir}: no word of the run's vocabulary has 2 WordNet senses "
+                         "with enough related words in the vocabulary (corpus too small?)")
+    _write_text(run, TESTSET_NAME, lambda f: write_testset(items, f))
+
+    atoms_of = {}
+    for item in items:
+        w = item["word"]
+        ids = list(table[w][0])
+        for form in inflections(w, coded, wn):  # the paper's step 1: inflectional forms
+            ids.extend(a for a in table[form][0] if a not in ids)
+        atoms_of[w] = dictionary[np.asarray(ids, dtype=np.int64)]
+    background = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
+                                       1e-12)).mean(axis=0)
+    scored = score_testset(items, index, vectors, atoms_of, k=k, background=background,
+                           gamma=gamma)
+    method, base = scored["method"], scored["baseline"]
+    result = {
+        "precision": method["precision"], "recall": method["recall"],
+        "micro_precision": method["micro_precision"], "micro_recall": method["micro_recall"],
+        "baseline": {key: base[key] for key in ("precision", "recall", "micro_precision",
+                                                "micro_recall")},
+        "n_words": len(items), "m": m, "k": k, "seed": seed,
+        "mean_true_senses": float(np.mean([len(i["true"]) for i in items])),
+        "target_pool": len(targets), "gamma": gamma,
+        "testset": TESTSET_NAME, "wordnet": str(wordnet_dir), "paper": PAPER,
+    }
+    if write_metrics:
+        try:
+            metrics = run.read_json("metrics.json") or {}
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InputError(f"{run.url_of('metrics.json')}: unreadable ({e})") from None
+        if not isinstance(metrics, dict):
+            raise InputError(f"{run.url_of('metrics.json')}: not a JSON object")
+        metrics["lineup"] = result
+        run.write_json("metrics.json", metrics)
+    return result
+
+
+def format_lineup(r):
+    """A small table of a result of :func:`evaluate_lineup`."""
+    paper = r["paper"]["method"]
+    rows = [("atoms (paper's rule)", r["precision"], r["recall"]),
+            ("baseline: cos(v_w, mean)", r["baseline"]["precision"], r["baseline"]["recall"]),
+            ("paper, atoms (200 words)", paper["precision"], paper["recall"])]
+    lines = [f"police lineup (Arora et al. 2018): {r['n_words']} words, m = {r['m']} "
+             f"candidates, top k = {r['k']}, seed {r['seed']}, "
+             f"{r['mean_true_senses']:.2f} true senses a word",
+             f"{'method':<26} {'precision':>9} {'recall':>7}"]
+    lines += [f"{name:<26} {p:>9.3f} {rc:>7.3f}" for name, p, rc in rows]
+    lines.append(f"test set: {r['testset']}")
+    return "\n".join(lines)
+
+
+def add_parser(p):
+    """Add the ``wsi evaluate lineup`` arguments to the argparse (sub-)parser ``p``."""
+    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
+                   help="run directory (default: outputs/default)")
+    p.add_argument("--wordnet", default=None, metavar="DIR",
+                   help="WordNet 3.0 database directory (default: "
+                        "<project>/../shared/data/wordnet)")
+    p.add_argument("--words", type=int, default=200, metavar="N",
+                   help="target words of the test (default 200)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    p.add_argument("--m", type=int, default=20, metavar="M",
+                   help="candidate senses per word (default 20)")
+    p.add_argument("--k", type=int, default=4, metavar="K",
+                   help="senses answered per word (default 4)")
+    return p
+
+
+def main_lineup(args):
+    """``wsi evaluate lineup --run RUN_DIR [--wordnet DIR] [--words N] [--seed S]``."""
+    wordnet = getattr(args, "wordnet", None) or default_wordnet_dir()
+    n_words, seed = getattr(args, "words", 200), getattr(args, "seed", 0)
+    m, k = getattr(args, "m", 20), getattr(args, "k", 4)
+    for name, value, lo in (("--words", n_words, 1), ("--seed", seed, 0), ("--m", m, 3),
+                            ("--k", k, 1)):
+        if value < lo:
+            raise UsageError(f"wsi evaluate lineup: {name} must be >= {lo}, got {value}")
+    if not os.path.isdir(wordnet):
+        raise UsageError(f"WordNet directory {wordnet} not found (give --wordnet DIR)")
+    result = evaluate_lineup(getattr(args, "run", "outputs/default"), wordnet,
+                             n_words=n_words, m=m, k=k, seed=seed)
+    print(format_lineup(result))
+    return 0
