@@ -570,7 +570,8 @@ class KSVD(BaseEstimator):
         ``coder(X, D, gram, sparsity) -> (idx, coef)`` replacing
         :func:`sparse_code` (X (n, d), D (n_atoms, d), gram = D Dᵀ), e.g. to
         code row blocks in parallel on Dask. Must return codes like
-        :func:`sparse_code`.
+        :func:`sparse_code`. A coder with a true attribute ``computes_gram``
+        gets ``gram=None`` and forms D Dᵀ itself (e.g. in parallel too).
     callback : callable or None
         ``callback(restart, iteration, error, n_replaced)`` after every
         iteration (restart and iteration counted from 0; error is the
@@ -629,9 +630,14 @@ class KSVD(BaseEstimator):
                              f"n_atoms={n_atoms}) (X has dimension {d})")
         return X, nonzero, n_atoms, sparsity, max_iter, n_restarts, tol
 
+    def _gram(self, D):
+        if self.coder is not None and getattr(self.coder, "computes_gram", False):
+            return None
+        return D @ D.T
+
     def _code(self, X, D, gram, sparsity):
         if self.coder is None:
-            return _sparse_code(X, D, gram, sparsity)
+            return _sparse_code(X, D, D @ D.T if gram is None else gram, sparsity)
         idx, coef = self.coder(X, D, gram, sparsity)
         idx, coef = _codes(idx, coef, len(D), len(X))
         if idx.shape[1] > sparsity:
@@ -663,7 +669,7 @@ class KSVD(BaseEstimator):
             D /= np.linalg.norm(D, axis=1, keepdims=True)
             history = []
             for iteration in range(max_iter):
-                idx, coef = self._code(X, D, D @ D.T, sparsity)
+                idx, coef = self._code(X, D, self._gram(D), sparsity)
                 D, coef, residual, n_replaced = _update(
                     X, D, idx, coef, _residual(X, idx, coef, D), np.zeros(0))
                 error = _ratio(np.linalg.norm(residual), norm_x)
@@ -711,7 +717,7 @@ class KSVD(BaseEstimator):
         """
         X = self._check_fitted_input(X)
         D = self.components_
-        return self._code(X, D, D @ D.T, self.idx_.shape[1])
+        return self._code(X, D, self._gram(D), self.idx_.shape[1])
 
     def transform(self, X):
         """Sparse codes of X with the learned atoms.

@@ -222,3 +222,24 @@ def test_assign_and_senses_bad_input_give_one_line(planted_run, wsi, tmp_path):
     assert code == 2 and "not a run directory" in one_line(err)
     code, _, err = wsi("assign", "--run", run)
     assert code == 2 and "--input" in one_line(err)
+
+
+@pytest.mark.parametrize("workers, block_rows", [(1, 7), (2, 7), (2, 1000)])
+def test_dask_coder_codes_like_sparse_code_and_fits_like_ksvd(workers, block_rows):
+    from pipeline.runner import Runner
+    from pipeline.stages.atoms import DaskCoder
+    from tasks.ksvd import KSVD, sparse_code
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((45, 8))
+    d = rng.standard_normal((12, 8))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    with Runner("threads", workers=workers, quiet=True) as runner:
+        coder = DaskCoder(runner, block_rows)
+        idx, coef = coder(x, d, None, 3)
+        ref_idx, ref_coef = sparse_code(x, d, 3)
+        np.testing.assert_array_equal(idx, ref_idx)
+        np.testing.assert_allclose(coef, ref_coef, atol=1e-12)
+        a = KSVD(n_atoms=10, sparsity=3, max_iter=4, tol=0, coder=coder).fit(x)
+    b = KSVD(n_atoms=10, sparsity=3, max_iter=4, tol=0).fit(x)
+    np.testing.assert_allclose(a.error_, b.error_, atol=1e-12)
+    np.testing.assert_allclose(a.components_, b.components_, atol=1e-10)

@@ -34,13 +34,30 @@ def _code_block(x, dictionary, gram, sparsity):
     return omp_gram(x @ dictionary.T, gram, sparsity)
 
 
+def _gram_rows(dictionary, lo, hi):
+    return dictionary[lo:hi] @ dictionary.T
+
+
+def _stack(*parts):
+    return np.vstack(parts)
+
+
+def _cuts(n, n_parts):
+    """``n_parts + 1`` boundaries splitting ``n`` rows into near-equal blocks."""
+    return np.linspace(0, n, n_parts + 1).round().astype(int)
+
+
 class DaskCoder:
     """The sparse-coding step of :class:`tasks.ksvd.KSVD` as Dask tasks.
 
-    Rows of X are cut into blocks of ``block_rows``, shared once (scattered
-    to the workers of a distributed cluster), and every call codes all
-    blocks against the current dictionary in parallel.
+    Rows of X are cut into equal blocks — at least ``ceil(n / block_rows)``,
+    rounded up to a multiple of the workers so that none idles at the end —
+    shared once (scattered to the workers of a distributed cluster), and every
+    call codes all blocks against the current dictionary in parallel. The
+    Gram matrix D Dᵀ is formed by row-block tasks too (``computes_gram``).
     """
+
+    computes_gram = True
 
     def __init__(self, runner, block_rows, name="atoms"):
         self.runner, self.block_rows, self.name = runner, int(block_rows), name
@@ -49,19 +66,29 @@ class DaskCoder:
 
     def _blocks(self, x):
         if self._x is not x:
-            b = self.block_rows
-            self._parts = [self.runner.share(x[i:i + b], f"{self.name}-x-{i // b}")
-                           for i in range(0, len(x), b)]
+            workers = max(1, self.runner.n_workers)
+            n_blocks = -(-max(1, -(-len(x) // self.block_rows)) // workers) * workers
+            cuts = _cuts(len(x), min(n_blocks, max(1, len(x))))
+            self._parts = [self.runner.share(x[lo:hi], f"{self.name}-x-{i}")
+                           for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:]))]
             self._x = x
         return self._parts
 
     def __call__(self, x, dictionary, gram, sparsity):
         parts = self._blocks(x)
         self._calls += 1
-        d_ = self.runner.share(dictionary, f"{self.name}-dictionary-{self._calls}")
-        g_ = self.runner.share(gram, f"{self.name}-gram-{self._calls}")
+        c = self._calls
+        d_ = self.runner.share(dictionary, f"{self.name}-dictionary-{c}")
+        if gram is None:
+            cuts = _cuts(len(dictionary), max(1, self.runner.n_workers))
+            rows = [dask.delayed(_gram_rows, pure=True)(d_, lo, hi,
+                                                       dask_key_name=f"{self.name}-gram-{c}-{i}")
+                    for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:]))]
+            g_ = dask.delayed(_stack, pure=True)(*rows, dask_key_name=f"{self.name}-gram-{c}")
+        else:
+            g_ = self.runner.share(gram, f"{self.name}-gram-{c}")
         tasks = [dask.delayed(_code_block, pure=True)(
-            p, d_, g_, sparsity, dask_key_name=f"{self.name}-code-{self._calls}-{i}")
+            p, d_, g_, sparsity, dask_key_name=f"{self.name}-code-{c}-{i}")
             for i, p in enumerate(parts)]
         out = self.runner.compute(tasks, f"{self.name} code")
         return (np.concatenate([o[0] for o in out]) if out else np.zeros((0, sparsity), np.int32),
@@ -89,21 +116,30 @@ def coded_words(emb, vectors, a):
     return order, x
 
 
-def _top_words(x, dictionary, n_top, chunk=256):
-    """For each atom, the ``n_top`` rows of ``x`` closest in cosine (indices, similarities)."""
-    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+def _top_block(xn, atoms, n_top):
+    """Indices and similarities of the ``n_top`` rows of ``xn`` closest to each atom."""
+    s = xn @ atoms.T  # (n_words, n_atoms_in_block), float32
+    top = np.argpartition(-s, n_top - 1, axis=0)[:n_top] if n_top < len(xn) else \
+        np.broadcast_to(np.arange(len(xn))[:, None], s.shape)
+    ts = np.take_along_axis(s, top, axis=0)
+    order = np.argsort(-ts, axis=0, kind="stable")
+    return np.take_along_axis(top, order, axis=0).T, np.take_along_axis(ts, order, axis=0).T
+
+
+def _top_words(runner, x, dictionary, n_top):
+    """For each atom, the ``n_top`` rows of ``x`` closest in cosine (indices, similarities).
+
+    One Dask task per block of atoms, in float32 (a ranking, not a sum).
+    """
+    xn = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
     n_top = min(n_top, len(xn))
-    idx = np.empty((len(dictionary), n_top), dtype=np.int64)
-    sim = np.empty((len(dictionary), n_top))
-    for lo in range(0, len(dictionary), chunk):
-        s = xn @ dictionary[lo:lo + chunk].T  # (n_words, chunk)
-        top = np.argpartition(-s, n_top - 1, axis=0)[:n_top] if n_top < len(xn) else \
-            np.broadcast_to(np.arange(len(xn))[:, None], s.shape)
-        ts = np.take_along_axis(s, top, axis=0)
-        order = np.argsort(-ts, axis=0, kind="stable")
-        idx[lo:lo + chunk] = np.take_along_axis(top, order, axis=0).T
-        sim[lo:lo + chunk] = np.take_along_axis(ts, order, axis=0).T
-    return idx, sim
+    x_ = runner.share(xn, "atoms-top-x")
+    cuts = _cuts(len(dictionary), min(len(dictionary), 4 * max(1, runner.n_workers)))
+    tasks = [dask.delayed(_top_block, pure=True)(
+        x_, dictionary[lo:hi].astype(np.float32), n_top, dask_key_name=f"atoms-top-{i}")
+        for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:]))]
+    out = runner.compute(tasks, "atoms top words")
+    return np.vstack([o[0] for o in out]), np.vstack([o[1] for o in out])
 
 
 def read_atoms(url):
@@ -147,7 +183,7 @@ def build(ctx):
     frequent = np.flatnonzero(emb["count"].to_numpy()[rows] >= a.top_words_min_count)
     if len(frequent) == 0:
         frequent = np.arange(len(rows))
-    top, sim = _top_words(x[frequent], dictionary, a.top_words)
+    top, sim = _top_words(ctx.runner, x[frequent], dictionary, a.top_words)
     top = frequent[top]
     words = np.asarray(emb["word"].to_pylist(), dtype=object)[rows]
     d = dictionary.shape[1]

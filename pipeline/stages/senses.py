@@ -49,8 +49,7 @@ def build(ctx):
         raise InputError(f"atoms.parquet has {dictionary.shape[1]}-dimensional atoms but the "
                          f"vectors have {x.shape[1]} dimensions (rerun the atoms stage)")
     coder = DaskCoder(ctx.runner, a.block_rows, name="senses")
-    gram = dictionary @ dictionary.T
-    idx, coef = coder(x, dictionary, gram, a.sparsity)
+    idx, coef = coder(x, dictionary, None, a.sparsity)
     residual = np.linalg.norm(x - reconstruct(idx, coef, dictionary), axis=1)
     norms = np.linalg.norm(x, axis=1)
     err = residual / norms
