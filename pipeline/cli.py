@@ -16,7 +16,10 @@ __all__ = ["main", "build_parser"]
 
 # `wsi evaluate NAME ...`: the sense evaluations, each a module with add_parser/main_NAME.
 EVALUATIONS = {
-    "lineup": (".lineup", "police-lineup test of the senses against WordNet (Arora et al. 2018)"),
+    "semeval2013": (".semeval", "main_semeval",
+                    "SemEval-2013 Task 13 word sense induction: Fuzzy B-Cubed and Fuzzy NMI"),
+    "lineup": (".lineup", "main_lineup",
+               "police-lineup test of the senses against WordNet (Arora et al. 2018)"),
 }
 
 
@@ -78,7 +81,7 @@ def build_parser():
 
     from . import report
     report.add_parser(sub)
-    for name, (module, text) in EVALUATIONS.items():
+    for name, (module, _main, text) in EVALUATIONS.items():
         ev = sub.add_parser(f"evaluate-{name}", description=text, prog=f"wsi evaluate {name}")
         importlib.import_module(module, __package__).add_parser(ev)
 
@@ -108,8 +111,8 @@ def _dispatch(args):
         return main_context(args)
     if args.command.startswith("evaluate-"):
         name = args.command.split("-", 1)[1]
-        module = importlib.import_module(EVALUATIONS[name][0], __package__)
-        return getattr(module, f"main_{name}")(args)
+        module, main_name, _text = EVALUATIONS[name]
+        return getattr(importlib.import_module(module, __package__), main_name)(args)
     if args.command == "report":
         from .report import main_report
         return main_report(args)

@@ -1,0 +1,455 @@
+"""SemEval-2013 Task 13 (word sense induction): label its instances with a run's senses, score them.
+
+``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--graded]``
+
+Each of the 4,664 test instances (50 lemmas: 20 nouns, 20 verbs, 10
+adjectives) is one occurrence of its lemma in context. The run's
+:class:`~pipeline.assign.SenseModel` assigns it one of the word's sense atoms
+(Arora et al.'s rule: the induced vector of the occurrence's context, scored
+against each sense atom); the system label is ``<lemma>.atom<id>`` (e.g.
+``add.v.atom17``), so each lemma's instances are clustered by atom. The
+system key is scored against the gold key with the task's cluster-comparison
+measures, Fuzzy B-Cubed and Fuzzy NMI (:mod:`tasks.wsi_scoring`, the
+official scorers' definitions), overall and by part of speech.
+
+Which word's senses: the instance's marked token as it appears (an
+inflected form such as "added" for ``add.v``); when that form has no senses
+in the run (not in the vocabulary or not coded) but the lemma's base form
+("add") has, the lemma's senses are used, with the same context (the
+target token is never part of its own context, so only the sense inventory
+changes). ``use_lemma=True`` always uses the lemma's senses.
+
+Instances without a sense: when the word has senses but no context token
+has a vector, the instance gets the word's first sense (rank 1: the atom
+with the largest |coefficient|), a most-frequent-sense back-off, so that every
+instance is labelled as every SemEval system labelled every instance; with
+``unassigned="omit"`` it is left out instead, which the official scorers
+count as 0 in B-Cubed (and as membership 0 in every cluster in NMI). When
+neither the form nor the lemma has senses the instance is left out. The
+result reports how many instances went each way, and the coverage.
+
+Graded labels (``graded=True``): all of the word's sense atoms with a
+positive score, weighted by that score (a cosine; the scorer normalises
+each instance by its largest weight, so the best atom has membership 1);
+an instance whose scores are all <= 0 gets its best atom with weight 1.
+
+``main_semeval`` prints the table and merges the result into the run's
+``metrics.json`` under ``semeval2013`` → ``crisp`` / ``graded`` (read, update,
+atomic rewrite, under the run's lock; created when absent). Errors are one
+line: a data directory that does not exist is a usage error (exit 2, as any
+missing input path in this project); a missing or malformed file inside it
+(contexts, gold key) is an input error naming the file (exit 3).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from tasks.wsi_scoring import Key, format_key, read_key, score_key
+
+from .errors import InputError, UsageError
+from .storage import join, open_run, to_url
+
+__all__ = ["DEFAULT_DATA", "REFERENCE", "read_instances", "read_gold", "label_instance",
+           "evaluate_semeval", "format_table", "main_semeval", "add_parser"]
+
+DEFAULT_DATA = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wsi"
+                   / "semeval2013_task13")
+XML_DIR = "contexts/xml-format"
+POS = {"n": "nouns", "v": "verbs", "j": "adjectives"}
+
+# Anchors from the project's issue, as fractions (the papers report percentages).
+REFERENCE = {
+    "pre_bert_sota": {"fbc_f": 0.575, "fnmi": 0.113, "mean": 0.254,
+                      "source": "Amrami & Goldberg (2018), biLM + symmetric patterns"},
+    "sif_kmeans": {"fbc_f": 0.501, "fnmi": 0.047, "mean": 0.154,
+                   "source": "naive SIF context vectors + k-means (the issue's baseline)"},
+}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _fs(data_dir):
+    """(file system, root) of an existing data directory, else UsageError (exit 2)."""
+    try:
+        fs, root = url_to_fs(str(data_dir))
+    except (ValueError, ImportError) as e:
+        raise UsageError(f"{data_dir}: unsupported location ({e})") from None
+    root = root.rstrip("/") or "/"
+    if not fs.isdir(root):
+        raise UsageError(f"SemEval-2013 Task 13 data directory {data_dir} does not exist "
+                         "(give --data DIR)")
+    return fs, root
+
+
+def read_instances(data_dir):
+    """The task's test instances with the target occurrence marked.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The task's folder (local path or fsspec URL) holding
+        ``contexts/xml-format/<lemma>.<pos>.xml``: ``<instances>`` of
+        ``<instance id lemma partOfSpeech token tokenStart tokenEnd>text</instance>``,
+        where ``text[tokenStart:tokenEnd]`` is the target token.
+
+    Returns
+    -------
+    list of (lemma, instance_id, text)
+        ``lemma`` as in the keys (``"add.v"``); ``text`` with the target
+        marked ``<<token>>`` (any other ``<`` or ``>`` in the text is replaced
+        by a space, so the marker is the only one). Files in name order,
+        instances in file order.
+
+    Raises
+    ------
+    UsageError
+        ``data_dir`` does not exist.
+    InputError
+        No XML file, or a file that is not valid XML, lacks an attribute, or
+        whose offsets do not select its token; the message names the file
+        (and the instance).
+    """
+    fs, root = _fs(data_dir)
+    files = sorted(fs.glob(join(root, XML_DIR, "*.xml")))
+    if not files:
+        raise InputError(f"{join(str(data_dir), XML_DIR)}: no .xml files (not the "
+                         "SemEval-2013 Task 13 folder?)")
+    out, seen = [], {}
+    for path in files:
+        shown = to_url(fs, path)
+        try:
+            with fs.open(path, "rb") as f:
+                top = ET.parse(f).getroot()
+        except ET.ParseError as e:
+            raise InputError(f"{shown}: not valid XML ({e})") from None
+        except OSError as e:
+            raise InputError(f"{shown}: cannot read ({e.strerror or e})") from None
+        instances = top.findall("instance")
+        if top.tag != "instances" or not instances:
+            raise InputError(f"{shown}: expected <instances> with <instance> elements")
+        for inst in instances:
+            out.append(_instance(inst, top, shown, seen))
+    return out
+
+
+def _instance(inst, top, shown, seen):
+    iid = inst.get("id")
+    where = f"{shown}: instance {iid!r}" if iid else f"{shown}: an <instance> without id"
+    attrs = {}
+    for name in ("id", "token", "tokenStart", "tokenEnd"):
+        if inst.get(name) is None:
+            raise InputError(f"{where}: no {name} attribute")
+        attrs[name] = inst.get(name)
+    lemma, pos = inst.get("lemma", top.get("lemma")), inst.get("partOfSpeech",
+                                                                 top.get("partOfSpeech"))
+    if not lemma or not pos:
+        raise InputError(f"{where}: no lemma or partOfSpeech attribute")
+    text = inst.text or ""
+    try:
+        start, end = int(attrs["tokenStart"]), int(attrs["tokenEnd"])
+    except ValueError:
+        raise InputError(f"{where}: tokenStart/tokenEnd are not integers") from None
+    if not (0 <= start < end <= len(text)) or text[start:end] != attrs["token"]:
+        raise InputError(f"{where}: text[{start}:{end}] is not the token "
+                         f"{attrs['token']!r}")
+    if iid in seen:
+        raise InputError(f"{where}: id repeated (also in {seen[iid]})")
+    seen[iid] = shown
+
+    def clean(s):
+        return s.replace("<", " ").replace(">", " ")
+
+    marked = f"{clean(text[:start])}<<{text[start:end]}>>{clean(text[end:])}"
+    return f"{lemma}.{pos}", iid, marked
+
+
+def read_gold(data_dir, gold="all"):
+    """The gold key ``keys/gold/<gold>.key`` of the task folder (or ``gold`` as a path).
+
+    Raises InputError naming the file when it is missing or malformed.
+    """
+    gold = str(gold)
+    if gold.endswith(".key") or "/" in gold:
+        url = gold
+    else:
+        _fs(data_dir)
+        url = join(str(data_dir), "keys", "gold", f"{gold}.key")
+    try:
+        with fsspec.open(url, "rt", encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise InputError(f"{url}: gold key not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{url}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    try:
+        key = read_key(text, url)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    if not key:
+        raise InputError(f"{url}: empty gold key")
+    return key
+
+
+# --------------------------------------------------------------------------- labelling
+
+
+def _label(lemma, atom):
+    return f"{lemma}.atom{int(atom)}"
+
+
+def _relabel(marked, base):
+    """The marked text with the target token replaced by ``base``."""
+    start = marked.index("<<")
+    end = marked.index(">>", start)
+    return f"{marked[:start]}<<{base}>>{marked[end + 2:]}"
+
+
+def label_instance(model, lemma, marked, *, graded=False, use_lemma=False,
+                   unassigned="first"):
+    """System labels of one instance: (labels dict or None, how).
+
+    ``how`` is ``"token"``/``"lemma"`` (assigned with that word's senses),
+    ``"first_sense"`` (back-off) or ``"no_sense"``/``"no_context"``/
+    ``"bad_target"`` (left out: labels None).
+    """
+    base = lemma.rsplit(".", 1)[0]
+    try:
+        r = model.assign(_relabel(marked, base) if use_lemma else marked)
+        how = "lemma" if use_lemma else "token"
+        if not r["atoms"] and not use_lemma and r["word"] != base:
+            r2 = model.assign(_relabel(marked, base))
+            if r2["atoms"]:
+                r, how = r2, "lemma"
+    except InputError:  # the marked target is not one token for this run's tokenizer
+        return None, "bad_target"
+    if not r["atoms"]:
+        return None, "no_sense"
+    if r["atom_id"] is None:
+        if unassigned == "first":
+            return {_label(lemma, r["atoms"][0]): 1.0}, "first_sense"
+        return None, "no_context"
+    if graded:
+        labels = {_label(lemma, a): s for a, s in zip(r["atoms"], r["scores"])
+                  if s is not None and s > 0}
+        if labels:
+            return labels, how
+    return {_label(lemma, r["atom_id"]): 1.0}, how
+
+
+def _scores(gold, system):
+    s = score_key(gold, system)
+    out = {k: s[k] for k in ("fbc_precision", "fbc_recall", "fbc_f", "fnmi", "mean",
+                             "lemmas", "instances", "covered", "coverage")}
+    out["per_lemma"] = {lemma: {k: (round(v, 6) if isinstance(v, float) else v)
+                                for k, v in row.items()}
+                        for lemma, row in s["per_lemma"].items()}
+    return out
+
+
+def evaluate_semeval(run_dir, data_dir=DEFAULT_DATA, key_out=None, gold="all", *,
+                     graded=False, use_lemma=False, unassigned="first", model=None):
+    """Label the SemEval-2013 Task 13 instances with a run's senses and score them.
+
+    Parameters
+    ----------
+    run_dir : str
+        A finished run directory (senses, atoms, induce and context outputs).
+    data_dir : str
+        The task's folder (``contexts/xml-format``, ``keys/gold``).
+    key_out : str or None
+        Write the system key there (``lemma instance_id label/weight ...``).
+    gold : str
+        ``keys/gold/<gold>.key`` (``"all"``, ``"spoken"``, ...) or a key path.
+        Only the gold key's instances are labelled and scored.
+    graded : bool
+        Graded labels (every atom with a positive score, weighted by it)
+        instead of the best atom alone.
+    use_lemma : bool
+        Always use the lemma's senses (default: the marked form's, the
+        lemma's when the form has none).
+    unassigned : {"first", "omit"}
+        What an instance whose context has no vector gets: the word's first
+        sense, or nothing (left out of the key).
+    model : SenseModel or None
+        An already loaded model of ``run_dir``.
+
+    Returns
+    -------
+    dict
+        ``overall`` and ``by_pos`` (``nouns``/``verbs``/``adjectives``, by the
+        lemma suffix): ``fbc_precision``, ``fbc_recall``, ``fbc_f``, ``fnmi``,
+        ``mean`` (geometric mean of FBC-F and FNMI), all in [0, 1], with
+        ``lemmas``, ``instances``, ``covered``, ``coverage`` and
+        ``per_lemma``; ``labelled`` (counts of how instances were labelled:
+        ``token``, ``lemma``, ``first_sense``, left out as ``no_sense``,
+        ``no_context``, ``bad_target``, ``no_context_text``), ``gold``,
+        ``graded``, ``use_lemma``, ``unassigned``, ``labels_per_lemma``
+        (mean number of distinct labels), and ``reference`` (published
+        anchors, fractions).
+    """
+    if unassigned not in ("first", "omit"):
+        raise UsageError(f"unassigned must be 'first' or 'omit', got {unassigned!r}")
+    gold_key = read_gold(data_dir, gold)
+    instances = read_instances(data_dir)
+    if model is None:
+        from .assign import SenseModel
+        model = SenseModel(run_dir)
+    counts = dict.fromkeys(("token", "lemma", "first_sense", "no_sense", "no_context",
+                            "bad_target", "no_context_text"), 0)
+    system = Key()
+    found = set()
+    for lemma, iid, marked in instances:
+        if iid not in gold_key:
+            continue
+        found.add(iid)
+        if gold_key.lemma[iid] != lemma:
+            raise InputError(f"instance {iid!r}: lemma {lemma!r} in the contexts but "
+                             f"{gold_key.lemma[iid]!r} in the gold key")
+        labels, how = label_instance(model, lemma, marked, graded=graded,
+                                     use_lemma=use_lemma, unassigned=unassigned)
+        counts[how] += 1
+        if labels is not None:
+            system.add(lemma, iid, labels)
+    counts["no_context_text"] = len(gold_key) - len(found)
+    if key_out:
+        _write_key(key_out, system)
+    result = {"gold": gold, "graded": bool(graded), "use_lemma": bool(use_lemma),
+              "unassigned": unassigned, "labelled": counts,
+              "overall": _scores(gold_key, system), "by_pos": {}}
+    for suffix, name in POS.items():
+        part = gold_key.subset(lambda i, lemma, s=suffix: lemma.endswith("." + s))
+        if part:
+            result["by_pos"][name] = _scores(part, system)
+    per_lemma = {}
+    for i, labels in system.items():
+        per_lemma.setdefault(system.lemma[i], set()).update(labels)
+    result["labels_per_lemma"] = (sum(map(len, per_lemma.values())) / len(per_lemma)
+                                  if per_lemma else 0.0)
+    result["reference"] = {k: dict(v) for k, v in REFERENCE.items()}
+    return result
+
+
+def _write_key(url, system):
+    try:
+        with fsspec.open(url, "wt", encoding="utf-8") as f:
+            f.write(format_key(system))
+    except OSError as e:
+        raise UsageError(f"--key-out {url}: cannot write ({e.strerror or e})") from None
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def format_table(result):
+    """The scores as a plain-text table (percentages)."""
+    mode = "graded" if result["graded"] else "crisp"
+    lines = [f"SemEval-2013 Task 13 WSI, cluster comparison against {result['gold']}.key "
+             f"({mode} labels)",
+             f"{'set':<22}{'lemmas':>7}{'inst.':>7}{'cover':>8}{'FBC-P':>8}{'FBC-R':>8}"
+             f"{'FBC-F':>8}{'FNMI':>8}{'mean':>8}"]
+
+    def row(name, s):
+        return (f"{name:<22}{s['lemmas']:>7}{s['instances']:>7}{100 * s['coverage']:>7.1f}%"
+                + "".join(f"{100 * s[k]:>8.1f}" for k in ("fbc_precision", "fbc_recall",
+                                                           "fbc_f", "fnmi", "mean")))
+
+    lines.append(row("all", result["overall"]))
+    for name, s in result["by_pos"].items():
+        lines.append(row(name, s))
+    for name, r in (("ref: pre-BERT SOTA", result["reference"]["pre_bert_sota"]),
+                    ("ref: SIF + k-means", result["reference"]["sif_kmeans"])):
+        lines.append(f"{name:<22}{'':>38}{100 * r['fbc_f']:>8.1f}{100 * r['fnmi']:>8.1f}"
+                     f"{100 * r['mean']:>8.1f}  {r['source']}")
+    c = result["labelled"]
+    left = c["no_sense"] + c["no_context"] + c["bad_target"] + c["no_context_text"]
+    lines.append(f"labelled: {c['token']} with the marked form's senses, {c['lemma']} with the "
+                 f"lemma's, {c['first_sense']} first-sense back-off (no context vector); "
+                 f"{left} left out ({c['no_sense']} no senses, {c['no_context']} no context "
+                 f"vector, {c['bad_target']} target not one token, {c['no_context_text']} "
+                 f"not in the contexts); {result['labels_per_lemma']:.1f} labels per lemma")
+    return "\n".join(lines)
+
+
+def _merge_metrics(run_dir, result):
+    """Put ``result`` into the run's metrics.json under semeval2013/<crisp|graded>."""
+    run, _ = open_run(run_dir)
+    with run:  # the run's lock: no pipeline is rewriting metrics.json meanwhile
+        try:
+            metrics = run.read_json("metrics.json")
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(f"{run.url_of('metrics.json')}: not valid JSON") from None
+        metrics = {} if metrics is None else metrics
+        if not isinstance(metrics, dict):
+            raise InputError(f"{run.url_of('metrics.json')}: not a JSON object")
+        entry = metrics.get("semeval2013")
+        entry = entry if isinstance(entry, dict) else {}
+        entry["graded" if result["graded"] else "crisp"] = result
+        metrics["semeval2013"] = entry
+        run.write_json("metrics.json", metrics)
+    return run.url_of("metrics.json")
+
+
+def _finite(x):
+    """JSON-safe copy (no NaN/inf; there should be none)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def main_semeval(args):
+    """``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--graded]``."""
+    result = evaluate_semeval(args.run, getattr(args, "data", None) or DEFAULT_DATA,
+                              key_out=getattr(args, "key_out", None),
+                              gold=getattr(args, "gold", None) or "all",
+                              graded=bool(getattr(args, "graded", False)),
+                              use_lemma=bool(getattr(args, "use_lemma", False)),
+                              unassigned=getattr(args, "unassigned", None) or "first")
+    print(format_table(result))
+    where = _merge_metrics(args.run, _finite(result))
+    if getattr(args, "key_out", None):
+        print(f"system key written to {args.key_out}", file=sys.stderr)
+    print(f"scores merged into {where} under semeval2013", file=sys.stderr)
+    return 0
+
+
+def add_parser(subparsers):
+    """Add the ``semeval2013`` arguments.
+
+    ``subparsers`` is either the object returned by ``add_subparsers()``
+    (a ``semeval2013`` sub-command is created) or an ``ArgumentParser`` that
+    receives the arguments. Returns the parser; its defaults carry
+    ``handler=main_semeval``.
+    """
+    if hasattr(subparsers, "add_parser"):
+        p = subparsers.add_parser(
+            "semeval2013", help="label SemEval-2013 Task 13 instances with the run's senses "
+                                "and score them (Fuzzy B-Cubed, Fuzzy NMI)")
+    else:
+        p = subparsers
+    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
+                   help="run directory (default: outputs/default)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help=f"the task's folder (default: {DEFAULT_DATA})")
+    p.add_argument("--key-out", default=None, metavar="FILE", dest="key_out",
+                   help="also write the system key (lemma instance_id label/weight ...)")
+    p.add_argument("--graded", action="store_true",
+                   help="graded labels: every sense atom with a positive score, weighted")
+    p.add_argument("--gold", default="all", metavar="NAME",
+                   help="gold key keys/gold/NAME.key (default: all) or a .key path")
+    p.add_argument("--use-lemma", action="store_true", dest="use_lemma",
+                   help="always use the lemma's senses (default: the marked form's, the "
+                        "lemma's when the form has none)")
+    p.add_argument("--unassigned", choices=("first", "omit"), default="first",
+                   help="instances without a context vector: the word's first sense "
+                        "(default) or left out")
+    p.set_defaults(handler=main_semeval)
+    return p
