@@ -16,10 +16,12 @@ __all__ = ["main", "build_parser"]
 
 # `wsi evaluate NAME ...`: the sense evaluations, each a module with add_parser/main_NAME.
 EVALUATIONS = {
-    "semeval2013": (".semeval", "main_semeval",
+    "semeval2013": (".semeval", "add_parser", "main_semeval",
                     "SemEval-2013 Task 13 word sense induction: Fuzzy B-Cubed and Fuzzy NMI"),
-    "lineup": (".lineup", "main_lineup",
+    "lineup": (".lineup", "add_parser", "main_lineup",
                "police-lineup test of the senses against WordNet (Arora et al. 2018)"),
+    "planted": (".synth", "add_planted_parser", "main_planted",
+                "recovery of a `wsi synth` corpus's planted sense components"),
 }
 
 
@@ -81,13 +83,22 @@ def build_parser():
 
     from . import report
     report.add_parser(sub)
-    for name, (module, _main, text) in EVALUATIONS.items():
-        ev = sub.add_parser(f"evaluate-{name}", description=text, prog=f"wsi evaluate {name}")
-        importlib.import_module(module, __package__).add_parser(ev)
+    from . import synth
+    synth.add_parser(sub.add_parser(
+        "synth", help="generate a corpus from the random-walk discourse model, with planted "
+                      "polysemous words and the ground truth"))
 
     c = sub.add_parser("config", help="print the resolved configuration as YAML")
     c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
+    return p
+
+
+def _evaluation_parser(name):
+    """The parser of ``wsi evaluate NAME`` (its module is imported only when used)."""
+    module, add, _main, text = EVALUATIONS[name]
+    p = _Parser(prog=f"wsi evaluate {name}", description=text)
+    getattr(importlib.import_module(module, __package__), add)(p)
     return p
 
 
@@ -111,8 +122,11 @@ def _dispatch(args):
         return main_context(args)
     if args.command.startswith("evaluate-"):
         name = args.command.split("-", 1)[1]
-        module, main_name, _text = EVALUATIONS[name]
+        module, _add, main_name, _text = EVALUATIONS[name]
         return getattr(importlib.import_module(module, __package__), main_name)(args)
+    if args.command == "synth":
+        from .synth import main_synth
+        return main_synth(args)
     if args.command == "report":
         from .report import main_report
         return main_report(args)
@@ -165,8 +179,10 @@ def main(argv=None):
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         if len(argv) > 1 and argv[0] == "evaluate" and argv[1] in EVALUATIONS:
-            argv = [f"evaluate-{argv[1]}", *argv[2:]]
-        args = build_parser().parse_args(argv)
+            args = _evaluation_parser(argv[1]).parse_args(argv[2:])
+            args.command = f"evaluate-{argv[1]}"
+        else:
+            args = build_parser().parse_args(argv)
         return _dispatch(args)
     except WsiError as e:
         print(f"wsi: {e}", file=sys.stderr)
