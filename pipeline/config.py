@@ -22,7 +22,7 @@ __all__ = ["Config", "load_config", "DEFAULT_CONFIG", "CONF_DIR", "parse_set"]
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DEFAULT_CONFIG = CONF_DIR / "default.yaml"
 
-Format = Literal["lines", "paragraphs", "wikidump"]
+Format = Literal["lines", "paragraphs", "wikidump", "senseval"]
 
 
 class _Section(BaseModel):

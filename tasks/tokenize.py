@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "TOKEN_RE", "tokenize", "DocStats", "decoder", "iter_line_docs",
-    "iter_paragraph_docs", "iter_wikidump_docs", "looks_binary",
+    "iter_paragraph_docs", "iter_wikidump_docs", "iter_senseval_docs", "looks_binary",
 ]
 
 TOKEN_RE = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
@@ -213,3 +213,27 @@ def iter_wikidump_docs(f, *, decode, max_chars, stats):
             yield piece
         yield rest
     stats.extra["redirects"] = stats.extra.get("redirects", 0) + redirects
+
+
+def iter_senseval_docs(f, *, decode, max_chars, stats):
+    """Yield the text of every ``<context>`` of a Senseval/SemEval lexical-sample XML file.
+
+    The markup inside a context (``<head>`` around the target) is dropped, its
+    text kept: one document per instance. ``decode`` is unused (XML declares
+    its encoding); malformed XML raises ValueError.
+    """
+    import xml.etree.ElementTree as ET
+    try:
+        for _event, elem in ET.iterparse(f, events=("end",)):
+            if elem.tag == "context":
+                text = " ".join("".join(elem.itertext()).split())
+                while len(text) > max_chars:
+                    cut = text.rfind(" ", 0, max_chars)
+                    cut = cut if cut > 0 else max_chars
+                    stats.split_documents += 1
+                    yield text[:cut]
+                    text = text[cut:].lstrip()
+                yield text
+                elem.clear()
+    except ET.ParseError as e:
+        raise ValueError(f"malformed Senseval XML ({e})") from None

@@ -18,7 +18,8 @@ from fsspec.core import url_to_fs
 from fsspec.utils import infer_compression
 
 from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_docs,
-                            iter_wikidump_docs, looks_binary, tokenize)
+                            iter_senseval_docs, iter_wikidump_docs, looks_binary,
+                            tokenize)
 
 from ..errors import ConfigError, InputError
 from ..stage import Stage
@@ -152,6 +153,8 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
                                       stats=stats)
             elif fmt == "paragraphs":
                 docs = iter_paragraph_docs(f, decode=decode, max_chars=max_chars, stats=stats)
+            elif fmt == "senseval":
+                docs = iter_senseval_docs(f, decode=decode, max_chars=max_chars, stats=stats)
             else:
                 docs = iter_wikidump_docs(f, decode=decode, max_chars=max_chars, stats=stats)
             for doc in docs:
@@ -224,7 +227,7 @@ def inputs(cfg):
 
 STAGE = Stage(
     name="corpus",
-    summary="raw text (lines, paragraphs, wiki dump; .gz/.bz2) → tokenised shards",
+    summary="raw text (lines, paragraphs, wiki dump, Senseval XML; .gz/.bz2) → tokenised shards",
     needs=(),
     params=("corpus.format", "corpus.paths", "corpus.lowercase", "corpus.encoding",
             "corpus.blocksize", "corpus.shard_bytes", "corpus.max_document_chars"),

@@ -463,3 +463,19 @@ def test_wikidump_long_article_split_and_decoded_across_reads():
     assert [t for d in docs for t in tokenize(d)] == tokenize(words) + TOKYO_TOKENS
     assert stats.split_documents == len(docs) - 2
     assert stats.extra["redirects"] == 0
+
+
+def test_senseval_xml_gives_one_document_per_context():
+    import io
+
+    from tasks.tokenize import DocStats, iter_senseval_docs
+    xml = (b'<?xml version="1.0" encoding="UTF-8"?>\n<corpus lang="english">'
+           b'<lexelt item="bank.n"><instance id="bank.n.1"><context>The  <head>bank</head>'
+           b' raised rates.</context></instance><instance id="bank.n.2"><context>River'
+           b' <head>banks</head> &amp; fish</context></instance></lexelt></corpus>')
+    docs = list(iter_senseval_docs(io.BytesIO(xml), decode=None, max_chars=1000,
+                                   stats=DocStats()))
+    assert docs == ["The bank raised rates.", "River banks & fish"]
+    with pytest.raises(ValueError, match="malformed Senseval XML"):
+        list(iter_senseval_docs(io.BytesIO(xml[:-20]), decode=None, max_chars=1000,
+                                stats=DocStats()))
