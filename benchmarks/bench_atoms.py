@@ -88,7 +88,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -129,7 +128,7 @@ TARGETS = {"vs_ksvd": 10.0, "speedup_1_to_2": 1.7}
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench_cooc import OtherLoad, _wsi_command, code_hash, table  # noqa: E402  (same folder)
+from bench_cooc import OtherLoad, _wsi_command, code_hash, run_timed, table  # noqa: E402  (same folder)
 
 
 # ----------------------------------------------------------------------------------------
@@ -138,16 +137,7 @@ from bench_cooc import OtherLoad, _wsi_command, code_hash, table  # noqa: E402  
 
 def run_wsi(cmd, env=None):
     """Run a ``wsi`` command; (wall seconds, other load in cores, stderr)."""
-    meter = OtherLoad()
-    t = time.monotonic()
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                       env=None if env is None else {**os.environ, **env})
-    wall = time.monotonic() - t
-    other = meter.cores()
-    if r.returncode:
-        raise RuntimeError(f"`{' '.join(cmd)}` exited with {r.returncode}:\n"
-                           f"{r.stderr.strip()[-2000:]}")
-    return wall, other, r.stderr
+    return run_timed(cmd, env)
 
 
 def setup_run(parent, paths):

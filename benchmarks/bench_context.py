@@ -63,7 +63,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -93,7 +92,7 @@ MODE_RATIONALE = (
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench_cooc import OtherLoad  # noqa: E402  (same folder: measures other processes' load)
+from bench_cooc import OtherLoad, run_timed  # noqa: E402  (same folder: measures other processes' load)
 
 
 def log(msg):
@@ -111,17 +110,9 @@ def wsi(out, name, sets, *, scheduler="auto", stages="context", force=False, env
         cmd.append("--force")
     for s in sets:
         cmd += ["--set", s]
-    meter = OtherLoad()
-    t = time.monotonic()
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                       env=None if env is None else {**os.environ, **env})
-    wall = time.monotonic() - t
-    other = meter.cores()
-    if r.returncode:
-        raise RuntimeError(f"`{' '.join(cmd)}` exited with {r.returncode}:\n"
-                           f"{r.stderr.strip()[-2000:]}")
+    wall, other, err = run_timed(cmd, env)
     manifest = json.loads((Path(out) / name / "manifest.json").read_text())
-    return manifest, r.stderr, wall, other
+    return manifest, err, wall, other
 
 
 def corpus_sets(paths, extra):

@@ -140,6 +140,21 @@ class OtherLoad:
         return max(0.0, other / dt)
 
 
+def run_timed(cmd, env=None):
+    """Run a command in the project root: (wall seconds, other processes' load in cores,
+    stderr); a failure raises RuntimeError with the end of its stderr."""
+    meter = OtherLoad()
+    t = time.monotonic()
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                       env=None if env is None else {**os.environ, **env})
+    wall = time.monotonic() - t
+    other = meter.cores()
+    if r.returncode:
+        raise RuntimeError(f"`{' '.join(map(str, cmd))}` exited with {r.returncode}:\n"
+                           f"{r.stderr.strip()[-2000:]}")
+    return wall, other, r.stderr
+
+
 def wait_quiet(budget, log, threshold=0.15, max_wait=30.0):
     """Wait (up to ``max_wait`` s, within the remaining ``budget``) until the machine is idle.
 

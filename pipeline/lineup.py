@@ -13,7 +13,7 @@ under ``"lineup"``.
 from __future__ import annotations
 
 import os
-import uuid
+import io
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from .assign import read_sense_table
 from .errors import InputError, UsageError
 from .stages.atoms import read_atoms
 from .stages.embed import read_embeddings
-from .storage import open_run
+from .storage import merge_metrics, open_run
 
 __all__ = ["evaluate_lineup", "main_lineup", "add_parser", "default_wordnet_dir",
            "format_lineup", "TESTSET_NAME"]
@@ -44,22 +44,6 @@ def _open_wordnet(wordnet_dir):
     except FileNotFoundError as e:
         raise UsageError(f"{e} (give --wordnet DIR: a WordNet 3.0 database with index.noun, "
                          "data.noun, ...)") from None
-
-
-def _write_text(run, name, write):
-    """Write ``<run>/name`` through a temporary file, then rename (never half-written)."""
-    final = run.path(name)
-    tmp = run.path(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with run.fs.open(tmp, "wt", encoding="utf-8") as f:
-            write(f)
-        if run.local:
-            os.replace(tmp, final)
-        else:
-            run.fs.mv(tmp, final)
-    except OSError:
-        run.discard(tmp)
-        raise
 
 
 def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, frequent=5000,
@@ -117,7 +101,9 @@ def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, fre
     if not items:
         raise InputError(f"{run_dir}: no word of the run's vocabulary has 2 WordNet senses "
                          "with enough related words in the vocabulary (corpus too small?)")
-    _write_text(run, TESTSET_NAME, lambda f: write_testset(items, f))
+    buf = io.StringIO()
+    write_testset(items, buf)
+    run.write_bytes(TESTSET_NAME, buf.getvalue().encode("utf-8"))
 
     atoms_of = {}
     for item in items:
@@ -142,14 +128,7 @@ def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, fre
         "testset": TESTSET_NAME, "wordnet": str(wordnet_dir), "paper": PAPER,
     }
     if write_metrics:
-        try:
-            metrics = run.read_json("metrics.json") or {}
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InputError(f"{run.url_of('metrics.json')}: unreadable ({e})") from None
-        if not isinstance(metrics, dict):
-            raise InputError(f"{run.url_of('metrics.json')}: not a JSON object")
-        metrics["lineup"] = result
-        run.write_json("metrics.json", metrics)
+        merge_metrics(run, "lineup", lambda _old: result)
     return result
 
 

@@ -24,12 +24,11 @@ import io
 import math
 import os
 import time
-import uuid
 import warnings
 
 import numpy as np
 
-from .errors import StorageError, UsageError
+from .errors import UsageError
 from .storage import RunDir, open_run
 
 __all__ = ["build_report", "write_report", "main_report", "add_parser", "REPORT_NAME",
@@ -805,19 +804,7 @@ def build_report(run_dir):
 def write_report(run_dir):
     """Write ``<run>/report.html`` atomically (temporary name, then move); returns its URL."""
     run, manifest = _open(run_dir)
-    data = render(run, manifest).encode("utf-8")
-    final = run.path(REPORT_NAME)
-    tmp = run.path(f".{REPORT_NAME}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with run.fs.open(tmp, "wb") as f:
-            f.write(data)
-        if run.local:
-            os.replace(tmp, final)
-        else:
-            run.fs.mv(tmp, final)
-    except OSError as e:
-        run.discard(tmp)
-        raise StorageError(f"cannot write {run.url_of(REPORT_NAME)}: {e.strerror or e}") from None
+    run.write_bytes(REPORT_NAME, render(run, manifest).encode("utf-8"))
     return run.url_of(REPORT_NAME)
 
 

@@ -53,7 +53,7 @@ from fsspec.core import url_to_fs
 from tasks.wsi_scoring import Key, format_key, read_key, score_key
 
 from .errors import InputError, UsageError
-from .storage import join, open_run, to_url
+from .storage import join, merge_metrics, open_run, to_url
 
 __all__ = ["DEFAULT_DATA", "REFERENCE", "read_instances", "read_gold", "label_instance",
            "evaluate_semeval", "format_table", "main_semeval", "add_parser"]
@@ -380,19 +380,12 @@ def format_table(result):
 def _merge_metrics(run_dir, result):
     """Put ``result`` into the run's metrics.json under semeval2013/<crisp|graded>."""
     run, _ = open_run(run_dir)
-    with run:  # the run's lock: no pipeline is rewriting metrics.json meanwhile
-        try:
-            metrics = run.read_json("metrics.json")
-        except (ValueError, UnicodeDecodeError):
-            raise InputError(f"{run.url_of('metrics.json')}: not valid JSON") from None
-        metrics = {} if metrics is None else metrics
-        if not isinstance(metrics, dict):
-            raise InputError(f"{run.url_of('metrics.json')}: not a JSON object")
-        entry = metrics.get("semeval2013")
+
+    def update(entry):
         entry = entry if isinstance(entry, dict) else {}
         entry["graded" if result["graded"] else "crisp"] = result
-        metrics["semeval2013"] = entry
-        run.write_json("metrics.json", metrics)
+        return entry
+    merge_metrics(run, "semeval2013", update)
     return run.url_of("metrics.json")
 
 

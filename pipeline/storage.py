@@ -19,7 +19,7 @@ import numpy as np
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import LockError, StorageError, UsageError
+from .errors import InputError, LockError, StorageError, UsageError
 
 __all__ = ["RunDir", "join", "to_url"]
 
@@ -188,9 +188,8 @@ class RunDir:
         """Remove temporary outputs left by runs that were killed."""
         self.discard(self.path(".tmp"))
 
-    def write_json(self, name, obj):
-        """Write a JSON file atomically (temporary file, then rename)."""
-        data = json.dumps(obj, indent=2, sort_keys=False, default=str).encode()
+    def write_bytes(self, name, data):
+        """Write a file of the run directory atomically (temporary file, then rename)."""
         final = self.path(name)
         tmp = self.path(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
@@ -203,6 +202,10 @@ class RunDir:
         except OSError as e:
             self.discard(tmp)
             raise StorageError(f"cannot write {self.url_of(name)}: {e.strerror or e}") from None
+
+    def write_json(self, name, obj):
+        """Write a JSON file atomically (temporary file, then rename)."""
+        self.write_bytes(name, json.dumps(obj, indent=2, sort_keys=False, default=str).encode())
 
     def read_json(self, name):
         """The parsed JSON file, or None when absent. Raises ValueError when unreadable."""
@@ -230,6 +233,27 @@ def open_run(run_dir, needed=()):
         if not run.exists(name):
             raise UsageError(f"{run_dir}: has no {name} (run the stages up to {stage})")
     return run, manifest
+
+
+def merge_metrics(run, key, update):
+    """Set ``metrics.json[key] = update(old value or None)`` under the run's lock.
+
+    The sense evaluations (``wsi evaluate semeval2013|lineup|planted``) add
+    their results to the file the evaluate stage writes; the lock keeps a
+    concurrent ``wsi run`` from rewriting it meanwhile.
+    """
+    with run:
+        try:
+            metrics = run.read_json("metrics.json")
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(f"{run.url_of('metrics.json')}: not valid JSON (move it away to "
+                             f"write the {key} scores)") from None
+        metrics = {} if metrics is None else metrics
+        if not isinstance(metrics, dict):
+            raise InputError(f"{run.url_of('metrics.json')}: not a JSON object")
+        metrics[key] = update(metrics.get(key))
+        run.write_json("metrics.json", metrics)
+    return run.url_of("metrics.json")
 
 
 def save_npy(url, array):

@@ -45,7 +45,8 @@ from tasks.induce import apply_map, fit_induction_map, holdout_split, row_cosine
 from tasks.vectors_io import write_word2vec_text
 
 from .errors import InputError, StorageError, UsageError
-from .storage import RunDir, load_npy, open_run, save_npy, to_url, write_parquet
+from .storage import (RunDir, load_npy, merge_metrics, open_run, save_npy, to_url,
+                      write_parquet)
 
 __all__ = ["add_parser", "main_synth", "add_planted_parser", "evaluate_planted",
            "main_planted", "read_truth"]
@@ -530,14 +531,7 @@ def main_planted(args):
     """``wsi evaluate planted --run RUN_DIR --truth DIR``: scores → metrics.json "planted"."""
     m = evaluate_planted(args.run, args.truth, seed=getattr(args, "seed", 0))
     run, _ = open_run(args.run)
-    with run:
-        try:
-            metrics = run.read_json("metrics.json") or {}
-        except (ValueError, UnicodeDecodeError):
-            raise InputError(f"{run.url_of('metrics.json')}: unreadable JSON; move it away "
-                             "to write the planted scores") from None
-        metrics["planted"] = m
-        run.write_json("metrics.json", metrics)
+    merge_metrics(run, "planted", lambda _old: m)
     print(format_planted(m))
     if m["coded"] == 0:
         print("warning: the run coded none of the pseudo-words (are they in its vocabulary "

@@ -69,3 +69,60 @@ def one_line(err):
     assert len(errors) == 1, err
     assert err.rstrip().splitlines()[-1] == errors[0], err
     return errors[0]
+
+
+# Planted senses (Arora et al.'s generative model with known atoms), shared by the
+# atoms/senses/assign and SemEval tests.
+PLANTED_K, PLANTED_D, PLANTED_PER = 6, 12, 30
+
+
+def planted_sense_corpus(tmp, targets, n_docs=1500, seed=0):
+    """A corpus in which each document has one discourse atom c and emits words with
+    probability ∝ exp(2 <c, v_w>).
+
+    Ordinary words ``w<t>x<i>`` belong to atom t (v = 2 A_t ± 0.7 A_t' + noise: a
+    second, weaker atom makes the planted dictionary the only exact 2-sparse one);
+    each word of ``targets`` (word -> (a, b)) is an even mix 1.6 (A_a + A_b).
+
+    Returns (atoms (K, D), names, topic of each name (-1 for targets), corpus path,
+    word2vec file of the true vectors, discourse atom of each document).
+    """
+    k, d, per = PLANTED_K, PLANTED_D, PLANTED_PER
+    rng = np.random.default_rng(seed)
+    atoms = np.linalg.qr(rng.standard_normal((d, d)))[0][:k]  # orthonormal rows
+    names, vecs, topic = [], [], []
+    for t in range(k):
+        for i in range(per):
+            names.append(f"w{t}x{i}")
+            t2 = (t + 1 + int(rng.integers(k - 1))) % k
+            vecs.append(2.0 * atoms[t] + rng.choice([-0.7, 0.7]) * atoms[t2]
+                        + 0.05 * rng.standard_normal(d))
+            topic.append(t)
+    for word, (a, b) in targets.items():
+        names.append(word)
+        vecs.append(1.6 * atoms[a] + 1.6 * atoms[b])
+        topic.append(-1)
+    vecs = np.array(vecs)
+    lines, doc_topic = [], []
+    for _ in range(n_docs):
+        t = int(rng.integers(k))
+        p = np.exp(2.0 * vecs @ atoms[t])
+        words = rng.choice(len(names), size=30, p=p / p.sum())
+        lines.append(" ".join(names[w] for w in words))
+        doc_topic.append(t)
+    corpus = tmp / "planted.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    vf = tmp / "planted.vec"
+    vf.write_text(f"{len(names)} {d}\n" + "".join(
+        w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(names, vecs)))
+    return atoms, names, np.array(topic), corpus, vf, doc_topic
+
+
+def planted_settings(vf, *extra):
+    """``--set`` arguments of a small run on a planted corpus (true vectors, K atoms)."""
+    sets = ["vocab.min_count=5", "embed.method=pretrained", f"embed.path={vf}",
+            "cooc.window=5", "induce.min_count=20", "induce.evaluation_targets=false",
+            "evaluate.similarity=[]", "evaluate.analogies=null", f"atoms.n_atoms={PLANTED_K}",
+            "atoms.sparsity=2", "atoms.iterations=30", "atoms.restarts=20", "atoms.top_words=5",
+            "atoms.block_rows=16", *extra]
+    return [x for s in sets for x in ("--set", s)]

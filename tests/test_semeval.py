@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import base_args
+from conftest import (PLANTED_D, PLANTED_K, PLANTED_PER, base_args, planted_sense_corpus,
+                      planted_settings)
 from pipeline.errors import InputError, UsageError, WsiError
 from pipeline.semeval import (add_parser, evaluate_semeval, format_table, read_gold,
                               read_instances)
 from tasks.wsi_scoring import read_key, score_key
 
 TASK13 = Path(__file__).resolve().parents[2] / "shared" / "data" / "wsi" / "semeval2013_task13"
-K, D, PER = 6, 12, 30
+K, D, PER = PLANTED_K, PLANTED_D, PLANTED_PER
 TARGETS = {"bank": (0, 1), "plant": (2, 3)}  # word -> its two planted atoms
 
 
@@ -57,40 +58,11 @@ def test_read_instances_of_the_real_task():
 
 
 def _planted(tmp, n_docs=1500, seed=0):
-    rng = np.random.default_rng(seed)
-    atoms = np.linalg.qr(rng.standard_normal((D, D)))[0][:K]
-    names, vecs = [], []
-    for t in range(K):
-        for i in range(PER):
-            names.append(f"w{t}x{i}")
-            t2 = (t + 1 + int(rng.integers(K - 1))) % K
-            vecs.append(2.0 * atoms[t] + rng.choice([-0.7, 0.7]) * atoms[t2]
-                        + 0.05 * rng.standard_normal(D))
-    for word, (a, b) in TARGETS.items():
-        names.append(word)
-        vecs.append(1.6 * atoms[a] + 1.6 * atoms[b])
-    vecs = np.array(vecs)
-    lines = []
-    for _ in range(n_docs):
-        t = int(rng.integers(K))
-        p = np.exp(2.0 * vecs @ atoms[t])
-        lines.append(" ".join(names[w] for w in rng.choice(len(names), size=30,
-                                                           p=p / p.sum())))
-    corpus = tmp / "planted.txt"
-    corpus.write_text("\n".join(lines) + "\n")
-    vf = tmp / "planted.vec"
-    vf.write_text(f"{len(names)} {D}\n" + "".join(
-        w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(names, vecs)))
-    return corpus, vf
+    return planted_sense_corpus(tmp, TARGETS, n_docs=n_docs, seed=seed)[3:5]
 
 
 def _settings(vf):
-    sets = ["vocab.min_count=5", "embed.method=pretrained", f"embed.path={vf}",
-            "cooc.window=5", "induce.min_count=20", "induce.evaluation_targets=false",
-            "evaluate.similarity=[]", "evaluate.analogies=null", f"atoms.n_atoms={K}",
-            "atoms.sparsity=2", "atoms.iterations=30", "atoms.restarts=20", "atoms.top_words=5",
-            "atoms.block_rows=16"]
-    return [x for s in sets for x in ("--set", s)]
+    return planted_settings(vf)
 
 
 @pytest.fixture(scope="module")

@@ -14,51 +14,18 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import base_args, one_line
+from conftest import (PLANTED_D, PLANTED_K, PLANTED_PER, base_args, one_line,
+                      planted_sense_corpus, planted_settings)
 from tasks.senses import rank_senses, score_senses
 
-K, D, PER = 6, 12, 30
+K, D, PER = PLANTED_K, PLANTED_D, PLANTED_PER
 
 
 def _planted(tmp_path, n_docs=1500, seed=0):
-    rng = np.random.default_rng(seed)
-    atoms = np.linalg.qr(rng.standard_normal((D, D)))[0][:K]  # orthonormal rows
-    names, vecs, topic = [], [], []
-    for t in range(K):
-        for i in range(PER):
-            names.append(f"w{t}x{i}")
-            # a second, weaker atom too: with two atoms per word the planted
-            # dictionary is the only exact 2-sparse one
-            t2 = (t + 1 + int(rng.integers(K - 1))) % K
-            vecs.append(2.0 * atoms[t] + rng.choice([-0.7, 0.7]) * atoms[t2]
-                        + 0.05 * rng.standard_normal(D))
-            topic.append(t)
-    names.append("tie")
-    vecs.append(1.6 * atoms[0] + 1.6 * atoms[1])
-    topic.append(-1)
-    vecs = np.array(vecs)
-    lines, doc_topic = [], []
-    for _ in range(n_docs):
-        t = int(rng.integers(K))
-        p = np.exp(2.0 * vecs @ atoms[t])
-        words = rng.choice(len(names), size=30, p=p / p.sum())
-        lines.append(" ".join(names[w] for w in words))
-        doc_topic.append(t)
-    corpus = tmp_path / "planted.txt"
-    corpus.write_text("\n".join(lines) + "\n")
-    vf = tmp_path / "planted.vec"
-    vf.write_text(f"{len(names)} {D}\n" + "".join(
-        w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(names, vecs)))
-    return atoms, names, np.array(topic), corpus, vf, doc_topic
+    return planted_sense_corpus(tmp_path, {"tie": (0, 1)}, n_docs=n_docs, seed=seed)
 
 
-def _settings(vf, *extra):
-    sets = ["vocab.min_count=5", "embed.method=pretrained", f"embed.path={vf}",
-            "cooc.window=5", "induce.min_count=20", "induce.evaluation_targets=false",
-            "evaluate.similarity=[]", "evaluate.analogies=null", f"atoms.n_atoms={K}",
-            "atoms.sparsity=2", "atoms.iterations=30", "atoms.restarts=20", "atoms.top_words=5",
-            "atoms.block_rows=16", *extra]
-    return [x for s in sets for x in ("--set", s)]
+_settings = planted_settings
 
 
 @pytest.fixture(scope="module")
