@@ -54,14 +54,25 @@ class SenseModel:
         assign, the context and induce stages' outputs).
     assign : bool
         Load what assignment needs too.
+    max_senses : int or None
+        A word's senses are its ``max_senses`` strongest atoms (by
+        |coefficient|; 0 = all of its code); None takes the run's
+        ``senses.assign_max``.
     """
 
-    def __init__(self, run_dir, *, assign=True):
+    def __init__(self, run_dir, *, assign=True, max_senses=None):
         needed = [("senses.parquet", "senses"), ("atoms.parquet", "atoms")]
         if assign:
             needed += [("induction_map.npy", "induce"), ("context_common.npy", "context")]
-        run, _ = open_run(run_dir, needed)
-        self.table = read_sense_table(run.url_of("senses.parquet"))
+        run, manifest = open_run(run_dir, needed)
+        if max_senses is None:
+            max_senses = manifest["config"].get("senses", {}).get("assign_max", 0)
+        if max_senses < 0:
+            raise UsageError(f"max senses must be >= 0, got {max_senses}")
+        self.max_senses = int(max_senses)
+        table = read_sense_table(run.url_of("senses.parquet"))
+        self.table = table if not self.max_senses else {
+            w: (a[:self.max_senses], c[:self.max_senses]) for w, (a, c) in table.items()}
         atoms, self.atoms = read_atoms(run.url_of("atoms.parquet"))
         self.top_words = atoms["top_words"].to_pylist()
         self.encoder = None

@@ -203,6 +203,7 @@ class AtomsConfig(_Section):
 class SensesConfig(_Section):
     code_all: bool
     top_words: int = Field(ge=1)
+    assign_max: int = Field(ge=0)
 
 
 class OccurrencesConfig(_Section):

@@ -1,6 +1,6 @@
 """SemEval-2013 Task 13 (word sense induction): label its instances with a run's senses, score them.
 
-``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--graded]``
+``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--no-graded] [--no-use-lemma] [--max-senses N]``
 
 Each of the 4,664 test instances (50 lemmas: 20 nouns, 20 verbs, 10
 adjectives) is one occurrence of its lemma in context. The run's
@@ -41,6 +41,8 @@ missing input path in this project); a missing or malformed file inside it
 (contexts, gold key) is an input error naming the file (exit 3).
 """
 from __future__ import annotations
+
+import argparse
 
 import math
 import sys
@@ -254,7 +256,8 @@ def _scores(gold, system):
 
 
 def evaluate_semeval(run_dir, data_dir=DEFAULT_DATA, key_out=None, gold="all", *,
-                     graded=False, use_lemma=False, unassigned="first", model=None):
+                     graded=True, use_lemma=True, unassigned="first", model=None,
+                     max_senses=None):
     """Label the SemEval-2013 Task 13 instances with a run's senses and score them.
 
     Parameters
@@ -300,7 +303,7 @@ def evaluate_semeval(run_dir, data_dir=DEFAULT_DATA, key_out=None, gold="all", *
     instances = read_instances(data_dir)
     if model is None:
         from .assign import SenseModel
-        model = SenseModel(run_dir)
+        model = SenseModel(run_dir, max_senses=max_senses)
     counts = dict.fromkeys(("token", "lemma", "first_sense", "no_sense", "no_context",
                             "bad_target", "no_context_text"), 0)
     system = Key()
@@ -399,13 +402,14 @@ def _finite(x):
 
 
 def main_semeval(args):
-    """``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--graded]``."""
+    """``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--no-graded]``."""
     result = evaluate_semeval(args.run, getattr(args, "data", None) or DEFAULT_DATA,
                               key_out=getattr(args, "key_out", None),
                               gold=getattr(args, "gold", None) or "all",
-                              graded=bool(getattr(args, "graded", False)),
-                              use_lemma=bool(getattr(args, "use_lemma", False)),
-                              unassigned=getattr(args, "unassigned", None) or "first")
+                              graded=bool(getattr(args, "graded", True)),
+                              use_lemma=bool(getattr(args, "use_lemma", True)),
+                              unassigned=getattr(args, "unassigned", None) or "first",
+                              max_senses=getattr(args, "max_senses", None))
     print(format_table(result))
     where = _merge_metrics(args.run, _finite(result))
     if getattr(args, "key_out", None):
@@ -434,13 +438,18 @@ def add_parser(subparsers):
                    help=f"the task's folder (default: {DEFAULT_DATA})")
     p.add_argument("--key-out", default=None, metavar="FILE", dest="key_out",
                    help="also write the system key (lemma instance_id label/weight ...)")
-    p.add_argument("--graded", action="store_true",
-                   help="graded labels: every sense atom with a positive score, weighted")
+    p.add_argument("--graded", action=argparse.BooleanOptionalAction, default=True,
+                   help="graded labels: every sense atom with a positive score, weighted by "
+                        "it (default); --no-graded: the best atom only")
     p.add_argument("--gold", default="all", metavar="NAME",
                    help="gold key keys/gold/NAME.key (default: all) or a .key path")
-    p.add_argument("--use-lemma", action="store_true", dest="use_lemma",
-                   help="always use the lemma's senses (default: the marked form's, the "
-                        "lemma's when the form has none)")
+    p.add_argument("--use-lemma", action=argparse.BooleanOptionalAction, default=True,
+                   dest="use_lemma",
+                   help="use the lemma's senses for every form (default); --no-use-lemma: "
+                        "the marked form's, the lemma's when the form has none")
+    p.add_argument("--max-senses", type=int, default=None, metavar="N", dest="max_senses",
+                   help="consider a word's N strongest atoms (default: the run's "
+                        "senses.assign_max; 0 = all)")
     p.add_argument("--unassigned", choices=("first", "omit"), default="first",
                    help="instances without a context vector: the word's first sense "
                         "(default) or left out")

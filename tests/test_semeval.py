@@ -127,7 +127,8 @@ def test_evaluate_semeval_on_a_fake_task(planted_run, tmp_path):
     assert [i for _, i, _ in read_instances(data)][:2] == ["bank.n.1", "bank.n.2"]
     assert all(t.count("<<") == 1 for _, _, t in read_instances(data))
     out = tmp_path / "system.key"
-    r = evaluate_semeval(planted_run, str(data), key_out=str(out))
+    r = evaluate_semeval(planted_run, str(data), key_out=str(out), graded=False,
+                         use_lemma=False)
     lines = out.read_text().splitlines()
     assert len(lines) == 14  # 16 instances, the two quux.j ones have no senses
     for line in lines:
@@ -190,7 +191,8 @@ def test_main_prints_the_table_and_merges_metrics(planted_run, tmp_path, capsys)
     data = fake_task(tmp_path / "task")
     metrics = Path(planted_run) / "metrics.json"
     assert not metrics.exists()  # the evaluate stage did not run: created
-    code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data, capsys=capsys)
+    code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data, "--no-graded",
+                          capsys=capsys)
     assert code == 0, err
     assert out.splitlines()[0].startswith("SemEval-2013 Task 13") and "nouns" in out
     m = json.loads(metrics.read_text())
@@ -198,7 +200,7 @@ def test_main_prints_the_table_and_merges_metrics(planted_run, tmp_path, capsys)
     m["method"] = "pretrained"
     metrics.write_text(json.dumps(m))
     key = tmp_path / "k.key"
-    code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data, "--graded",
+    code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data,
                           "--key-out", key, capsys=capsys)
     assert code == 0, err
     m = json.loads(metrics.read_text())

@@ -210,3 +210,15 @@ def test_dask_coder_codes_like_sparse_code_and_fits_like_ksvd(workers, block_row
     b = KSVD(n_atoms=10, sparsity=3, max_iter=4, tol=0).fit(x)
     np.testing.assert_allclose(a.error_, b.error_, atol=1e-12)
     np.testing.assert_allclose(a.components_, b.components_, atol=1e-10)
+
+
+def test_assignment_chooses_among_the_strongest_senses_only(planted_run):
+    from pipeline.assign import SenseModel
+    run = planted_run[0]
+    full = SenseModel(str(run), max_senses=0)
+    one = SenseModel(str(run), max_senses=1)
+    assert len(full.senses("tie")) == 2 and one.senses("tie") == full.senses("tie")[:1]
+    r = one.assign("w1x3 w1x4 <<tie>> w1x5 w1x6")
+    assert r["atoms"] == [full.senses("tie")[0][1]] and r["atom_id"] == r["atoms"][0]
+    with pytest.raises(Exception, match="max senses"):
+        SenseModel(str(run), max_senses=-1)
