@@ -19,7 +19,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_cooc.py
+	$(BIN)/python benchmarks/bench_context.py
+	$(BIN)/python benchmarks/bench_atoms.py
+	$(BIN)/python benchmarks/bench_induce.py
+	$(BIN)/python benchmarks/bench_embed.py
 
 clean-venv:
 	rm -rf $(VENV)
