@@ -164,3 +164,29 @@ def test_context_of_new_text_matches_the_definition(tmp_path, wsi):
     inp.write_text('{"id": "a", "context": "no target here"}\n')
     code, _, err = wsi("context", run, "--input", inp, "--output", tmp_path / "o2.parquet")
     assert code == 3 and "line 1" in err
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_context_block_equals_a_dense_product_across_tiles(dtype):
+    # More rows and columns than one cache tile (256 x 1024) and rows of very
+    # different lengths; reference: the dense product divided by the dense sums.
+    from tasks.context import context_block
+    rng = np.random.default_rng(7)
+    n_rows, n_cols, d, start = 600, 3000, 20, 100
+    dense = np.zeros((n_rows, n_cols))
+    for r in range(n_rows):
+        k = int(rng.integers(0, 2500)) if r % 7 == 0 else int(rng.integers(0, 40))
+        dense[r, rng.choice(n_cols, size=k, replace=False)] = rng.integers(1, 50, size=k)
+    w = rng.standard_normal((n_cols, d))
+    has = rng.random(n_cols) > 0.1
+    w[~has] = 0.0
+    rows, cols = np.nonzero(dense)  # row-major: sorted by row, then column
+    u, weights = context_block(rows + start, cols, dense[rows, cols].astype(np.int64),
+                               w.astype(dtype), has, row_start=start, n_rows=n_rows)
+    ref_w = dense @ has
+    ok = ref_w > 0
+    np.testing.assert_allclose(weights, ref_w)
+    ref = np.zeros((n_rows, d))
+    ref[ok] = (dense @ w.astype(dtype).astype(np.float64))[ok] / ref_w[ok, None]
+    np.testing.assert_allclose(u, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+    assert u.dtype == np.float32 and np.all(u[~ok] == 0)
