@@ -95,3 +95,45 @@ def test_same_configuration_gives_identical_outputs(tmp_path, wsi):
     a = np.array(_tables(runs[0], "embeddings.parquet")["vector"].to_pylist())
     c = np.array(_tables(runs[2], "embeddings.parquet")["vector"].to_pylist())
     np.testing.assert_allclose(a, c, atol=1e-5)
+
+
+def test_worker_killed_mid_stage_on_a_local_cluster(tmp_path, wsi):
+    """A LocalCluster worker process SIGKILLed while cooc runs: its tasks are recomputed
+    elsewhere and the outputs equal an undisturbed run's."""
+    import threading
+
+    import psutil
+    corpus = _corpus(tmp_path / "c.txt", n_docs=60000)
+    sets = ["--set", "cooc.window=10", "--set", "cooc.block_nnz=20000", "--set",
+            "vocab.min_count=1", "--set", "corpus.blocksize=262144"]
+    code, _, err = wsi(*base_args(tmp_path / "ref", [corpus], *sets, scheduler="sync"))
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    killed = []
+
+    def killer():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (run / ".tmp").is_dir() and any(d.name.startswith("cooc-")
+                                                for d in (run / ".tmp").glob("*")):
+                time.sleep(0.3)
+                # The nannies live in this process; each spawned a worker process.
+                workers = [c for c in psutil.Process().children(recursive=True)
+                           if "spawn_main" in " ".join(c.cmdline())]
+                if workers:
+                    workers[0].kill()
+                    killed.append(time.time())
+                return
+            time.sleep(0.01)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    code, _, err = wsi(*base_args(tmp_path / "out", [corpus], *sets, scheduler="local:2"))
+    t.join()
+    assert code == 0, err
+    assert killed, "no worker process was killed (the stage ended first?)"
+    from datetime import datetime
+    ended = json.loads((run / "manifest.json").read_text())["stages"]["cooc"]["ended"]
+    assert datetime.strptime(ended, "%Y-%m-%dT%H:%M:%S%z").timestamp() >= int(killed[0])
+    assert _tables(run, "cooc").equals(_tables(tmp_path / "ref" / "t", "cooc"))
+    assert _tables(run, "vocab.parquet").equals(_tables(tmp_path / "ref" / "t", "vocab.parquet"))
