@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import ROOT, base_args
 
@@ -97,16 +98,22 @@ def test_same_configuration_gives_identical_outputs(tmp_path, wsi):
     np.testing.assert_allclose(a, c, atol=1e-5)
 
 
-def test_worker_killed_mid_stage_on_a_local_cluster(tmp_path, wsi):
-    """A LocalCluster worker process SIGKILLed while cooc runs: its tasks are recomputed
+@pytest.mark.parametrize("stage", ["cooc", "atoms"])
+def test_worker_killed_mid_stage_on_a_local_cluster(tmp_path, wsi, stage):
+    """A LocalCluster worker process SIGKILLed while a stage runs: its tasks are recomputed
     elsewhere and the outputs equal an undisturbed run's."""
     import threading
 
     import psutil
-    corpus = _corpus(tmp_path / "c.txt", n_docs=60000)
+    corpus = _corpus(tmp_path / "c.txt", n_docs=60000 if stage == "cooc" else 20000)
     sets = ["--set", "cooc.window=10", "--set", "cooc.block_nnz=20000", "--set",
             "vocab.min_count=1", "--set", "corpus.blocksize=262144"]
-    code, _, err = wsi(*base_args(tmp_path / "ref", [corpus], *sets, scheduler="sync"))
+    if stage == "atoms":
+        sets += ["--set", "embed.method=ppmi_svd", "--set", "embed.vector_size=32",
+                 "--set", "atoms.n_atoms=300", "--set", "atoms.iterations=30",
+                 "--set", "atoms.tol=0", "--set", "atoms.block_rows=200"]
+    code, _, err = wsi(*base_args(tmp_path / "ref", [corpus], *sets, scheduler="sync",
+                                  stages=stage))
     assert code == 0, err
     run = tmp_path / "out" / "t"
     killed = []
@@ -114,7 +121,7 @@ def test_worker_killed_mid_stage_on_a_local_cluster(tmp_path, wsi):
     def killer():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if (run / ".tmp").is_dir() and any(d.name.startswith("cooc-")
+            if (run / ".tmp").is_dir() and any(d.name.startswith(f"{stage}-")
                                                 for d in (run / ".tmp").glob("*")):
                 time.sleep(0.3)
                 # The nannies live in this process; each spawned a worker process.
@@ -128,12 +135,17 @@ def test_worker_killed_mid_stage_on_a_local_cluster(tmp_path, wsi):
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    code, _, err = wsi(*base_args(tmp_path / "out", [corpus], *sets, scheduler="local:2"))
+    code, _, err = wsi(*base_args(tmp_path / "out", [corpus], *sets, scheduler="local:2",
+                                  stages=stage))
     t.join()
     assert code == 0, err
     assert killed, "no worker process was killed (the stage ended first?)"
     from datetime import datetime
-    ended = json.loads((run / "manifest.json").read_text())["stages"]["cooc"]["ended"]
+    ended = json.loads((run / "manifest.json").read_text())["stages"][stage]["ended"]
     assert datetime.strptime(ended, "%Y-%m-%dT%H:%M:%S%z").timestamp() >= int(killed[0])
-    assert _tables(run, "cooc").equals(_tables(tmp_path / "ref" / "t", "cooc"))
-    assert _tables(run, "vocab.parquet").equals(_tables(tmp_path / "ref" / "t", "vocab.parquet"))
+    ref = tmp_path / "ref" / "t"
+    assert _tables(run, "cooc").equals(_tables(ref, "cooc"))
+    if stage == "atoms":
+        a, b = _tables(run, "atoms.parquet"), _tables(ref, "atoms.parquet")
+        np.testing.assert_allclose(np.array(a["vector"].to_pylist()),
+                                   np.array(b["vector"].to_pylist()), atol=1e-4)

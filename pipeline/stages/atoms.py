@@ -75,6 +75,19 @@ class DaskCoder:
         return self._parts
 
     def __call__(self, x, dictionary, gram, sparsity):
+        # On a cluster, a worker lost with the only copy of scattered data cancels the
+        # step's tasks: share the data again and redo the step (a few times at most).
+        for attempt in range(3):
+            try:
+                return self._code(x, dictionary, gram, sparsity)
+            except Exception as e:  # noqa: BLE001 - only lost-data failures are retried
+                if not (self.runner.distributed and type(e).__name__ in _LOST) or attempt == 2:
+                    raise
+                self.runner.log(f"warning: {self.name}: data lost with a failed worker "
+                                f"({type(e).__name__}); coding step repeated")
+                self._x = None
+
+    def _code(self, x, dictionary, gram, sparsity):
         parts = self._blocks(x)
         self._calls += 1
         c = self._calls
@@ -93,6 +106,10 @@ class DaskCoder:
         out = self.runner.compute(tasks, f"{self.name} code")
         return (np.concatenate([o[0] for o in out]) if out else np.zeros((0, sparsity), np.int32),
                 np.concatenate([o[1] for o in out]) if out else np.zeros((0, sparsity)))
+
+
+# distributed's errors when a task's input died with a worker
+_LOST = {"FutureCancelledError", "CancelledError", "KilledWorker"}
 
 
 def coded_words(emb, vectors, a):
