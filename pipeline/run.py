@@ -92,6 +92,11 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                 rec = manifest["stages"].get(name) or {}
                 up_to_date = (rec.get("status") in ("complete", "cached")
                               and rec.get("fingerprint") == fp and run.exists(stage.output))
+                if up_to_date and "outputs" in rec and rec["outputs"] != _output_sizes(run,
+                                                                                     stage):
+                    # Truncated, replaced or edited by hand since it was written.
+                    log(f"{name}: output changed on disk since it was written, recomputing")
+                    up_to_date = False
                 if up_to_date and not (force and name in selected):
                     rec = dict(rec, status="cached", checked=_now())
                     manifest["stages"][name] = rec
@@ -116,6 +121,21 @@ def _report(run, log):
         write_report(run.url)
     except Exception as e:  # the run's outputs are complete; the report is a view of them
         log(f"warning: report.html not written ({type(e).__name__}: {e})")
+
+
+def _output_sizes(run, stage):
+    """{output name: bytes} of a stage's outputs (a directory: the sum of its files)."""
+    out = {}
+    for name in (stage.output, *stage.also):
+        path = run.path(name)
+        try:
+            if run.fs.isdir(path):
+                out[name] = int(sum(run.fs.du(path, total=False).values()))
+            else:
+                out[name] = int(run.fs.size(path))
+        except (OSError, FileNotFoundError):
+            out[name] = None
+    return out
 
 
 def _run_stage(stage, cfg, run, runner, manifest, fp, external, log):
@@ -148,7 +168,8 @@ def _run_stage(stage, cfg, run, runner, manifest, fp, external, log):
     run.discard(tmp)
     seconds = time.time() - started
     rec = {"status": "complete", "fingerprint": fp, "started": manifest["stages"][stage.name][
-        "started"], "ended": _now(), "seconds": round(seconds, 3), "counters": counters}
+        "started"], "ended": _now(), "seconds": round(seconds, 3), "counters": counters,
+        "outputs": _output_sizes(run, stage)}
     if external is not None:
         rec["inputs"] = external
     manifest["stages"][stage.name] = rec

@@ -149,3 +149,26 @@ def test_worker_killed_mid_stage_on_a_local_cluster(tmp_path, wsi, stage):
         a, b = _tables(run, "atoms.parquet"), _tables(ref, "atoms.parquet")
         np.testing.assert_allclose(np.array(a["vector"].to_pylist()),
                                    np.array(b["vector"].to_pylist()), atol=1e-4)
+
+
+def test_truncated_output_or_edited_manifest_is_recomputed_not_trusted(tmp_path, wsi):
+    corpus = _corpus(tmp_path / "c.txt", n_docs=2000)
+    args = base_args(tmp_path / "out", [corpus], "--set", "vocab.min_count=1")
+    code, _, err = wsi(*args)
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    ref = _tables(run, "cooc")
+    part = sorted((run / "cooc").glob("part-*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[:100])  # truncated behind the pipeline's back
+    code, _, err = wsi(*args)
+    assert code == 0, err
+    assert "cooc: output changed on disk" in err
+    assert _tables(run, "cooc").equals(ref)
+    for garbage in ("{not json", '{"version": 1, "stages": ["x"]}',
+                    '{"stages": {"cooc": {"status": "complete", "fingerprint": 5}}}'):
+        (run / "manifest.json").write_text(garbage)
+        code, _, err = wsi(*args)
+        assert code == 0 and "Traceback" not in err, err
+        assert _tables(run, "cooc").equals(ref)
+        m = json.loads((run / "manifest.json").read_text())
+        assert m["stages"]["cooc"]["status"] in ("complete", "cached")
