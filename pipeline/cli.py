@@ -47,6 +47,9 @@ def build_parser():
     r.add_argument("--scheduler", help="auto | threads | processes | sync | local:N | tcp://host:port")
     r.add_argument("--force", action="store_true", help="recompute the selected stages")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--log-json", action="store_true", dest="log_json",
+                   help="log one JSON object per line on stderr (time, level, stage, "
+                        "message; also WSI_LOG_FORMAT=json), for schedulers")
 
     s = sub.add_parser("stages", help="print the stage graph")
     s.set_defaults(command="stages")
@@ -92,6 +95,29 @@ def build_parser():
     c.add_argument("-c", "--config", action="append", default=[], metavar="CONF.yaml")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     return p
+
+
+def _json_from_env():
+    return os.environ.get("WSI_LOG_FORMAT", "").lower() == "json"
+
+
+_LOG = {"json": _json_from_env()}
+
+
+def _emit(message, level=None, **extra):
+    """One log line on stderr: plain text, or a JSON object with ``--log-json``."""
+    if not _LOG["json"]:
+        print(message, file=sys.stderr)
+        return
+    import json
+    import time
+    if level is None:
+        level = "warning" if message.startswith("warning") else "info"
+    head = message.split(":", 1)[0]
+    rec = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "level": level,
+           "stage": head if head.isidentifier() and " " not in message[:len(head)] else None,
+           "message": message, **extra}
+    print(json.dumps(rec), file=sys.stderr)
 
 
 def _evaluation_parser(name):
@@ -147,9 +173,9 @@ def _dispatch(args):
         stages = [s.strip() for s in args.stages.split(",") if s.strip()]
         for s in stages:
             registry.get(s)
-    run_pipeline(cfg, stages=stages, force=args.force, quiet=args.quiet,
-                 argv=["wsi", *sys.argv[1:]])
-    print(f"run directory: {cfg.run.out.rstrip('/')}/{cfg.run.name}", file=sys.stderr)
+    run_pipeline(cfg, stages=stages, force=args.force, quiet=args.quiet or _LOG["json"],
+                 argv=["wsi", *sys.argv[1:]], log=_emit)
+    _emit(f"run directory: {cfg.run.out.rstrip('/')}/{cfg.run.name}")
     return 0
 
 
@@ -176,6 +202,7 @@ def _evaluate(args):
 
 
 def main(argv=None):
+    _LOG["json"] = _json_from_env()
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         if len(argv) > 1 and argv[0] == "evaluate" and argv[1] in EVALUATIONS:
@@ -183,20 +210,21 @@ def main(argv=None):
             args.command = f"evaluate-{argv[1]}"
         else:
             args = build_parser().parse_args(argv)
+        _LOG["json"] = bool(getattr(args, "log_json", False)) or _json_from_env()
         return _dispatch(args)
     except WsiError as e:
-        print(f"wsi: {e}", file=sys.stderr)
+        _emit(f"wsi: {e}", "error", exit_code=e.exit_code)
         return e.exit_code
     except KeyboardInterrupt:
-        print("wsi: interrupted", file=sys.stderr)
+        _emit("wsi: interrupted", "error", exit_code=EXIT_INTERRUPT)
         return EXIT_INTERRUPT
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except Exception as e:  # a bug: one line unless debugging
         if os.environ.get("WSI_DEBUG"):
             raise
-        print(f"wsi: internal error: {e.__class__.__name__}: {e} "
-              "(set WSI_DEBUG=1 for a traceback)", file=sys.stderr)
+        _emit(f"wsi: internal error: {e.__class__.__name__}: {e} "
+              "(set WSI_DEBUG=1 for a traceback)", "error", exit_code=EXIT_INTERNAL)
         return EXIT_INTERNAL
 
 

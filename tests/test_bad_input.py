@@ -1,6 +1,7 @@
 """Bad input: a clear one-line error (or a counted warning), never a traceback."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -205,7 +206,6 @@ def test_lock_held_by_a_live_run(tmp_path, wsi):
     f.write_text("a b c a b c\n")
     run = tmp_path / "out" / "t"
     run.mkdir(parents=True)
-    import json
     import socket
     (run / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                            "started": "now"}))
@@ -217,9 +217,7 @@ def test_lock_held_by_a_live_run(tmp_path, wsi):
 
 
 def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, wsi):
-    import json
     import socket
-    import subprocess
     f = tmp_path / "in.txt"
     f.write_text("a b c a b c\n")
     run = tmp_path / "out" / "t"
@@ -230,3 +228,19 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, wsi):
     code, _, err = wsi(*base_args(tmp_path / "out", [f], "--set", "vocab.min_count=1"))
     assert code == 0, err
     assert not (run / ".lock").exists()
+
+
+def test_json_logs_for_schedulers(tmp_path, wsi):
+    f = tmp_path / "c.txt"
+    f.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 20)
+    code, _, err = wsi(*base_args(tmp_path / "out", [f], "--log-json", "--set",
+                                  "vocab.min_count=1"))
+    assert code == 0
+    recs = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert {r["stage"] for r in recs} >= {"corpus", "vocab", "cooc"}
+    assert all(r["level"] in ("info", "warning") and "time" in r for r in recs)
+    code, _, err = wsi(*base_args(tmp_path / "out", [f], "--log-json", "--set",
+                                  "cooc.window=0"))
+    assert code == 2
+    last = json.loads(err.strip().splitlines()[-1])
+    assert last["level"] == "error" and last["exit_code"] == 2 and "cooc.window" in last["message"]
