@@ -244,3 +244,26 @@ def test_json_logs_for_schedulers(tmp_path, wsi):
     assert code == 2
     last = json.loads(err.strip().splitlines()[-1])
     assert last["level"] == "error" and last["exit_code"] == 2 and "cooc.window" in last["message"]
+
+
+def test_symlink_loop_in_an_input_directory_is_not_followed(tmp_path, wsi):
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "x.txt").write_text("a b c a b c\n")
+    (d / "sub" / "loop").symlink_to(d, target_is_directory=True)
+    code, _, err = wsi(*base_args(tmp_path / "out", [d], "--set", "vocab.min_count=1"))
+    assert code == 0, err
+    m = read_manifest(tmp_path / "out" / "t")
+    assert m["stages"]["corpus"]["counters"]["files"] == 1
+
+
+def test_pretrained_pickle_is_refused_unread(tmp_path, wsi):
+    import pickle
+    f = tmp_path / "c.txt"
+    f.write_text("a b c a b c\n")
+    bad = tmp_path / "vectors.kv"
+    bad.write_bytes(pickle.dumps({"a": [1.0, 2.0]}, protocol=4))
+    code, _, err = wsi(*base_args(tmp_path / "out", [f], "--set", "vocab.min_count=1",
+                                  "--set", "embed.method=pretrained", "--set",
+                                  f"embed.path={bad}", stages="embed"))
+    assert code == 3 and "pickle; refused" in one_line(err)

@@ -55,7 +55,10 @@ def list_inputs(cfg):
         if _glob.has_magic(path):
             found = [p for p in fs.glob(path) if fs.isfile(p)]
         elif fs.isdir(path):
-            found = [p for p in fs.find(path) if not p.rsplit("/", 1)[-1].startswith(".")]
+            # Files only: a symlink to a directory (possibly a loop back up the tree)
+            # is listed by find() but not followed.
+            found = [p for p in fs.find(path) if not p.rsplit("/", 1)[-1].startswith(".")
+                     and fs.isfile(p)]
         elif fs.exists(path):
             found = [path]
         else:

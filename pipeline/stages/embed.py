@@ -167,6 +167,10 @@ def _pretrained(e, vocab_index):
     url = resolve_pkg(e["path"])
     try:
         with fsspec.open(url, "rb", compression="infer") as f:
+            if f.read(2)[:1] == b"\x80":  # pickle protocol 2+ (e.g. gensim's .kv/.model)
+                raise InputError(f"{e['path']}: a Python pickle; refused (loading one can run "
+                                 "any code): give word2vec text/binary, GloVe or fastText .vec")
+            f.seek(0)
             words, vectors = read_vectors(f, fmt=e["format"], name=e["path"])
     except FileNotFoundError:
         raise ConfigError(f"embed.path: {e['path']!r} does not exist") from None
