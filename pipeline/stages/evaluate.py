@@ -85,16 +85,18 @@ def evaluate_vectors(cfg, words, vectors, log):
 
 def format_table(metrics):
     """The metrics as a plain-text table."""
+    def fmt(x, spec):  # None (nothing to score) prints as "-"
+        return "-" if x is None else format(x, spec)
+
     lines = [f"{'set':<14}{'pairs':>12}{'oov':>8}{'pearson':>10}{'spearman':>10}"]
     for name, r in metrics["similarity"].items():
         used = f"{r['pairs_used']}/{r['pairs_total']}"
-        p = "-" if r["pearson"] is None else f"{r['pearson']:.3f}"
-        s = "-" if r["spearman"] is None else f"{r['spearman']:.3f}"
-        lines.append(f"{name:<14}{used:>12}{r['oov_rate']:>8.1%}{p:>10}{s:>10}")
+        lines.append(f"{name:<14}{used:>12}{fmt(r['oov_rate'], '.1%'):>8}"
+                     f"{fmt(r['pearson'], '.3f'):>10}{fmt(r['spearman'], '.3f'):>10}")
     a = metrics.get("analogies")
     if a:
-        lines.append(f"analogies: 3CosAdd {a['add_accuracy']:.1%}, 3CosMul "
-                     f"{a['mul_accuracy']:.1%}, coverage {a['coverage']:.1%} "
+        lines.append(f"analogies: 3CosAdd {fmt(a['add_accuracy'], '.1%')}, 3CosMul "
+                     f"{fmt(a['mul_accuracy'], '.1%')}, coverage {fmt(a['coverage'], '.1%')} "
                      f"({a['questions_used']}/{a['questions_total']})")
     return "\n".join(lines)
 

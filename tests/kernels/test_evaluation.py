@@ -488,3 +488,15 @@ def test_analogy_full_questions_file_speed():
     assert got["questions_used"] == got["questions_total"] == len(questions)
     assert got["add_accuracy"] < 0.01  # random vectors know nothing
     assert elapsed < 30, elapsed
+
+
+def test_format_table_prints_unscored_figures_as_dashes():
+    from pipeline.stages.evaluate import format_table
+    text = format_table({"similarity": {"ws": {"pairs_used": 0, "pairs_total": 3,
+                                               "oov_rate": 1.0, "pearson": None,
+                                               "spearman": None}},
+                         "analogies": {"add_accuracy": None, "mul_accuracy": None,
+                                       "coverage": 0.0, "questions_used": 0,
+                                       "questions_total": 5}})
+    assert "analogies: 3CosAdd -, 3CosMul -, coverage 0.0% (0/5)" in text
+    assert text.splitlines()[1].split()[-2:] == ["-", "-"]
