@@ -178,25 +178,26 @@ def wait_quiet(budget, log, threshold=0.15, max_wait=30.0):
     return waited
 
 
-def run_wsi(out_root, name, paths, workers, scheduler, extra_sets=()):
-    """One ``wsi run`` in a fresh subprocess, sampled; returns a result dict."""
-    cmd = [*_wsi_command(), "run", "--out", str(out_root), "--name", name,
-           "--scheduler", scheduler, "--quiet",
-           "--set", f"corpus.paths={json.dumps([str(p) for p in paths])}",
-           "--set", f"cooc.window={WINDOW}", "--set", f"run.workers={workers}",
-           *[a for s in extra_sets for a in ("--set", s)]]
+def run_sampled(cmd, sampler_class):
+    """Run ``cmd`` in the project root while ``sampler_class(pid)`` samples its memory.
+
+    Returns (wall seconds, other processes' load in cores, events) where events maps
+    each stage to when its ``<stage>: done in`` line arrived on stderr, and
+    ``events[None]`` is the stopped sampler. A failure raises RuntimeError with the end
+    of stderr.
+    """
     meter = OtherLoad()
     t_start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    sampler = TreeSampler(proc.pid)
+    sampler = sampler_class(proc.pid)
     sampler.start()
     events, err_lines = {}, []
 
     def read_stderr():
         for line in proc.stderr:  # Python's stderr is line-buffered: lines arrive live
             err_lines.append(line.rstrip("\n"))
-            stage, sep, rest = line.partition(": done in ")
+            stage, sep, _rest = line.partition(": done in ")
             if sep:
                 events[stage.strip()] = time.monotonic()
 
@@ -216,7 +217,20 @@ def run_wsi(out_root, name, paths, workers, scheduler, extra_sets=()):
     other = meter.cores()
     if code != 0:
         tail = "\n".join(err_lines[-15:])
-        raise RuntimeError(f"`{' '.join(cmd)}` exited with {code}:\n{tail}\n{stdout}")
+        raise RuntimeError(f"`{' '.join(map(str, cmd))}` exited with {code}:\n{tail}\n{stdout}")
+    events[None] = sampler
+    return wall, other, events
+
+
+def run_wsi(out_root, name, paths, workers, scheduler, extra_sets=()):
+    """One ``wsi run`` in a fresh subprocess, sampled; returns a result dict."""
+    cmd = [*_wsi_command(), "run", "--out", str(out_root), "--name", name,
+           "--stages", "cooc", "--scheduler", scheduler, "--quiet",
+           "--set", f"corpus.paths={json.dumps([str(p) for p in paths])}",
+           "--set", f"cooc.window={WINDOW}", "--set", f"run.workers={workers}",
+           *[a for s in extra_sets for a in ("--set", s)]]
+    wall, other, events = run_sampled(cmd, TreeSampler)
+    sampler = events.pop(None)
     manifest = json.loads((Path(out_root) / name / "manifest.json").read_text())
     st = manifest["stages"]
     seconds = {s: float(st[s]["seconds"]) for s in ("corpus", "vocab", "cooc")}

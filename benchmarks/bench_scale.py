@@ -51,10 +51,8 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -70,7 +68,7 @@ MEMORY_MARGIN = 0.10  # of the small size's peak
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench_cooc import (OtherLoad, TreeSampler, _wsi_command, code_hash,  # noqa: E402  (same folder)
+from bench_cooc import (TreeSampler, _wsi_command, code_hash, run_sampled,  # noqa: E402  (same folder)
                         run_timed, table)
 
 
@@ -231,38 +229,8 @@ def _run_scale(out_root, corpus, workers, window):
            "--set", f"run.workers={workers}", "--set", f"cooc.window={window}",
            "--set", f"corpus.paths={json.dumps([str(corpus)])}",
            "--set", "run.report=false", "--quiet"]
-    meter = OtherLoad()
-    t_start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    sampler = ProcessSampler(proc.pid)
-    sampler.start()
-    events, err_lines = {}, []
-
-    def read_stderr():
-        for line in proc.stderr:
-            err_lines.append(line.rstrip("\n"))
-            stage, sep, _ = line.partition(": done in ")
-            if sep:
-                events[stage.strip()] = time.monotonic()
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    try:
-        stdout = proc.stdout.read()
-        code = proc.wait()
-    except BaseException:  # interrupted: do not leave our wsi run behind
-        proc.kill()
-        proc.wait()
-        sampler.stop()
-        raise
-    wall = time.monotonic() - t_start
-    reader.join()
-    sampler.stop()
-    other = meter.cores()
-    if code != 0:
-        tail = "\n".join(err_lines[-15:])
-        raise RuntimeError(f"`{shlex.join(cmd)}` exited with {code}:\n{tail}\n{stdout}")
+    wall, other, events = run_sampled(cmd, ProcessSampler)
+    sampler = events.pop(None)
     run_dir = Path(out_root) / name
     st = json.loads((run_dir / "manifest.json").read_text())["stages"]
     seconds = {s: float(st[s]["seconds"]) for s in STAGES}
