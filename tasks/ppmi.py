@@ -10,26 +10,16 @@ PMI with context-distribution smoothing (cds) of exponent ``a``::
 
 Pairs never seen (#(w, c) = 0) have PMI = -inf and SPPMI = 0; zeros are not stored.
 
-The matrix is produced and factorised as row blocks so that a Dask graph can
-map over them: :func:`ppmi_block` builds one block of rows, and the randomized
-SVD (Halko, Martinsson & Tropp, SIAM Review 2011, Algorithm 4.4: randomized
-subspace iteration) needs only two per-block products, :func:`sketch_block`
-(``A_b @ omega``, stacked over blocks) and :func:`project_block`
-(``A_b.T @ Q_b``, summed over blocks), plus QR factorisations and one small
-SVD of tall-skinny / small dense matrices. :func:`randomized_svd_from_blocks`
-is the reference loop in plain numpy over a list of blocks.
+The matrix is produced as row blocks so that a Dask graph can map over them
+(:func:`ppmi_block` builds one block of rows); the embed stage factorises the
+blocks with ``dask.array``'s randomized SVD (``svd_compressed``), and
+:func:`svd_vectors` turns the factors into word vectors.
 
 Public functions
 ----------------
 - ``context_distribution(col_sums, cds=0.75)`` -> float64 (n_cols,)
 - ``ppmi_block(rows, cols, counts, row_sums, context_p, total, *, shift, row_start, n_rows, n_cols)``
   -> csr_array float32 (n_rows, n_cols)
-- ``gaussian_omega(n_cols, width, seed)`` -> float64 (n_cols, width)
-- ``sketch_block(block, omega)`` -> float64 (n_rows_b, width)
-- ``project_block(block, q_block)`` -> float64 (n_cols, width)
-- ``orthonormal_basis(y)`` -> float64, same shape
-- ``svd_from_projection(q, bt, k)`` -> (U, S, Vt)
-- ``randomized_svd_from_blocks(blocks, k, *, oversample=10, n_iter=4, seed=0)`` -> (U, S, Vt)
 - ``svd_vectors(U, S, Vt=None, *, eig=0.5, add_context=False)`` -> float32 (V, k)
 """
 from __future__ import annotations
@@ -40,9 +30,7 @@ import scipy.sparse as sp
 
 from . import _checks
 
-__all__ = ["context_distribution", "ppmi_block", "gaussian_omega", "sketch_block",
-           "project_block", "orthonormal_basis", "svd_from_projection",
-           "randomized_svd_from_blocks", "svd_vectors"]
+__all__ = ["context_distribution", "ppmi_block", "svd_vectors"]
 
 
 # --------------------------------------------------------------------------- PPMI
@@ -173,191 +161,6 @@ def ppmi_block(rows, cols, counts, row_sums, context_p, total, *, shift=1.0, row
     return out
 
 
-# --------------------------------------------------------------------------- randomized SVD
-
-
-def gaussian_omega(n_cols, width, seed):
-    """Gaussian test matrix of the sketch, as :func:`randomized_svd_from_blocks` draws it.
-
-    Parameters
-    ----------
-    n_cols : int
-        Columns of the matrix to factorise (>= 1).
-    width : int
-        k + oversample (>= 1).
-    seed : int
-        Non-negative; the draw is ``numpy.random.default_rng(seed).standard_normal``.
-
-    Returns
-    -------
-    omega : ndarray of shape (n_cols, width), float64
-    """
-    n_cols = _checks.integer(n_cols, "n_cols", lo=1)
-    width = _checks.integer(width, "width", lo=1)
-    seed = _checks.integer(seed, "seed", lo=0)
-    return np.random.default_rng(seed).standard_normal((n_cols, width))
-
-
-def sketch_block(block, omega):
-    """``block @ omega``: a row block of the sketch Y = A @ omega.
-
-    Parameters
-    ----------
-    block : sparse array or ndarray of shape (n_rows_b, n_cols)
-    omega : ndarray of shape (n_cols, width)
-
-    Returns
-    -------
-    y_block : ndarray of shape (n_rows_b, width), float64
-    """
-    block = _matrix(block, "block")
-    omega = _dense2d(omega, "omega")
-    if omega.shape[0] != block.shape[1]:
-        raise ValueError(f"omega must have {block.shape[1]} rows (block columns), "
-                         f"got shape {omega.shape}")
-    return np.asarray(block @ omega, dtype=np.float64)
-
-
-def project_block(block, q_block):
-    """``block.T @ q_block``: one term of A.T @ Q (sum it over the row blocks).
-
-    Parameters
-    ----------
-    block : sparse array or ndarray of shape (n_rows_b, n_cols)
-    q_block : ndarray of shape (n_rows_b, width)
-        The rows of Q matching the block's rows.
-
-    Returns
-    -------
-    z_part : ndarray of shape (n_cols, width), float64
-    """
-    block = _matrix(block, "block")
-    q_block = _dense2d(q_block, "q_block")
-    if q_block.shape[0] != block.shape[0]:
-        raise ValueError(f"q_block must have {block.shape[0]} rows (block rows), "
-                         f"got shape {q_block.shape}")
-    return np.asarray(block.T @ q_block, dtype=np.float64)
-
-
-def orthonormal_basis(y):
-    """Orthonormal basis of the column space of a tall matrix (reduced QR's Q).
-
-    Parameters
-    ----------
-    y : ndarray of shape (n, m), n >= m
-
-    Returns
-    -------
-    q : ndarray of shape (n, m), float64, with q.T @ q = I
-    """
-    y = _dense2d(y, "y")
-    if y.shape[0] < y.shape[1]:
-        raise ValueError(f"y must have at least as many rows as columns, got shape {y.shape}")
-    q, _ = np.linalg.qr(y, mode="reduced")
-    return q
-
-
-def svd_from_projection(q, bt, k):
-    """Final step: SVD of the small B = Q.T @ A, lifted back with Q.
-
-    Parameters
-    ----------
-    q : ndarray of shape (n_rows, width)
-        Orthonormal basis of the (approximate) range of A.
-    bt : ndarray of shape (n_cols, width)
-        A.T @ Q, i.e. B.T (the sum of :func:`project_block` over blocks).
-    k : int
-        Number of components kept (1 <= k <= width).
-
-    Returns
-    -------
-    U : ndarray of shape (n_rows, k), float64
-    S : ndarray of shape (k,), float64, descending
-    Vt : ndarray of shape (k, n_cols), float64
-        Signs fixed so that the largest-magnitude entry of each row of Vt is
-        positive (independent of the QR's column signs).
-    """
-    q = _dense2d(q, "q")
-    bt = _dense2d(bt, "bt")
-    if bt.shape[1] != q.shape[1]:
-        raise ValueError(f"q and bt must have the same width, got {q.shape} and {bt.shape}")
-    k = _checks.integer(k, "k", lo=1)
-    if k > min(q.shape[1], bt.shape[0]):
-        raise ValueError(f"k={k} exceeds min(width, n_cols) = {min(q.shape[1], bt.shape[0])}")
-    ub, s, vt = np.linalg.svd(bt.T, full_matrices=False)
-    ub, s, vt = ub[:, :k], s[:k], vt[:k]
-    signs = np.sign(vt[np.arange(k), np.argmax(np.abs(vt), axis=1)])
-    signs[signs == 0] = 1.0
-    return (q @ ub) * signs, s, vt * signs[:, None]
-
-
-def randomized_svd_from_blocks(blocks, k, *, oversample=10, n_iter=4, seed=0):
-    """Truncated SVD of a matrix given as row blocks (randomized subspace iteration).
-
-    With ``width = k + oversample`` (capped at min(n_rows, n_cols)) and
-    ``A = vstack(blocks)``::
-
-        Y = A @ omega                     # sketch_block per block, stacked
-        Q = qr(Y)
-        repeat n_iter times:
-            Z = qr(A.T @ Q)               # project_block per block, summed
-            Q = qr(A @ Z)                 # sketch_block per block, stacked
-        U, S, Vt = svd_from_projection(Q, A.T @ Q, k)
-
-    Parameters
-    ----------
-    blocks : sequence of sparse arrays or ndarrays, each of shape (n_rows_b, n_cols)
-        Row blocks of A in order, at least one, all with the same n_cols.
-    k : int
-        Number of singular triplets (1 <= k <= min(n_rows, n_cols)).
-    oversample : int, default 10
-        Extra sketch columns (>= 0).
-    n_iter : int, default 4
-        Power (subspace) iterations (>= 0).
-    seed : int, default 0
-        Non-negative; omega is :func:`gaussian_omega` (n_cols, width, seed).
-
-    Returns
-    -------
-    U : ndarray of shape (n_rows, k), float64
-    S : ndarray of shape (k,), float64, descending
-    Vt : ndarray of shape (k, n_cols), float64
-    """
-    if isinstance(blocks, (np.ndarray,)) or sp.issparse(blocks):
-        raise ValueError("blocks must be a sequence of row blocks, not a single matrix")
-    blocks = [_matrix(b, f"blocks[{i}]") for i, b in enumerate(blocks)]
-    if not blocks:
-        raise ValueError("blocks is empty")
-    n_cols = blocks[0].shape[1]
-    for i, b in enumerate(blocks):
-        if b.shape[1] != n_cols:
-            raise ValueError(f"blocks[{i}] has {b.shape[1]} columns, blocks[0] has {n_cols}")
-    bounds = np.cumsum([0] + [b.shape[0] for b in blocks])
-    n_rows = int(bounds[-1])
-    k = _checks.integer(k, "k", lo=1)
-    if k > min(n_rows, n_cols):
-        raise ValueError(f"k={k} exceeds min(n_rows, n_cols) = {min(n_rows, n_cols)}")
-    oversample = _checks.integer(oversample, "oversample", lo=0)
-    n_iter = _checks.integer(n_iter, "n_iter", lo=0)
-    seed = _checks.integer(seed, "seed", lo=0)
-    width = min(k + oversample, n_rows, n_cols)
-
-    def times(mat):             # A @ mat
-        return np.vstack([sketch_block(b, mat) for b in blocks])
-
-    def t_times(q):             # A.T @ q
-        out = np.zeros((n_cols, q.shape[1]))
-        for b, lo, hi in zip(blocks, bounds[:-1], bounds[1:]):
-            out += project_block(b, q[lo:hi])
-        return out
-
-    q = orthonormal_basis(times(gaussian_omega(n_cols, width, seed)))
-    for _ in range(n_iter):
-        z = orthonormal_basis(t_times(q))
-        q = orthonormal_basis(times(z))
-    return svd_from_projection(q, t_times(q), k)
-
-
 def svd_vectors(U, S, Vt=None, *, eig=0.5, add_context=False, normalize_parts=False):
     """Word vectors from a truncated SVD: W = U S^eig, optionally plus C = V S^eig.
 
@@ -436,11 +239,3 @@ def _dense2d(a, name):
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be finite")
     return a
-
-
-def _matrix(b, name):
-    if sp.issparse(b):
-        if b.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {b.shape}")
-        return b
-    return _dense2d(b, name)

@@ -1,13 +1,11 @@
-"""tasks.ppmi: PPMI blocks vs a dense reference, randomized SVD vs numpy, svd_vectors."""
+"""tasks.ppmi: PPMI blocks vs a dense reference, svd_vectors."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tasks.ppmi import (context_distribution, gaussian_omega, orthonormal_basis, ppmi_block,
-                        project_block, randomized_svd_from_blocks, sketch_block,
-                        svd_from_projection, svd_vectors)
+from tasks.ppmi import context_distribution, ppmi_block, svd_vectors
 
 
 def random_counts(rng, n, density=0.4, with_empty=True):
@@ -146,107 +144,6 @@ def test_context_distribution_bad_inputs(col_sums, cds):
         context_distribution(col_sums, cds)
 
 
-# --------------------------------------------------------------------------- randomized SVD
-
-
-def gapped_matrix(rng, n_rows, n_cols, spectrum):
-    u, _ = np.linalg.qr(rng.standard_normal((n_rows, len(spectrum))))
-    v, _ = np.linalg.qr(rng.standard_normal((n_cols, len(spectrum))))
-    return (u * spectrum) @ v.T
-
-
-def row_blocks(a, cuts, sparse=True):
-    parts = [a[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:])]
-    return [sp.csr_array(p) for p in parts] if sparse else parts
-
-
-@pytest.mark.parametrize("sparse", [True, False])
-@pytest.mark.parametrize("seed", [0, 1])
-def test_randomized_svd_matches_numpy(sparse, seed):
-    rng = np.random.default_rng(seed)
-    k = 5
-    spectrum = np.concatenate([[10.0, 8.0, 6.0, 5.0, 4.0], 0.05 * rng.random(25)])
-    a = gapped_matrix(rng, 70, 45, spectrum)
-    blocks = row_blocks(a, [0, 13, 14, 40, 70], sparse)
-    U, S, Vt = randomized_svd_from_blocks(blocks, k, oversample=10, n_iter=4, seed=seed)
-    assert U.shape == (70, k) and S.shape == (k,) and Vt.shape == (k, 45)
-    u_ref, s_ref, vt_ref = np.linalg.svd(a, full_matrices=False)
-    np.testing.assert_allclose(S, s_ref[:k], rtol=1e-6)
-    np.testing.assert_allclose(U @ U.T, u_ref[:, :k] @ u_ref[:, :k].T, atol=1e-6)
-    np.testing.assert_allclose(Vt.T @ Vt, vt_ref[:k].T @ vt_ref[:k], atol=1e-6)
-    np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-10)
-    # Distinct singular values: each triplet matches up to sign, and U S Vt reconstructs.
-    signs = np.sign(np.sum(U * u_ref[:, :k], axis=0))
-    np.testing.assert_allclose(U * signs, u_ref[:, :k], atol=1e-6)
-    np.testing.assert_allclose(Vt * signs[:, None], vt_ref[:k], atol=1e-6)
-    np.testing.assert_allclose((U * S) @ Vt, (u_ref[:, :k] * s_ref[:k]) @ vt_ref[:k], atol=1e-6)
-
-
-def test_randomized_svd_deterministic_and_blocking_invariant():
-    rng = np.random.default_rng(7)
-    a = gapped_matrix(rng, 40, 30, np.array([5.0, 3.0, 2.0, 0.1, 0.05]))
-    one = randomized_svd_from_blocks([sp.csr_array(a)], 3, seed=4)
-    many = randomized_svd_from_blocks(row_blocks(a, [0, 7, 21, 40]), 3, seed=4)
-    again = randomized_svd_from_blocks(row_blocks(a, [0, 7, 21, 40]), 3, seed=4)
-    for x, y, z in zip(one, many, again):
-        np.testing.assert_array_equal(y, z)
-        np.testing.assert_allclose(x, y, atol=1e-10)   # same signs: fixed by Vt
-    Vt = many[2]
-    assert np.all(Vt[np.arange(3), np.argmax(np.abs(Vt), axis=1)] > 0)
-
-
-def test_building_blocks_compose_like_the_driver():
-    """A hand-written loop over the per-block functions gives the driver's result."""
-    rng = np.random.default_rng(8)
-    a = sp.random_array((50, 35), density=0.3, random_state=8, format="csr",
-                        dtype=np.float32)
-    blocks = row_blocks(a.toarray(), [0, 20, 50])
-    k, width, seed = 4, 9, 2
-    q = orthonormal_basis(np.vstack([sketch_block(b, gaussian_omega(35, width, seed))
-                                     for b in blocks]))
-    for _ in range(3):
-        z = orthonormal_basis(project_block(blocks[0], q[:20]) + project_block(blocks[1], q[20:]))
-        q = orthonormal_basis(np.vstack([sketch_block(b, z) for b in blocks]))
-    bt = project_block(blocks[0], q[:20]) + project_block(blocks[1], q[20:])
-    mine = svd_from_projection(q, bt, k)
-    ref = randomized_svd_from_blocks(blocks, k, oversample=5, n_iter=3, seed=seed)
-    for x, y in zip(mine, ref):
-        np.testing.assert_allclose(x, y, atol=1e-12)
-    assert sketch_block(blocks[0], np.ones((35, 2))).shape == (20, 2)
-    assert project_block(blocks[1], np.ones((30, 2))).shape == (35, 2)
-    del rng
-
-
-def test_width_capped_by_matrix_size():
-    a = np.random.default_rng(9).standard_normal((6, 4))
-    U, S, Vt = randomized_svd_from_blocks([a[:3], a[3:]], 4, oversample=10, n_iter=2)
-    np.testing.assert_allclose(S, np.linalg.svd(a, compute_uv=False), rtol=1e-10)
-
-
-@pytest.mark.parametrize("blocks, k, kw", [
-    ([], 1, {}),
-    ([np.ones((3, 4)), np.ones((3, 5))], 1, {}),   # column mismatch
-    ([np.ones((3, 4))], 0, {}),
-    ([np.ones((3, 4))], 4, {}),                    # k > min(n_rows, n_cols)
-    ([np.ones((3, 4))], 1, dict(oversample=-1)),
-    ([np.ones((3, 4))], 1, dict(n_iter=-1)),
-    ([np.ones((3, 4))], 1, dict(seed=-2)),
-    ([np.ones(4)], 1, {}),                         # 1-D block
-    (np.ones((3, 4)), 1, {}),                      # a matrix, not a list of blocks
-])
-def test_randomized_svd_bad_inputs(blocks, k, kw):
-    with pytest.raises(ValueError):
-        randomized_svd_from_blocks(blocks, k, **kw)
-
-
-def test_block_product_shape_mismatch():
-    b = sp.csr_array(np.ones((3, 4)))
-    with pytest.raises(ValueError):
-        sketch_block(b, np.ones((5, 2)))
-    with pytest.raises(ValueError):
-        project_block(b, np.ones((4, 2)))
-
-
 # --------------------------------------------------------------------------- vectors
 
 
@@ -296,8 +193,8 @@ def test_planted_groups_svd_vectors(add_context):
         sel = (r >= lo) & (r < hi)
         blocks.append(ppmi_block(r[sel], c[sel], v[sel], m.sum(1), p, m.sum(), row_start=lo,
                                  n_rows=hi - lo, n_cols=n))
-    U, S, Vt = randomized_svd_from_blocks(blocks, 6, seed=0)
-    w = svd_vectors(U, S, Vt, add_context=add_context)
+    U, S, Vt = np.linalg.svd(sp.vstack(blocks).toarray(), full_matrices=False)
+    w = svd_vectors(U[:, :6], S[:6], Vt[:6], add_context=add_context)
     u = w / np.linalg.norm(w, axis=1, keepdims=True)
     cos = u @ u.T
     same = group[:, None] == group[None, :]
