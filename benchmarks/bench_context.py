@@ -93,6 +93,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench_cooc import OtherLoad, run_timed  # noqa: E402  (same folder: measures other processes' load)
+from pipeline.stages._shards import shard_paths  # noqa: E402
 
 
 def log(msg):
@@ -194,7 +195,7 @@ def streaming(run, window, sif_a):
     target_counts = Counter()
     wnd = window
     n_tokens = 0
-    for part in sorted((run / "corpus").glob("part-*.txt")):
+    for part in shard_paths(run):
         with open(part, encoding="utf-8") as f:
             text = f.read()
         for document in text.split("\n"):

@@ -309,13 +309,13 @@ def load_encoded(run_dir):
     import numpy as np
     import pyarrow.parquet as pq
 
-    from pipeline.stages._shards import read_lines
+    from pipeline.stages._shards import read_lines, shard_paths
     from tasks.counting import encode_lines
 
     vocab = pq.read_table(Path(run_dir) / "vocab.parquet")
     words = vocab["word"].combine_chunks()
     all_ids, all_doc_lengths = [], []
-    for shard in sorted((Path(run_dir) / "corpus").glob("part-*.txt")):
+    for shard in shard_paths(run_dir):
         ids, offsets = encode_lines(read_lines(str(shard)), words)
         all_ids.append(ids)
         all_doc_lengths.append(np.diff(offsets))

@@ -28,6 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.stages._shards import shard_paths  # noqa: E402
+
 FILES = ["abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext"]
 TARGETS = {"ws353": 0.60, "men": 0.60, "simlex999": 0.30}
 
@@ -72,7 +76,7 @@ def gensim_direct(run, manifest):
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus.txt")
         with open(corpus, "wb") as out:
-            for p in sorted((run / "corpus").glob("part-*.txt")):
+            for p in shard_paths(run):
                 with open(p, "rb") as f:
                     shutil.copyfileobj(f, out)
         t = time.time()

@@ -58,6 +58,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipeline.stages._shards import shard_paths  # noqa: E402
+
 FILES = ["abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext"]
 FRACTIONS = (0.25, 0.50, 0.75, 1.00)
 PAPER = {0.25: 0.94, 0.50: 0.95, 0.75: 0.96, 1.00: 0.96}
@@ -149,7 +151,7 @@ def fit_eval(r, fit_words, test_words, *, log_weights=True, intercept=True):
 
 def write_subsets(full_run, dest, mode):
     docs = []
-    for p in sorted((full_run / "corpus").glob("part-*.txt")):
+    for p in map(Path, shard_paths(full_run)):
         docs += [d for d in p.read_bytes().split(b"\n") if d]
     if mode == "random":
         order = np.random.default_rng(SEED).permutation(len(docs))

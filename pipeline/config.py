@@ -37,6 +37,7 @@ class RunConfig(_Section):
     process_min_bytes: int = Field(ge=0)
     split_every: int = Field(ge=2)
     report: bool
+    incremental: bool
 
 
 class PathItem(_Section):

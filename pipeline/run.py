@@ -90,13 +90,12 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                                        externals[name])
                 fingerprints[name] = fp
                 rec = manifest["stages"].get(name) or {}
-                up_to_date = (rec.get("status") in ("complete", "cached")
-                              and rec.get("fingerprint") == fp and run.exists(stage.output))
-                if up_to_date and "outputs" in rec and rec["outputs"] != _output_sizes(run,
-                                                                                     stage):
+                intact = rec.get("status") in ("complete", "cached") and run.exists(stage.output)
+                if intact and "outputs" in rec and rec["outputs"] != _output_sizes(run, stage):
                     # Truncated, replaced or edited by hand since it was written.
                     log(f"{name}: output changed on disk since it was written, recomputing")
-                    up_to_date = False
+                    intact = False
+                up_to_date = intact and rec.get("fingerprint") == fp
                 if up_to_date and not (force and name in selected):
                     rec = dict(rec, status="cached", checked=_now())
                     manifest["stages"][name] = rec
@@ -105,7 +104,10 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                 if name not in selected:
                     log(f"{name}: out of date, recomputing (needed by "
                         f"{', '.join(s for s in selected if name in registry.closure([s]))})")
-                _run_stage(stage, cfg, run, runner, manifest, fp, externals[name], log)
+                previous = (rec if intact and cfg.run.incremental
+                            and not (force and name in selected) else None)
+                _run_stage(stage, cfg, run, runner, manifest, fp, externals[name], log,
+                           previous)
         manifest["updated"] = _now()
         run.write_json("manifest.json", manifest)
         run.clean_tmp()
@@ -138,7 +140,7 @@ def _output_sizes(run, stage):
     return out
 
 
-def _run_stage(stage, cfg, run, runner, manifest, fp, external, log):
+def _run_stage(stage, cfg, run, runner, manifest, fp, external, log, previous=None):
     started = time.time()
     manifest["stages"][stage.name] = {"status": "running", "fingerprint": fp,
                                       "started": _now()}
@@ -146,7 +148,7 @@ def _run_stage(stage, cfg, run, runner, manifest, fp, external, log):
     tmp = run.tmp_dir(stage.name)
     ctx = StageContext(cfg=cfg, run=run, out=join(tmp, stage.output), runner=runner,
                        upstream={u: manifest["stages"].get(u, {}) for u in stage.needs},
-                       external=external, log=log)
+                       external=external, log=log, previous=previous)
     try:
         counters = stage.build(ctx)
         for name in stage.also:  # the main output last: its presence means complete

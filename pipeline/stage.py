@@ -73,6 +73,10 @@ class StageContext:
         Manifest records of the stages this one needs (their counters, etc.).
     external : object
         What ``Stage.inputs`` returned.
+    previous : dict or None
+        This stage's manifest record from an earlier run whose outputs are
+        still intact, when ``run.incremental`` is on and the stage was not
+        forced: a stage may update those outputs instead of starting over.
     """
 
     cfg: object
@@ -82,6 +86,7 @@ class StageContext:
     upstream: dict = field(default_factory=dict)
     external: object = None
     log: Callable = print
+    previous: dict | None = None
 
     def also_path(self, name):
         """Where to write one of the stage's further outputs (``Stage.also``)."""

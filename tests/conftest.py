@@ -43,6 +43,13 @@ def base_args(out, paths, *extra, name="t", scheduler="threads", stages="cooc"):
             "--set", f"corpus.paths={plist}", *only, *extra]
 
 
+def corpus_shards(run_dir):
+    """The corpus stage's shard files in document order (its ``_index.json``)."""
+    corpus = Path(run_dir) / "corpus"
+    index = json.loads((corpus / "_index.json").read_text())
+    return [corpus / s[0] for f in index["files"] for s in f["shards"]]
+
+
 def read_manifest(run_dir):
     return json.loads((Path(run_dir) / "manifest.json").read_text())
 

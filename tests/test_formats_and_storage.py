@@ -9,11 +9,11 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from conftest import base_args, read_manifest
+from conftest import base_args, corpus_shards, read_manifest
 
 
 def corpus_tokens(run):
-    return [line.split() for p in sorted((run / "corpus").glob("part-*.txt"))
+    return [line.split() for p in corpus_shards(run)
             for line in p.read_text(encoding="utf-8").splitlines()]
 
 

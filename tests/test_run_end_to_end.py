@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SHARED, base_args, read_cooc, read_manifest
+from conftest import SHARED, base_args, corpus_shards, read_cooc, read_manifest
 
 WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "café", "naïve", "don't",
          "well-known", "東京", "x2", "1999", "über", "rare", "zebra", "quartz"]
@@ -101,7 +101,7 @@ def test_vocab_and_cooc_equal_brute_force(tmp_path, wsi, scheduler):
     assert int(meta[b"total_tokens"]) == total
 
     # The shards are gensim's corpus_file input: one document per line, single spaces.
-    lines = [ln for f in sorted((run / "corpus").glob("part-*.txt"))
+    lines = [ln for f in corpus_shards(run)
              for ln in f.read_text(encoding="utf-8").splitlines()]
     assert lines == [" ".join(d) for d in docs]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import (PLANTED_D, PLANTED_K, PLANTED_PER, base_args, one_line,
+from conftest import (PLANTED_D, PLANTED_K, PLANTED_PER, base_args, corpus_shards, one_line,
                       planted_sense_corpus, planted_settings)
 from tasks.senses import rank_senses, score_senses
 
@@ -117,8 +117,7 @@ def test_corpus_occurrences_follow_the_document_discourse(planted_run):
     learned = np.array(pq.read_table(run / "atoms.parquet")["vector"].to_pylist())
     best, _ = _match(learned, atoms)
     t = pq.read_table(run / "occurrences").to_pandas()
-    corpus = (run / "corpus")
-    docs = [ln.split(" ") for p in sorted(corpus.glob("part-*.txt"))
+    docs = [ln.split(" ") for p in corpus_shards(run)
             for ln in p.read_text().splitlines()]
     # brute force: every occurrence of the targets, by document and position
     expected = sorted((d, p, w) for d, toks in enumerate(docs) for p, w in enumerate(toks)

@@ -1,6 +1,8 @@
 """Reading the tokenised corpus shards written by the corpus stage."""
 from __future__ import annotations
 
+import json
+
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -9,17 +11,42 @@ from ..errors import InputError
 from ..storage import to_url
 
 
-def list_shards(ctx, sizes=False):
-    """URLs of ``corpus/part-*.txt`` in order (with their sizes in bytes if ``sizes``).
+def shard_names(fs, corpus_dir):
+    """Names of the corpus shards in document order (``_index.json``; else sorted)."""
+    try:
+        with fs.open(corpus_dir + "/_index.json", "rb") as f:
+            return [s[0] for e in json.loads(f.read().decode())["files"] for s in e["shards"]]
+    except FileNotFoundError:
+        return sorted(p.rsplit("/", 1)[-1] for p in fs.glob(corpus_dir + "/part-*.txt"))
+    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError) as e:
+        raise InputError(f"{to_url(fs, corpus_dir)}/_index.json: unreadable ({e}); rerun the "
+                         "corpus stage with --force") from None
 
-    Fails when the corpus output is missing.
+
+def shard_paths(run_dir):
+    """Local paths of a local run directory's corpus shards, in document order."""
+    from fsspec.implementations.local import LocalFileSystem
+    corpus = str(run_dir).rstrip("/") + "/corpus"
+    return [corpus + "/" + n for n in shard_names(LocalFileSystem(), corpus)]
+
+
+def list_shards(ctx, sizes=False):
+    """URLs of the corpus shards in document order (with their sizes in bytes if ``sizes``).
+
+    Fails when the corpus output is missing or a listed shard is.
     """
     fs = ctx.run.fs
-    found = fs.glob(ctx.input_path("corpus") + "/part-*.txt", detail=True)
-    if not found:
+    corpus_dir = ctx.input_path("corpus")
+    names = shard_names(fs, corpus_dir)
+    found = fs.glob(corpus_dir + "/part-*.txt", detail=True)
+    if not names:
         raise InputError(f"{ctx.run.url_of('corpus')}: no corpus shards (rerun the corpus "
                          "stage with --force)")
-    paths = sorted(found)
+    paths = [corpus_dir + "/" + n for n in names]
+    missing = [p for p in paths if p not in found]
+    if missing:
+        raise InputError(f"{to_url(fs, missing[0])}: corpus shard missing (rerun the corpus "
+                         "stage with --force)")
     urls = [to_url(fs, p) for p in paths]
     return (urls, [int(found[p].get("size") or 0) for p in paths]) if sizes else urls
 

@@ -6,15 +6,28 @@ split into byte ranges read in parallel (a line belongs to the range holding
 its first byte); compressed files, paragraph files and wiki dumps are read by
 one task each, streaming. A task's output rolls over to a new shard past
 ``corpus.shard_bytes`` so later stages get bounded partitions.
+
+Shards are named after their file (``part-<key>-<block>-<n>.txt``, the key
+hashing the file's URL, size, mtime and format and the tokeniser settings)
+and ``corpus/_index.json`` lists each file's shards and counters in config
+order, which is the corpus's document order. With
+``run.incremental``, a run that finds files added to its inputs reads only
+those and links the unchanged files' shards from the previous output.
 """
 from __future__ import annotations
 
 import glob as _glob
+import hashlib
+import importlib
+import inspect
+import json
+import os
 from dataclasses import asdict
 
 import dask
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 from fsspec.utils import infer_compression
 
 from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_docs,
@@ -34,8 +47,9 @@ def list_inputs(cfg):
     Returns
     -------
     list of dict
-        ``url, format, compression, size, mtime`` per file, in config order and
-        sorted within each glob or directory.
+        ``url, format, compression, size, mtime, key`` per file, in config order
+        and sorted within each glob or directory; ``key`` names the file's shards
+        (:func:`file_key`).
 
     Raises
     ------
@@ -69,10 +83,15 @@ def list_inputs(cfg):
             info = fs.info(p)
             files.append({"url": to_url(fs, p), "format": fmt,
                           "compression": infer_compression(p),
-                          "size": int(info.get("size") or 0),
-                          "mtime": str(info.get("mtime") or info.get("LastModified") or
-                                       info.get("last_modified") or "")})
+                          "size": int(info.get("size") or 0), "mtime": _mtime(info)})
+    settings = _settings_key(cfg)
+    for f in files:
+        f["key"] = file_key(f, settings)
     return files
+
+
+def _mtime(info):
+    return str(info.get("mtime") or info.get("LastModified") or info.get("last_modified") or "")
 
 
 def _head(file):
@@ -182,15 +201,68 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
     return out
 
 
+_COUNTERS = ("documents", "tokens", "empty_documents", "split_documents", "decode_errors",
+             "redirects")
+INDEX = "_index.json"
+
+
+def file_key(file, settings):
+    """A file's shard-name key: its URL, size, mtime, format and the tokeniser settings.
+
+    Equal keys mean equal shards, so a later run reuses them (``run.incremental``)
+    and a changed file or setting gets new names.
+    """
+    doc = {k: file[k] for k in ("url", "size", "mtime", "format", "compression")}
+    return hashlib.sha256(json.dumps([doc, settings], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _settings_key(cfg):
+    """The code and settings that shape every shard (all but the list of files)."""
+    h = hashlib.sha256()
+    for mod in (__name__, "tasks.tokenize"):
+        h.update(inspect.getsource(importlib.import_module(mod)).encode())
+    c = cfg.corpus
+    h.update(json.dumps([c.lowercase, c.encoding, c.blocksize, c.shard_bytes,
+                         c.max_document_chars]).encode())
+    return h.hexdigest()
+
+
+def _previous_index(ctx):
+    """{file key: entry} of the corpus output an earlier run left intact, else {}."""
+    if not ctx.previous:
+        return {}
+    try:
+        with ctx.run.fs.open(ctx.input_path("corpus") + "/" + INDEX, "rb") as f:
+            entries = json.loads(f.read().decode())["files"]
+        return {e["key"]: e for e in entries}
+    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError):
+        return {}
+
+
+def _link(fs, src, dst):
+    """Put an existing shard into the new output: a hard link when local, else a copy."""
+    if isinstance(fs, LocalFileSystem):
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    fs.copy(src, dst)
+
+
 def build(ctx):
     c = ctx.cfg.corpus
     files = ctx.external["files"]
-    reads, binary, empty = plan_reads(files, c.blocksize)
+    fs = ctx.run.fs
+    old = _previous_index(ctx)
+    kept = {f["key"]: old[f["key"]] for f in files if f["key"] in old}
+    new = [f for f in files if f["key"] not in kept]
+    reads, binary, empty = plan_reads(new, c.blocksize)
     for url in binary:
         ctx.log(f"warning: skipping binary file {url}")
     for url in empty:
         ctx.log(f"warning: skipping empty file {url}")
-    ctx.run.fs.makedirs(ctx.out, exist_ok=True)
+    fs.makedirs(ctx.out, exist_ok=True)
     # Bytes each task reads (compressed bytes expand about 4x). Keys rank tasks
     # by size so the largest run first (dask's local schedulers take equally
     # ranked tasks in descending key order) and small ones fill the end.
@@ -198,30 +270,73 @@ def build(ctx):
              - start for _i, _b, file, start, end in reads]
     rank = {k: r for r, k in enumerate(sorted(range(len(reads)), key=lambda k: sizes[k]))}
     tasks = [dask.delayed(read_part, pure=True)(
-        file, start, end, ctx.url(join(ctx.out, f"part-{i:05d}-{b:05d}")),
+        file, start, end, ctx.url(join(ctx.out, f"part-{file['key']}-{b:05d}")),
         lowercase=c.lowercase, encoding=c.encoding, max_chars=c.max_document_chars,
         shard_bytes=c.shard_bytes, dask_key_name=f"corpus-read-{rank[k]:05d}")
-        for k, (i, b, file, start, end) in enumerate(reads)]
-    work = sum(sizes)
-    results = ctx.runner.compute(tasks, "corpus", gil_bound=True, input_bytes=work)
+        for k, (_i, b, file, start, end) in enumerate(reads)]
+    results = ctx.runner.compute(tasks, "corpus", gil_bound=True, input_bytes=sum(sizes))
+    _check_unchanged(new)
+
+    index = {}
+    skipped = {**{u: "binary" for u in binary}, **{u: "empty" for u in empty}}
+    for f in new:
+        index[f["key"]] = {"key": f["key"], "url": f["url"], "shards": [],
+                           **{k: 0 for k in _COUNTERS}}
+        if f["url"] in skipped:
+            index[f["key"]]["skipped"] = skipped[f["url"]]
+    for (_i, _b, file, _s, _e), r in zip(reads, results):
+        entry = index[file["key"]]
+        for k in _COUNTERS:
+            entry[k] += r.get(k, 0)
+        entry["shards"] += r["shards"]
+    for entry in index.values():
+        entry["shards"].sort()
+    for key, entry in kept.items():
+        for name, *_ in entry["shards"]:
+            _link(fs, ctx.input_path("corpus") + "/" + name, ctx.out + "/" + name)
+        index[key] = entry
+    index = [index[f["key"]] for f in files]  # config order: the corpus's document order
+    with fs.open(ctx.out + "/" + INDEX, "wb") as f:
+        f.write(json.dumps({"files": index}, indent=1).encode())
+
+    binary, empty = ([e["url"] for e in index if e.get("skipped") == why]
+                     for why in ("binary", "empty"))
     totals = {"files": len(files), "files_read": len(files) - len(binary) - len(empty),
-              "skipped_binary_files": binary, "empty_files": empty}
-    for key in ("documents", "tokens", "empty_documents", "split_documents",
-                "decode_errors", "redirects"):
-        totals[key] = sum(r.get(key, 0) for r in results)
-    shards = sorted(s for r in results for s in r["shards"])
-    totals["shards"] = len(shards)
+              "files_reused": len(kept), "skipped_binary_files": sorted(binary),
+              "empty_files": sorted(empty)}
+    for key in _COUNTERS:
+        totals[key] = sum(e.get(key, 0) for e in index)
+    totals["shards"] = sum(len(e["shards"]) for e in index)
     if totals["tokens"] == 0:
         raise InputError("the corpus has no tokens: no letters or digits in "
                          f"{totals['files_read']} readable file(s) of {len(files)} "
                          "(check corpus.paths, corpus.format and corpus.encoding)")
-    if totals["decode_errors"]:
-        ctx.log(f"warning: {totals['decode_errors']} invalid {c.encoding} byte sequence(s) "
-                "replaced")
-    if totals["split_documents"]:
-        ctx.log(f"warning: {totals['split_documents']} over-long document(s) cut at "
-                f"{c.max_document_chars} characters")
+    decode_errors = sum(r.get("decode_errors", 0) for r in results)
+    if decode_errors:
+        ctx.log(f"warning: {decode_errors} invalid {c.encoding} byte sequence(s) replaced")
+    split = sum(r.get("split_documents", 0) for r in results)
+    if split:
+        ctx.log(f"warning: {split} over-long document(s) cut at {c.max_document_chars} "
+                "characters")
+    if kept:
+        ctx.log(f"corpus: reused the shards of {len(kept)} unchanged file(s), read "
+                f"{len(new)} new or changed")
     return totals
+
+
+def _check_unchanged(files):
+    """Fail when a file's size or mtime moved while it was being read (a torn read)."""
+    for file in files:
+        try:
+            fs, path = url_to_fs(file["url"])
+            info = fs.info(path)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{file['url']}: vanished while being read ({e})") from None
+        now = (int(info.get("size") or 0), _mtime(info))
+        if now != (file["size"], file["mtime"]):
+            raise InputError(f"{file['url']}: changed while being read (size/mtime "
+                             f"{file['size']}/{file['mtime']} -> {now[0]}/{now[1]}); run again "
+                             "once it is complete")
 
 
 def inputs(cfg):
