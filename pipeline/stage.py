@@ -8,7 +8,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["Stage", "StageContext"]
+__all__ = ["Stage", "StageContext", "source_key"]
+
+
+def source_key(*modules):
+    """Hash of the named modules' source code (hex)."""
+    h = hashlib.sha256()
+    for mod in modules:
+        h.update(inspect.getsource(importlib.import_module(mod)).encode())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,7 @@ class Stage:
 
     def fingerprint(self, cfg, upstream, external=None):
         """Hash of code, settings, upstream fingerprints and external inputs."""
-        h = hashlib.sha256()
-        for mod in (self.build.__module__, *self.code):
-            h.update(inspect.getsource(importlib.import_module(mod)).encode())
+        h = hashlib.sha256(source_key(self.build.__module__, *self.code).encode())
         doc = {"params": {k: cfg.section(k) for k in self.params},
                "upstream": upstream, "inputs": external}
         h.update(json.dumps(doc, sort_keys=True, default=str).encode())

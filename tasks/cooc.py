@@ -23,7 +23,7 @@ import scipy.sparse as sp
 __all__ = ["cooc_partial", "sum_partials", "merge_stacked", "balanced_cuts"]
 
 
-def cooc_partial(ids, doc_offsets, *, n_words, window, sorted_columns=True):
+def cooc_partial(ids, doc_offsets, *, n_words, window, sorted_columns=True, focus=None):
     """Co-occurrence counts of one partition.
 
     Parameters
@@ -40,6 +40,12 @@ def cooc_partial(ids, doc_offsets, *, n_words, window, sorted_columns=True):
         Sort each row's columns (canonical CSR). Sorting is about a quarter of
         the kernel's time; a caller that only feeds the result to
         :func:`merge_stacked`, which sorts its output anyway, can skip it.
+    focus : ndarray of shape (n_words,), bool, optional
+        Count only the entries (a, b) where ``focus[a]`` or ``focus[b]``: the
+        pairs a word gains when it joins the vocabulary of an already counted
+        corpus. Only windows around focus words are walked, and every kept
+        entry is summed in the same order as without ``focus``, so it is
+        bit-identical to the same entry of the full count.
 
     Returns
     -------
@@ -57,8 +63,16 @@ def cooc_partial(ids, doc_offsets, *, n_words, window, sorted_columns=True):
         raise ValueError("doc_offsets must rise from 0 to len(ids)")
     if ids.size and (ids.max(initial=-1) >= n_words or ids.min(initial=0) < -1):
         raise ValueError(f"ids must lie in [-1, {n_words})")
+    if focus is None:
+        focus = np.ones(n_words, np.bool_)
+        restricted = False
+    else:
+        focus = np.ascontiguousarray(focus, dtype=np.bool_)
+        if focus.shape != (n_words,):
+            raise ValueError(f"focus must have shape ({n_words},), got {focus.shape}")
+        restricted = True
     indptr, indices, counts, weighted = _cooc_csr(ids, doc_offsets, n_words, window,
-                                                  sorted_columns)
+                                                  sorted_columns, focus, restricted)
     return _pair(indptr, indices, counts, weighted, (n_words, n_words), sorted_columns)
 
 
@@ -154,7 +168,7 @@ def balanced_cuts(weights, n_parts):
 
 
 @numba.njit(cache=True, nogil=True)
-def _cooc_csr(ids, doc_offsets, n_words, window, sort):
+def _cooc_csr(ids, doc_offsets, n_words, window, sort, focus, restricted):
     n_tokens = ids.size
     # Pad: `window` out-of-vocabulary sentinels before every document and after
     # the last, so windows never cross a document edge and need no bounds checks.
@@ -178,6 +192,12 @@ def _cooc_csr(ids, doc_offsets, n_words, window, sort):
         if a >= 0:
             positions[fill[a]] = p
             fill[a] += 1
+    # Restricted to focus words: mark the (padded) positions within a window of one.
+    near = np.zeros(padded.size if restricted else 0, np.bool_)
+    if restricted:
+        for p in range(padded.size):
+            if padded[p] >= 0 and focus[padded[p]]:
+                near[p - window:p + window + 1] = True
     # Sparse accumulator, one row at a time.
     mark = np.full(n_words, -1, np.int32)
     acc_c = np.zeros(n_words, np.int64)
@@ -199,11 +219,14 @@ def _cooc_csr(ids, doc_offsets, n_words, window, sort):
     nnz = 0
     for a in range(n_words):
         n_touched = 0
+        every = focus[a]  # else only pairs with a focus word, near one
         for k in range(word_ptr[a], word_ptr[a + 1]):
             p = positions[k]
+            if not every and not near[p]:
+                continue
             for d in range(-window, window + 1):
                 b = padded[p + d]
-                if b < 0 or d == 0:
+                if b < 0 or d == 0 or not (every or focus[b]):
                     continue
                 if mark[b] != a:
                     mark[b] = a

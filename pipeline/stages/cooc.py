@@ -17,6 +17,18 @@ intermediate sum as large as the final block and they piled up: peak memory
 doubled from 1× to 4×.) On a cluster the work directory is on shared
 storage, so a lost worker's tasks are simply rerun from files.
 
+Incremental runs (``run.incremental``): the row blocks' exact sums (int
+counts, float64 weights) are kept in ``cooc.state/`` with the vocabulary and
+the shards they cover. When the corpus stage only added shards, phase 1
+counts just those, relabels the kept sums to the new vocabulary's ids (words
+that left it drop out), and counts in the already covered shards only the
+pairs of words new to the vocabulary (``cooc_partial(focus=...)``). Phase 2
+is unchanged, so the result equals a full recount: counts exactly, and
+weights bit for bit while a pair's weighted sum stays below
+2**(30 - ceil(log2(window))), 6.7e7 for window 10 (float64 sums of float32
+partials of at least 1/window are exact up to there, so their order does
+not matter).
+
 With ``cooc.join_documents`` = n > 1, every n consecutive documents of a
 shard count as one: windows cross sentence ends on sentence-per-line text.
 
@@ -26,19 +38,22 @@ Rows are sorted by (row, col); part files follow row order.
 """
 from __future__ import annotations
 
+import json
 import struct
 
 import dask
 import fsspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.cooc import balanced_cuts, cooc_partial, merge_stacked
 from tasks.counting import encode_lines
 
 from ..errors import InputError
-from ..stage import Stage
+from ..stage import Stage, source_key
+from ..storage import write_parquet
 from ._shards import list_shards, read_lines
 from .vocab import read_vocab
 
@@ -46,6 +61,7 @@ COOC_SCHEMA = pa.schema([("row", pa.int32()), ("col", pa.int32()), ("count", pa.
                          ("weighted", pa.float32())])
 
 
+STATE_NAME = "cooc.state"  # exact sums kept for incremental runs (run.incremental)
 _BUCKETS = 4096  # row groups in which partial sizes are reported for cutting row blocks
 _MAGIC = b"WSICSR2\n"
 # magic, n_rows, n_cols, nnz, first row, bytes per count, bytes per weight
@@ -135,22 +151,47 @@ def merge_files(sources):
     return merge_stacked(*stacked, offsets, n_cols)
 
 
-def count_shard(url, vocab_words, window, out, bucket, join=1):
+def count_shard(url, vocab_words, window, out, bucket, join=1, focus=None):
     """Count one shard and save its whole partial matrix.
 
     ``join`` consecutive documents of the shard count as one (windows cross
-    their boundaries). Returns the file's URL and its non-zeros per group of
-    ``bucket`` rows, which the stage uses to cut row blocks of equal merge work.
+    their boundaries); with ``focus`` (bool per word) only the pairs with a
+    focus word are counted. Returns the file's URL and its non-zeros per group
+    of ``bucket`` rows, which the stage uses to cut row blocks of equal merge work.
     """
     ids, offsets = encode_lines(read_lines(url), vocab_words)
     if join > 1:
         offsets = np.append(offsets[:-1:join], offsets[-1])
     counts, weighted = cooc_partial(ids, offsets, n_words=len(vocab_words), window=window,
-                                    sorted_columns=False)  # merge_files sorts
+                                    sorted_columns=False, focus=focus)  # merge_files sorts
     save_csr(out, counts.indptr, counts.indices, counts.data, weighted.data, len(vocab_words),
              exact=False)
-    starts = counts.indptr[:-1:bucket]
-    return out, np.diff(np.append(starts, counts.indptr[-1]))
+    return out, _histogram(counts.indptr, bucket)
+
+
+def _histogram(indptr, bucket):
+    starts = indptr[:-1:bucket]
+    return np.diff(np.append(starts, indptr[-1]))
+
+
+def relabel_block(url, lo, hi, new_of_old, n_words, out, bucket):
+    """Rows [lo, hi) of an earlier run's exact sums, in the current vocabulary's ids.
+
+    ``new_of_old[i]`` is the current id of the earlier vocabulary's word i (-1
+    when it left the vocabulary: its row and column are dropped); ``n_words``
+    is the current vocabulary's size. Saved like a shard's partial, with exact
+    weights; returns (URL, histogram) as :func:`count_shard` does.
+    """
+    indptr, indices, counts, weighted, _n = load_rows(url, lo, hi)
+    rows = new_of_old[np.repeat(np.arange(lo, hi), np.diff(indptr))]
+    cols = new_of_old[indices]
+    keep = (rows >= 0) & (cols >= 0)
+    order = np.argsort(rows[keep], kind="stable")
+    new_ptr = np.zeros(n_words + 1, np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=n_words), out=new_ptr[1:])
+    save_csr(out, new_ptr, cols[keep][order], counts[keep][order], weighted[keep][order],
+             n_words, exact=True)
+    return out, _histogram(new_ptr, bucket)
 
 
 def sum_to_file(sources, out, lo):
@@ -159,12 +200,16 @@ def sum_to_file(sources, out, lo):
                     counts.shape[1], row_start=lo)
 
 
-def write_block(sources, url, row_start):
-    """Sum one row block's inputs and write it as Parquet.
+def write_block(sources, url, row_start, state_url=None):
+    """Sum one row block's inputs and write it as Parquet (and, given
+    ``state_url``, as exact sums there for a later incremental run).
 
     Returns (nnz, sum of counts, sum of weights).
     """
     counts, weighted = merge_files(sources)
+    if state_url:
+        save_csr(state_url, counts.indptr, counts.indices, counts.data, weighted.data,
+                 counts.shape[1], row_start=row_start)
     lengths = np.diff(counts.indptr)
     rows = np.repeat(np.arange(counts.shape[0], dtype=np.int32), lengths) + np.int32(row_start)
     table = pa.table({"row": rows, "col": counts.indices.astype(np.int32, copy=False),
@@ -175,7 +220,7 @@ def write_block(sources, url, row_start):
     return int(counts.nnz), int(counts.data.sum()), float(weighted.data.sum())
 
 
-def _reduce_block(sources, b, lo, hi, split_every, work, out_url):
+def _reduce_block(sources, b, lo, hi, split_every, work, out_url, state_url):
     """Tree of file sums over one row block's inputs; the root writes Parquet."""
     level = 0
     while len(sources) > split_every:
@@ -186,12 +231,51 @@ def _reduce_block(sources, b, lo, hi, split_every, work, out_url):
                 dask_key_name=f"cooc-sum-{b}-{level}-{i // split_every}"), lo, hi)
             for i in range(0, len(sources), split_every)]
         level += 1
-    return dask.delayed(write_block, pure=True)(sources, out_url, lo,
+    return dask.delayed(write_block, pure=True)(sources, out_url, lo, state_url,
                                                 dask_key_name=f"cooc-write-{b}")
 
 
 def _source(url, lo, hi):
     return (url, lo, hi)
+
+
+def counting_key(cfg):
+    """What the exact sums depend on besides the shards: counting code and settings."""
+    return source_key("tasks.cooc", "tasks.counting", "pipeline.stages._shards", __name__) + \
+        json.dumps([cfg.cooc.window, cfg.cooc.join_documents])
+
+
+def _previous_state(ctx, names):
+    """The earlier run's exact sums, if the current shards only add to what they cover.
+
+    Returns (state dict, its vocabulary's words) or None.
+    """
+    if not ctx.previous:
+        return None
+    fs, root = ctx.run.fs, ctx.input_path(STATE_NAME)
+    try:
+        with fs.open(root + "/state.json", "rb") as f:
+            state = json.loads(f.read().decode())
+        with fs.open(root + "/words.parquet", "rb") as f:
+            words = pq.ParquetFile(f).read()["word"].combine_chunks()
+        if state["key"] != counting_key(ctx.cfg):
+            return None
+        covered = set(state["shards"])
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, pa.ArrowInvalid):
+        return None
+    if not covered <= set(names):
+        ctx.log("cooc: corpus files were removed or changed since the last run; "
+                "recounting every shard")
+        return None
+    return state, words
+
+
+def _write_state(ctx, names, words, blocks):
+    fs, root = ctx.run.fs, ctx.also_path(STATE_NAME)
+    write_parquet(ctx.url(root + "/words.parquet"), pa.table({"word": words}))
+    with fs.open(root + "/state.json", "wb") as f:
+        f.write(json.dumps({"key": counting_key(ctx.cfg), "shards": names,
+                            "blocks": blocks}).encode())
 
 
 def build(ctx):
@@ -200,23 +284,57 @@ def build(ctx):
     words = vocab["word"].combine_chunks()
     n_words = len(words)
     shards, sizes = list_shards(ctx, sizes=True)
+    names = [u.rsplit("/", 1)[-1] for u in shards]
     work = ctx.out + ".work"
     ctx.run.fs.makedirs(work, exist_ok=True)
     ctx.run.fs.makedirs(ctx.out, exist_ok=True)
     work_url = ctx.url(work)
+    keep_state = ctx.cfg.run.incremental
+    if keep_state:
+        ctx.run.fs.makedirs(ctx.also_path(STATE_NAME), exist_ok=True)
+    previous = _previous_state(ctx, names) if keep_state else None
 
-    # Phase 1: one partial matrix per shard, saved whole.
+    # Phase 1: one partial matrix per shard, saved whole. Incrementally: per new
+    # shard; the earlier exact sums, relabelled to the current ids; and, for words
+    # new to the vocabulary, their pairs in the shards counted before.
     bucket = max(1, -(-n_words // _BUCKETS))
     words_d = dask.delayed(words, name="cooc-vocab")
+    join = ctx.cfg.cooc.join_documents
+    todo = list(range(len(shards)))
+    tasks, extra = [], {}
+    if previous is not None:
+        state, old_words = previous
+        covered = set(state["shards"])
+        todo = [i for i in todo if names[i] not in covered]
+        new_of_old = pc.fill_null(pc.index_in(old_words, value_set=words), -1).to_numpy(
+            zero_copy_only=False).astype(np.int64)
+        focus = np.ones(n_words, bool)
+        focus[new_of_old[new_of_old >= 0]] = False
+        map_d = dask.delayed(new_of_old, name="cooc-relabel-map")
+        root = ctx.url(ctx.input_path(STATE_NAME))
+        tasks += [dask.delayed(relabel_block, pure=True)(
+            f"{root}/{name}", lo, hi, map_d, n_words, f"{work_url}/state-{b:05d}.bin", bucket,
+            dask_key_name=f"cooc-relabel-{b:05d}")
+            for b, (name, lo, hi) in enumerate(state["blocks"])]
+        if focus.any():
+            focus_d = dask.delayed(focus, name="cooc-focus")
+            tasks += [dask.delayed(count_shard, pure=True)(
+                shards[i], words_d, window, f"{work_url}/focus-{i:05d}.bin", bucket, join,
+                focus_d, dask_key_name=f"cooc-focus-{i:05d}")
+                for i in range(len(shards)) if names[i] in covered]
+        extra = {"incremental": True, "entering_words": int(focus.sum()),
+                 "shards_refocused": len(covered) if focus.any() else 0}
+        ctx.log(f"cooc: counting {len(todo)} new shard(s) onto the sums of {len(covered)}"
+                + (f"; {int(focus.sum())} word(s) new to the vocabulary recounted there"
+                   if focus.any() else ""))
     # Largest shards first, so small ones fill the gaps at the end (dask's local
     # schedulers run equally ranked tasks in descending key order).
-    rank = {i: r for r, i in enumerate(sorted(range(len(shards)), key=lambda i: sizes[i]))}
-    counted = ctx.runner.compute(
-        [dask.delayed(count_shard, pure=True)(u, words_d, window,
-                                              f"{work_url}/shard-{i:05d}.bin", bucket,
-                                              ctx.cfg.cooc.join_documents,
-                                              dask_key_name=f"cooc-count-{rank[i]:05d}")
-         for i, u in enumerate(shards)], "cooc count")
+    rank = {i: r for r, i in enumerate(sorted(todo, key=lambda i: sizes[i]))}
+    tasks += [dask.delayed(count_shard, pure=True)(shards[i], words_d, window,
+                                                   f"{work_url}/shard-{i:05d}.bin", bucket,
+                                                   join, dask_key_name=f"cooc-count-{rank[i]:05d}")
+              for i in todo]
+    counted = ctx.runner.compute(tasks, "cooc count")
 
     # Phase 2: row blocks of equal merge work, from the partials' actual sizes:
     # enough blocks to bound each merge task's input (cooc.block_nnz entries)
@@ -225,17 +343,22 @@ def build(ctx):
     n_blocks = max(-(-int(load.sum()) // ctx.cfg.cooc.block_nnz), 4 * ctx.runner.n_workers)
     cuts = balanced_cuts(load, n_blocks) * bucket
     bounds = np.minimum(cuts, n_words)
-    writes = []
+    writes, blocks = [], []
     for b, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
         sources = [(url, lo, hi) for url, _hist in counted]
+        blocks.append([f"block-{b:05d}.bin", lo, hi])
+        state_url = ctx.url(f"{ctx.also_path(STATE_NAME)}/{blocks[-1][0]}") if keep_state \
+            else None
         writes.append(_reduce_block(sources, b, lo, hi, ctx.cfg.run.split_every, work_url,
-                                    ctx.url(f"{ctx.out}/part-{b:05d}.parquet")))
+                                    ctx.url(f"{ctx.out}/part-{b:05d}.parquet"), state_url))
     results = ctx.runner.compute(writes, "cooc merge")
+    if keep_state:
+        _write_state(ctx, names, words, blocks)
     ctx.run.discard(work)
     return {"nnz": sum(r[0] for r in results), "pairs": sum(r[1] for r in results),
             "weighted_sum": sum(r[2] for r in results), "row_blocks": len(writes),
-            "partial_nnz": int(load.sum()), "shards": len(shards), "vocabulary": n_words,
-            "row_bounds": bounds.tolist()}
+            "partial_nnz": int(load.sum()), "shards": len(shards), "shards_counted": len(todo),
+            "vocabulary": n_words, "row_bounds": bounds.tolist(), **extra}
 
 
 STAGE = Stage(
@@ -246,4 +369,5 @@ STAGE = Stage(
     output="cooc",
     build=build,
     code=("tasks.cooc", "tasks.counting", "pipeline.stages._shards"),
+    also=(STATE_NAME,),
 )

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import glob as _glob
 import hashlib
-import importlib
-import inspect
 import json
 import os
 from dataclasses import asdict
@@ -35,7 +33,7 @@ from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_do
                             tokenize)
 
 from ..errors import ConfigError, InputError
-from ..stage import Stage
+from ..stage import Stage, source_key
 from ..storage import join, resolve_pkg, to_url
 
 _HEAD = 8192
@@ -48,7 +46,8 @@ def list_inputs(cfg):
     -------
     list of dict
         ``url, format, compression, size, mtime, key`` per file, in config order
-        and sorted within each glob or directory; ``key`` names the file's shards
+        and sorted within each glob or directory, each file once (the first
+        entry matching it gives its format); ``key`` names the file's shards
         (:func:`file_key`).
 
     Raises
@@ -56,7 +55,7 @@ def list_inputs(cfg):
     ConfigError
         When an entry names nothing (missing path, empty glob or directory).
     """
-    files = []
+    files, seen = [], set()
     for i, (raw, fmt) in enumerate(cfg.corpus.items()):
         where = f"corpus.paths[{i}]"
         url = resolve_pkg(raw)
@@ -80,6 +79,9 @@ def list_inputs(cfg):
         if not found:
             raise ConfigError(f"{where}: {raw!r} matches no file")
         for p in sorted(found):
+            if to_url(fs, p) in seen:  # matched by an earlier entry: read once
+                continue
+            seen.add(to_url(fs, p))
             info = fs.info(p)
             files.append({"url": to_url(fs, p), "format": fmt,
                           "compression": infer_compression(p),
@@ -218,9 +220,7 @@ def file_key(file, settings):
 
 def _settings_key(cfg):
     """The code and settings that shape every shard (all but the list of files)."""
-    h = hashlib.sha256()
-    for mod in (__name__, "tasks.tokenize"):
-        h.update(inspect.getsource(importlib.import_module(mod)).encode())
+    h = hashlib.sha256(source_key(__name__, "tasks.tokenize").encode())
     c = cfg.corpus
     h.update(json.dumps([c.lowercase, c.encoding, c.blocksize, c.shard_bytes,
                          c.max_document_chars]).encode())

@@ -4,8 +4,15 @@ Schema ``word: string, id: int32, count: int64``, ordered by count descending
 then word ascending (code points), ids 0..V-1 in that order. The total number
 of corpus tokens (in or out of the vocabulary) is stored in the file's
 metadata (``total_tokens``) and in the manifest.
+
+``vocab.counts.parquet`` keeps the count of every distinct word (``word,
+count``) and, in its metadata, the shards it covers. Counts are sums, so when
+the corpus stage only added shards, a run with ``run.incremental`` counts the
+new shards and adds them to it: the vocabulary is the one a full recount gives.
 """
 from __future__ import annotations
+
+import json
 
 import dask
 import fsspec
@@ -16,20 +23,33 @@ from tasks.counting import count_words, merge_counts, select_vocab
 
 from ..errors import InputError
 from ..runner import tree_reduce
-from ..stage import Stage
+from ..stage import Stage, source_key
 from ..storage import write_parquet
 from ._shards import list_shards, read_lines
+
+
+COUNTS_NAME = "vocab.counts.parquet"
 
 
 def count_shard(url):
     return count_words(read_lines(url))
 
 
-def write_vocab(counts, url, *, min_count, max_size):
+def read_counts(url):
+    try:
+        with fsspec.open(url, "rb") as f:
+            return pq.ParquetFile(f).read()
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{url}: unreadable word counts ({e})") from None
+
+
+def write_vocab(counts, url, *, min_count, max_size, counts_url, shards):
     total = int(pa.compute.sum(counts["count"]).as_py() or 0)
     vocab = select_vocab(counts, min_count=min_count, max_size=max_size)
     table = vocab.replace_schema_metadata({b"total_tokens": str(total).encode()})
     write_parquet(url, table)
+    write_parquet(counts_url, counts.replace_schema_metadata(
+        {b"shards": json.dumps(shards).encode(), b"key": counting_key().encode()}))
     return {"words": vocab.num_rows, "distinct_words": counts.num_rows,
             "total_tokens": total,
             "vocab_tokens": int(pa.compute.sum(vocab["count"]).as_py() or 0)}
@@ -46,15 +66,50 @@ def read_vocab(url):
     return table, int(meta.get(b"total_tokens", b"0"))
 
 
+def counting_key():
+    """Hash of the code that counts a shard: counts made by other code are not reused."""
+    return source_key("tasks.counting", "pipeline.stages._shards", __name__)
+
+
+def _previous_counts(ctx, names):
+    """The shard names the earlier run's word counts cover, if they can be extended."""
+    if not ctx.previous:
+        return None
+    url = ctx.url(ctx.input_path(COUNTS_NAME))
+    try:
+        with fsspec.open(url, "rb") as f:
+            meta = pq.ParquetFile(f).schema_arrow.metadata or {}
+        covered = json.loads(meta[b"shards"].decode())
+        if meta.get(b"key", b"").decode() != counting_key():
+            return None
+    except (OSError, pa.ArrowInvalid, KeyError, ValueError, UnicodeDecodeError):
+        return None
+    if not set(covered) <= set(names):
+        ctx.log("vocab: corpus files were removed or changed since the last run; "
+                "recounting every shard")
+        return None
+    return covered
+
+
 def build(ctx):
     v = ctx.cfg.vocab
     shards = list_shards(ctx)
+    names = [u.rsplit("/", 1)[-1] for u in shards]
+    covered = _previous_counts(ctx, names)
+    todo = [u for u, n in zip(shards, names) if covered is None or n not in covered]
     parts = [dask.delayed(count_shard, pure=True)(u, dask_key_name=f"vocab-count-{i}")
-             for i, u in enumerate(shards)]
+             for i, u in enumerate(todo)]
+    if covered is not None:
+        parts.append(dask.delayed(read_counts, pure=True)(
+            ctx.url(ctx.input_path(COUNTS_NAME)), dask_key_name="vocab-previous-counts"))
+        ctx.log(f"vocab: adding the counts of {len(todo)} new shard(s) to those of "
+                f"{len(covered)}")
     total = tree_reduce(parts, merge_counts, ctx.cfg.run.split_every, name="vocab-merge")
-    out = dask.delayed(write_vocab, pure=True)(total, ctx.url(ctx.out), min_count=v.min_count,
-                                               max_size=v.max_size)
+    out = dask.delayed(write_vocab, pure=True)(
+        total, ctx.url(ctx.out), min_count=v.min_count, max_size=v.max_size,
+        counts_url=ctx.url(ctx.also_path(COUNTS_NAME)), shards=names)
     (counters,) = ctx.runner.compute([out], "vocab")
+    counters["shards_counted"] = len(todo)
     if counters["words"] == 0:
         raise InputError(f"no word occurs vocab.min_count={v.min_count} times in the corpus "
                          f"({counters['distinct_words']} distinct words, "
@@ -70,4 +125,5 @@ STAGE = Stage(
     output="vocab.parquet",
     build=build,
     code=("tasks.counting", "pipeline.stages._shards"),
+    also=(COUNTS_NAME,),
 )

@@ -325,3 +325,31 @@ def test_unsorted_partial_has_the_same_entries_and_merges_canonically():
     counts, weighted = merge_stacked(*stack([(c, w)]), n_words)
     assert_pair_ok(counts, weighted, n_words)
     np.testing.assert_array_equal(counts.toarray(), ref_c)
+
+
+@pytest.mark.parametrize("window", [1, 3, 10])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_focus_counts_exactly_the_pairs_with_a_focus_word(seed, window):
+    rng = np.random.default_rng(seed)
+    n_words = int(rng.integers(4, 15))
+    ids, offsets = random_corpus(rng, n_words, n_docs=6)
+    focus = rng.random(n_words) < 0.3
+    focus[int(rng.integers(n_words))] = True
+    counts, weighted = cooc_partial(ids, offsets, n_words=n_words, window=window, focus=focus)
+    ref_c, ref_w = brute_cooc(ids, offsets, n_words, window)
+    keep = focus[:, None] | focus[None, :]
+    assert_pair_ok(counts, weighted, n_words)
+    np.testing.assert_array_equal(counts.toarray(), np.where(keep, ref_c, 0))
+    np.testing.assert_allclose(weighted.toarray(), np.where(keep, ref_w, 0), rtol=1e-12, atol=0)
+    # Kept entries are summed in the full count's order: bit-identical to it.
+    full_c, full_w = cooc_partial(ids, offsets, n_words=n_words, window=window)
+    np.testing.assert_array_equal(weighted.toarray(), np.where(keep, full_w.toarray(), 0))
+    assert keep.any() and (~keep).any() or n_words == focus.sum()
+
+
+def test_focus_of_nothing_counts_nothing_and_bad_shape_is_refused():
+    ids, offsets = np.array([0, 1, 2, 1, 0], np.int32), np.array([0, 5])
+    counts, _ = cooc_partial(ids, offsets, n_words=3, window=2, focus=np.zeros(3, bool))
+    assert counts.nnz == 0
+    with pytest.raises(ValueError, match="focus must have shape"):
+        cooc_partial(ids, offsets, n_words=3, window=2, focus=np.zeros(2, bool))
