@@ -146,6 +146,9 @@ def test_fifty_megabyte_line_is_split_with_bounded_memory(tmp_path):
     ("vocab.min_count=0", ["vocab.min_count", "greater than or equal to 1"]),
     ("run.scheduler=fast", ["run.scheduler", "local:N"]),
     ("nosuch.key=1", ["nosuch", "unknown key", "corpus"]),
+    # an output name leading out of run.out is refused before anything is written
+    ("run.name=../elsewhere", ["run.name", "letters, digits"]),
+    ("run.name=/etc", ["run.name", "letters, digits"]),
 ])
 def test_config_errors_name_the_key(tmp_path, wsi, setting, expect):
     code, _, err = wsi("run", "--out", tmp_path / "out", "--set", setting)
