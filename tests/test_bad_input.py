@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, base_args, one_line, read_manifest, wsi_subprocess
@@ -270,3 +271,17 @@ def test_pretrained_pickle_is_refused_unread(tmp_path, wsi):
                                   "--set", "embed.method=pretrained", "--set",
                                   f"embed.path={bad}", stages="embed"))
     assert code == 3 and "pickle; refused" in one_line(err)
+
+
+def test_input_changed_between_stages_is_read_again(tmp_path, wsi):
+    f = tmp_path / "c.txt"
+    f.write_text("the cat sat\n" * 10)
+    out = tmp_path / "out"
+    assert wsi(*base_args(out, [f], "--set", "vocab.min_count=1", stages="corpus"))[0] == 0
+    f.write_text("the cat sat on the mat\n" * 10)  # edited before the next stage runs
+    code, _o, err = wsi(*base_args(out, [f], "--set", "vocab.min_count=1", stages="vocab"))
+    assert code == 0, err
+    assert "corpus: out of date" in err
+    vocab = pq.read_table(out / "t" / "vocab.parquet")
+    assert dict(zip(vocab["word"].to_pylist(), vocab["count"].to_pylist())) == {
+        "the": 20, "cat": 10, "sat": 10, "on": 10, "mat": 10}

@@ -2,9 +2,12 @@
 tokenised and counted, and vocab and cooc end equal to a full recount."""
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 
+import fsspec
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -105,22 +108,16 @@ def test_removed_or_changed_files_mean_a_full_recount(tmp_path, wsi):
     assert all(a.equals(b) for a, b in zip(outputs(out / "inc"), outputs(out / "full2")))
 
 
-def test_incremental_off_keeps_no_state_and_force_recounts(tmp_path, wsi):
+def test_incremental_off_or_force_recounts_everything(tmp_path, wsi):
     files = write_files(tmp_path, 3)
     out = tmp_path / "out"
     off = [*SETTINGS, "--set", "run.incremental=false"]
     assert wsi(*base_args(out, files[:2], *SETTINGS, name="a"))[0] == 0
-    assert (out / "a" / "cooc.state" / "state.json").exists()
-    assert wsi(*base_args(out, files[:2], *off, name="a", stages="cooc"), "--force")[0] == 0
-    assert not (out / "a" / "cooc.state").exists()
     assert wsi(*base_args(out, files, *off, name="a"))[0] == 0
     counters = {s: r["counters"] for s, r in read_manifest(out / "a")["stages"].items()}
     assert counters["corpus"]["files_reused"] == 0
     assert counters["vocab"]["shards_counted"] == counters["cooc"]["shards_counted"] == 3
-    # --force on a run that keeps state also starts over. (Turning run.incremental on
-    # changes no output, so the state comes with the stage's next computation.)
-    assert wsi(*base_args(out, files, *SETTINGS, name="a"), "--force")[0] == 0
-    assert (out / "a" / "cooc.state" / "state.json").exists()
+    # --force starts over too.
     assert wsi(*base_args(out, files, *SETTINGS, name="a"), "--force")[0] == 0
     cooc = read_manifest(out / "a")["stages"]["cooc"]
     assert cooc["status"] == "complete" and "incremental" not in cooc["counters"]
@@ -154,3 +151,35 @@ def test_file_changed_while_being_read_is_an_input_error(tmp_path, wsi, monkeypa
     line = one_line(err)
     assert "f1.txt" in line and "changed while being read" in line
     assert not (tmp_path / "out" / "t" / "corpus").exists()
+
+
+def test_incremental_run_on_fsspec_storage(tmp_path, wsi):
+    """Inputs by file:// URL, run directory in fsspec's memory file system (no links:
+    the unchanged files' shards are copied)."""
+    files = write_files(tmp_path, 3)
+    urls = [f"file://{p}" for p in files]
+    fs = fsspec.filesystem("memory")
+    args = ["run", "--out", "memory://wsi-inc", "--scheduler", "threads", "--quiet",
+            "--stages", "cooc", *SETTINGS]
+    try:
+        for name, paths in (("inc", urls[:2]), ("inc", urls), ("full", urls)):
+            plist = "[" + ", ".join(f'"{u}"' for u in paths) + "]"
+            code, _o, err = wsi(*args, "--name", name, "--set", f"corpus.paths={plist}")
+            assert code == 0, err
+
+        def tables(name):
+            with fs.open(f"/wsi-inc/{name}/vocab.parquet", "rb") as f:
+                vocab = pq.read_table(f)
+            parts = sorted(p for p in fs.find(f"/wsi-inc/{name}/cooc") if p.endswith(".parquet"))
+            rows = []
+            for p in parts:
+                with fs.open(p, "rb") as f:
+                    rows.append(pq.read_table(f))
+            return vocab, pa.concat_tables(rows)
+        inc, full = tables("inc"), tables("full")
+        assert inc[0].equals(full[0]) and inc[1].equals(full[1])
+        m = json.loads(fs.cat("/wsi-inc/inc/manifest.json"))
+        assert m["stages"]["corpus"]["counters"]["files_reused"] == 2
+        assert m["stages"]["cooc"]["counters"]["shards_counted"] == 1
+    finally:
+        fs.rm("/wsi-inc", recursive=True)

@@ -81,11 +81,11 @@ def test_failed_stage_leaves_no_partial_output(tmp_path, wsi, corpus, monkeypatc
     calls = []
     real = cooc.write_block
 
-    def failing(pair, url, row_start, state_url=None):
+    def failing(pair, url, row_start):
         calls.append(url)
         if len(calls) == 2:  # the first block is already written
             raise OSError(28, "No space left on device")
-        return real(pair, url, row_start, state_url)
+        return real(pair, url, row_start)
 
     monkeypatch.setattr(cooc, "write_block", failing)
     code, _, err = wsi(*args, "--scheduler", "sync")

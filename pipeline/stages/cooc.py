@@ -17,22 +17,21 @@ intermediate sum as large as the final block and they piled up: peak memory
 doubled from 1× to 4×.) On a cluster the work directory is on shared
 storage, so a lost worker's tasks are simply rerun from files.
 
-Incremental runs (``run.incremental``): the row blocks' exact sums (int
-counts, float64 weights) are kept in ``cooc.state/`` with the vocabulary and
-the shards they cover. When the corpus stage only added shards, phase 1
-counts just those, relabels the kept sums to the new vocabulary's ids (words
-that left it drop out), and counts in the already covered shards only the
-pairs of words new to the vocabulary (``cooc_partial(focus=...)``). Phase 2
-is unchanged, so the result equals a full recount: counts exactly, and
-weights bit for bit while a pair's weighted sum stays below
-2**(30 - ceil(log2(window))), 6.7e7 for window 10 (float64 sums of float32
-partials of at least 1/window are exact up to there, so their order does
-not matter).
+Incremental runs (``run.incremental``): ``cooc/_state.json`` records the
+vocabulary and the corpus shards the parts sum over. When the corpus stage
+only added shards, phase 1 counts just those, relabels the previous parts to
+the new vocabulary's ids (words that left it drop out), and counts in the
+already covered shards only the pairs of words new to the vocabulary
+(``cooc_partial(focus=...)``). Phase 2 is unchanged, so the result equals a
+full recount: counts exactly, and the float64 weights bit for bit while a
+pair's weighted sum stays below 2**(30 - ceil(log2(window))), 6.7e7 for
+window 10 (float64 sums of the float32 shard partials, each at least
+1/window, are exact up to there, so their order does not matter).
 
 With ``cooc.join_documents`` = n > 1, every n consecutive documents of a
 shard count as one: windows cross sentence ends on sentence-per-line text.
 
-Columns: ``row: int32, col: int32, count: int64, weighted: float32``, one row
+Columns: ``row: int32, col: int32, count: int64, weighted: float64``, one row
 per non-zero (both (a, b) and (b, a)); ``weighted`` adds 1/|i - j| per pair.
 Rows are sorted by (row, col); part files follow row order.
 """
@@ -53,15 +52,14 @@ from tasks.counting import encode_lines
 
 from ..errors import InputError
 from ..stage import Stage, source_key
-from ..storage import write_parquet
 from ._shards import list_shards, read_lines
 from .vocab import read_vocab
 
 COOC_SCHEMA = pa.schema([("row", pa.int32()), ("col", pa.int32()), ("count", pa.int64()),
-                         ("weighted", pa.float32())])
+                         ("weighted", pa.float64())])
 
 
-STATE_NAME = "cooc.state"  # exact sums kept for incremental runs (run.incremental)
+STATE_NAME = "_state.json"  # in cooc/: what the parts cover, for incremental runs
 _BUCKETS = 4096  # row groups in which partial sizes are reported for cutting row blocks
 _MAGIC = b"WSICSR2\n"
 # magic, n_rows, n_cols, nnz, first row, bytes per count, bytes per weight
@@ -78,8 +76,9 @@ def save_csr(url, indptr, indices, counts, weighted, n_cols, row_start=0, exact=
     be read back with a few seeks (:func:`load_rows`), so a shard's partial is
     written once and each row block reads only its part. Counts are stored
     in 4 bytes when they fit (always exact); weights in 4 bytes unless
-    ``exact`` (a shard's partial: the output is float32 anyway, and sums run
-    in float64), which halves the bytes written and read.
+    ``exact`` (a shard's partial: float32 keeps 7 digits of a shard's sums,
+    and the float64 sums of such values are exact, see above), which halves
+    the bytes written and read.
     """
     n_rows = len(indptr) - 1
     base = int(indptr[0])
@@ -174,23 +173,27 @@ def _histogram(indptr, bucket):
     return np.diff(np.append(starts, indptr[-1]))
 
 
-def relabel_block(url, lo, hi, new_of_old, n_words, out, bucket):
-    """Rows [lo, hi) of an earlier run's exact sums, in the current vocabulary's ids.
+def relabel_part(url, new_of_old, n_words, out, bucket):
+    """An earlier run's output part, in the current vocabulary's ids, as a partial.
 
     ``new_of_old[i]`` is the current id of the earlier vocabulary's word i (-1
     when it left the vocabulary: its row and column are dropped); ``n_words``
-    is the current vocabulary's size. Saved like a shard's partial, with exact
-    weights; returns (URL, histogram) as :func:`count_shard` does.
+    is the current vocabulary's size. Saved like a shard's partial, with the
+    exact float64 weights; returns (URL, histogram) as :func:`count_shard` does.
     """
-    indptr, indices, counts, weighted, _n = load_rows(url, lo, hi)
-    rows = new_of_old[np.repeat(np.arange(lo, hi), np.diff(indptr))]
-    cols = new_of_old[indices]
-    keep = (rows >= 0) & (cols >= 0)
-    order = np.argsort(rows[keep], kind="stable")
+    try:
+        with fsspec.open(url, "rb") as f:
+            t = pq.ParquetFile(f).read(columns=["row", "col", "count", "weighted"])
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{url}: unreadable co-occurrence part ({e})") from None
+    rows = new_of_old[t["row"].to_numpy()]
+    cols = new_of_old[t["col"].to_numpy()]
+    take = np.flatnonzero((rows >= 0) & (cols >= 0))
+    take = take[np.argsort(rows[take], kind="stable")]  # by new row, columns as they come
     new_ptr = np.zeros(n_words + 1, np.int64)
-    np.cumsum(np.bincount(rows[keep], minlength=n_words), out=new_ptr[1:])
-    save_csr(out, new_ptr, cols[keep][order], counts[keep][order], weighted[keep][order],
-             n_words, exact=True)
+    np.cumsum(np.bincount(rows[take], minlength=n_words), out=new_ptr[1:])
+    save_csr(out, new_ptr, cols[take], t["count"].to_numpy()[take],
+             t["weighted"].to_numpy()[take], n_words, exact=True)
     return out, _histogram(new_ptr, bucket)
 
 
@@ -200,27 +203,23 @@ def sum_to_file(sources, out, lo):
                     counts.shape[1], row_start=lo)
 
 
-def write_block(sources, url, row_start, state_url=None):
-    """Sum one row block's inputs and write it as Parquet (and, given
-    ``state_url``, as exact sums there for a later incremental run).
+def write_block(sources, url, row_start):
+    """Sum one row block's inputs and write it as Parquet.
 
     Returns (nnz, sum of counts, sum of weights).
     """
     counts, weighted = merge_files(sources)
-    if state_url:
-        save_csr(state_url, counts.indptr, counts.indices, counts.data, weighted.data,
-                 counts.shape[1], row_start=row_start)
     lengths = np.diff(counts.indptr)
     rows = np.repeat(np.arange(counts.shape[0], dtype=np.int32), lengths) + np.int32(row_start)
     table = pa.table({"row": rows, "col": counts.indices.astype(np.int32, copy=False),
                       "count": counts.data.astype(np.int64, copy=False),
-                      "weighted": weighted.data.astype(np.float32)}, schema=COOC_SCHEMA)
+                      "weighted": weighted.data}, schema=COOC_SCHEMA)
     with fsspec.open(url, "wb") as f:
         pq.write_table(table, f, row_group_size=1 << 20)
     return int(counts.nnz), int(counts.data.sum()), float(weighted.data.sum())
 
 
-def _reduce_block(sources, b, lo, hi, split_every, work, out_url, state_url):
+def _reduce_block(sources, b, lo, hi, split_every, work, out_url):
     """Tree of file sums over one row block's inputs; the root writes Parquet."""
     level = 0
     while len(sources) > split_every:
@@ -231,7 +230,7 @@ def _reduce_block(sources, b, lo, hi, split_every, work, out_url, state_url):
                 dask_key_name=f"cooc-sum-{b}-{level}-{i // split_every}"), lo, hi)
             for i in range(0, len(sources), split_every)]
         level += 1
-    return dask.delayed(write_block, pure=True)(sources, out_url, lo, state_url,
+    return dask.delayed(write_block, pure=True)(sources, out_url, lo,
                                                 dask_key_name=f"cooc-write-{b}")
 
 
@@ -246,36 +245,27 @@ def counting_key(cfg):
 
 
 def _previous_state(ctx, names):
-    """The earlier run's exact sums, if the current shards only add to what they cover.
+    """The earlier run's parts, if the current shards only add to what they cover.
 
-    Returns (state dict, its vocabulary's words) or None.
+    Returns the state (``key``, ``shards``, ``words``, ``parts``) or None.
     """
     if not ctx.previous:
         return None
-    fs, root = ctx.run.fs, ctx.input_path(STATE_NAME)
     try:
-        with fs.open(root + "/state.json", "rb") as f:
+        with ctx.run.fs.open(ctx.input_path("cooc") + "/" + STATE_NAME, "rb") as f:
             state = json.loads(f.read().decode())
-        with fs.open(root + "/words.parquet", "rb") as f:
-            words = pq.ParquetFile(f).read()["word"].combine_chunks()
         if state["key"] != counting_key(ctx.cfg):
             return None
         covered = set(state["shards"])
+        state["words"] = pa.array(state["words"], pa.string())
+        state["parts"] = [(str(name), int(lo), int(hi)) for name, lo, hi in state["parts"]]
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, pa.ArrowInvalid):
         return None
     if not covered <= set(names):
         ctx.log("cooc: corpus files were removed or changed since the last run; "
                 "recounting every shard")
         return None
-    return state, words
-
-
-def _write_state(ctx, names, words, blocks):
-    fs, root = ctx.run.fs, ctx.also_path(STATE_NAME)
-    write_parquet(ctx.url(root + "/words.parquet"), pa.table({"word": words}))
-    with fs.open(root + "/state.json", "wb") as f:
-        f.write(json.dumps({"key": counting_key(ctx.cfg), "shards": names,
-                            "blocks": blocks}).encode())
+    return state
 
 
 def build(ctx):
@@ -289,10 +279,7 @@ def build(ctx):
     ctx.run.fs.makedirs(work, exist_ok=True)
     ctx.run.fs.makedirs(ctx.out, exist_ok=True)
     work_url = ctx.url(work)
-    keep_state = ctx.cfg.run.incremental
-    if keep_state:
-        ctx.run.fs.makedirs(ctx.also_path(STATE_NAME), exist_ok=True)
-    previous = _previous_state(ctx, names) if keep_state else None
+    previous = _previous_state(ctx, names)
 
     # Phase 1: one partial matrix per shard, saved whole. Incrementally: per new
     # shard; the earlier exact sums, relabelled to the current ids; and, for words
@@ -303,19 +290,18 @@ def build(ctx):
     todo = list(range(len(shards)))
     tasks, extra = [], {}
     if previous is not None:
-        state, old_words = previous
-        covered = set(state["shards"])
+        covered = set(previous["shards"])
         todo = [i for i in todo if names[i] not in covered]
-        new_of_old = pc.fill_null(pc.index_in(old_words, value_set=words), -1).to_numpy(
+        new_of_old = pc.fill_null(pc.index_in(previous["words"], value_set=words), -1).to_numpy(
             zero_copy_only=False).astype(np.int64)
         focus = np.ones(n_words, bool)
         focus[new_of_old[new_of_old >= 0]] = False
         map_d = dask.delayed(new_of_old, name="cooc-relabel-map")
-        root = ctx.url(ctx.input_path(STATE_NAME))
-        tasks += [dask.delayed(relabel_block, pure=True)(
-            f"{root}/{name}", lo, hi, map_d, n_words, f"{work_url}/state-{b:05d}.bin", bucket,
+        root = ctx.url(ctx.input_path("cooc"))
+        tasks += [dask.delayed(relabel_part, pure=True)(
+            f"{root}/{name}", map_d, n_words, f"{work_url}/previous-{b:05d}.bin", bucket,
             dask_key_name=f"cooc-relabel-{b:05d}")
-            for b, (name, lo, hi) in enumerate(state["blocks"])]
+            for b, (name, _lo, _hi) in enumerate(previous["parts"])]
         if focus.any():
             focus_d = dask.delayed(focus, name="cooc-focus")
             tasks += [dask.delayed(count_shard, pure=True)(
@@ -343,17 +329,16 @@ def build(ctx):
     n_blocks = max(-(-int(load.sum()) // ctx.cfg.cooc.block_nnz), 4 * ctx.runner.n_workers)
     cuts = balanced_cuts(load, n_blocks) * bucket
     bounds = np.minimum(cuts, n_words)
-    writes, blocks = [], []
+    writes, parts = [], []
     for b, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
         sources = [(url, lo, hi) for url, _hist in counted]
-        blocks.append([f"block-{b:05d}.bin", lo, hi])
-        state_url = ctx.url(f"{ctx.also_path(STATE_NAME)}/{blocks[-1][0]}") if keep_state \
-            else None
+        parts.append([f"part-{b:05d}.parquet", lo, hi])
         writes.append(_reduce_block(sources, b, lo, hi, ctx.cfg.run.split_every, work_url,
-                                    ctx.url(f"{ctx.out}/part-{b:05d}.parquet"), state_url))
+                                    ctx.url(f"{ctx.out}/{parts[-1][0]}")))
     results = ctx.runner.compute(writes, "cooc merge")
-    if keep_state:
-        _write_state(ctx, names, words, blocks)
+    with ctx.run.fs.open(ctx.out + "/" + STATE_NAME, "wb") as f:
+        f.write(json.dumps({"key": counting_key(ctx.cfg), "shards": names,
+                            "parts": parts, "words": words.to_pylist()}).encode())
     ctx.run.discard(work)
     return {"nnz": sum(r[0] for r in results), "pairs": sum(r[1] for r in results),
             "weighted_sum": sum(r[2] for r in results), "row_blocks": len(writes),
@@ -369,5 +354,4 @@ STAGE = Stage(
     output="cooc",
     build=build,
     code=("tasks.cooc", "tasks.counting", "pipeline.stages._shards"),
-    also=(STATE_NAME,),
 )
