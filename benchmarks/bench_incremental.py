@@ -5,11 +5,14 @@ Usage::
 
     .venv/bin/python benchmarks/bench_incremental.py [--out DIR] [--tokens 1e7]
         [--files 10] [--added 1] [--workers 2] [--window 10] [--json FILE]
+    .venv/bin/python benchmarks/bench_incremental.py --shared [--added 1] ...
 
 Setup (not timed): a corpus from the planted-sense generator, as in bench_scale.py
 (``wsi synth --tokens <tokens> --vocab 50000 --dim 50 --polysemous 100 --seed 0``,
 kept in ``DIR/synth-<tokens>`` and reused), cut into ``--files`` files of equal numbers
-of lines in ``DIR/incremental-<tokens>-<files>/``.
+of lines in ``DIR/incremental-<tokens>-<files>/``. With ``--shared`` the corpus is
+instead the six English corpora of ``../shared/data/corpora`` (natural text, 3.8M
+tokens; the last ``--added`` of them in alphabetical order are the added files).
 
 Timed, each a fresh ``wsi run --stages cooc`` subprocess (``--scheduler auto``,
 ``run.workers``, ``cooc.window``, ``run.report=false``):
@@ -41,6 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("corpus", "vocab", "cooc")
+SHARED = ROOT.parent / "shared" / "data" / "corpora"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -97,16 +101,36 @@ def dir_bytes(path):
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def identical(run_a, run_b):
-    """(vocab identical, cooc rows identical) of two run directories."""
+def _batches(files, rows):
+    """The rows of Parquet ``files`` in order, as tables of ``rows`` rows (the last shorter)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    buf, n = [], 0
+    for f in files:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=rows):
+            buf.append(batch)
+            n += batch.num_rows
+            while n >= rows:
+                t = pa.Table.from_batches(buf)
+                yield t.slice(0, rows)
+                rest = t.slice(rows)
+                buf, n = rest.to_batches(), rest.num_rows
+    if n:
+        yield pa.Table.from_batches(buf)
+
+
+def identical(run_a, run_b, rows=1 << 22):
+    """(vocab identical, cooc rows identical) of two run directories, streaming the cooc
+    parts (they follow row order and are sorted by (row, col) inside) in equal slices."""
+    import itertools
+
     import pyarrow.parquet as pq
     va, vb = (pq.read_table(Path(r) / "vocab.parquet") for r in (run_a, run_b))
-
-    def cooc(r):  # parts follow row order and are sorted by (row, col) inside
-        import pyarrow as pa
-        parts = sorted((Path(r) / "cooc").glob("part-*.parquet"))
-        return pa.concat_tables([pq.read_table(p) for p in parts])
-    return va.equals(vb), cooc(run_a).equals(cooc(run_b))
+    a, b = (_batches(sorted((Path(r) / "cooc").glob("part-*.parquet")), rows)
+            for r in (run_a, run_b))
+    same = all(x is not None and y is not None and x.equals(y)
+               for x, y in itertools.zip_longest(a, b))
+    return va.equals(vb), same
 
 
 def main(argv=None):
@@ -119,17 +143,25 @@ def main(argv=None):
     p.add_argument("--vocab", type=_count, default=50000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--window", type=int, default=10)
+    p.add_argument("--shared", action="store_true",
+                   help="the shared English corpora instead of a generated corpus")
     p.add_argument("--keep", action="store_true", help="keep the run directories")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
+    if a.shared:
+        names = ("abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext")
+        files = [SHARED / f"{n}.txt" for n in names]
+        if not all(f.is_file() for f in files):
+            sys.exit(f"bench_incremental: --shared needs {SHARED} (absent here)")
+        a.files, label = len(files), "shared"
     if not 0 < a.added < a.files:
         p.error("--added must be between 1 and --files - 1")
-
-    label = size_label(a.tokens)
-    log(f"corpus: {label} tokens (wsi synth, reused when present)")
-    setup = make_corpus(a.out / f"synth-{label}", a.tokens, a.vocab)
-    files = split_corpus(Path(setup["dir"]) / "corpus.txt",
-                         a.out / f"incremental-{label}-{a.files}", a.files)
+    if not a.shared:
+        label = size_label(a.tokens)
+        log(f"corpus: {label} tokens (wsi synth, reused when present)")
+        setup = make_corpus(a.out / f"synth-{label}", a.tokens, a.vocab)
+        files = split_corpus(Path(setup["dir"]) / "corpus.txt",
+                             a.out / f"incremental-{label}-{a.files}", a.files)
     for f in files:
         warm_page_cache(f)
     runs = a.out / "runs"
@@ -141,9 +173,8 @@ def main(argv=None):
     r_inc = run(runs, "inc", files, a.workers, a.window)
     log("full recount")
     r_full = run(runs, "full", files, a.workers, a.window)
-    same_vocab, same_cooc = identical(runs / "inc", runs / "full")
     disk = {k: dir_bytes(runs / "inc" / k) for k in
-            ("corpus", "vocab.parquet", "vocab.counts.parquet", "cooc", "cooc.state")}
+            ("corpus", "vocab.parquet", "vocab.counts.parquet", "cooc")}
 
     def row(name, r):
         s = r["seconds"]
@@ -152,7 +183,7 @@ def main(argv=None):
                 r["counters"]["cooc"].get("shards_counted", "-"), f"{r['other_load']:.2f}"]
     header = ["run", "wall s", "corpus s", "vocab s", "cooc s", "c+v+c s", "vocab shards",
               "cooc shards", "other load"]
-    print(f"# bench_incremental — {label} tokens in {a.files} files, {a.added} added; "
+    print(f"# bench_incremental — {label} corpus in {a.files} files, {a.added} added; "
           f"{a.workers} worker(s), window {a.window}; {platform.node()}, code {code_hash()}")
     print(table([row("first run", r_first), row("incremental", r_inc),
                  row("full recount (ref)", r_full)], header))
@@ -165,9 +196,12 @@ def main(argv=None):
     print(f"incremental run: corpus files reused {c['corpus']['files_reused']} of "
           f"{c['corpus']['files']}; cooc: {c['cooc'].get('entering_words', 0)} words new to "
           f"the vocabulary, rescanned in {c['cooc'].get('shards_refocused', 0)} old shards")
+    print("disk (MB): " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in disk.items()))
+    sys.stdout.flush()
+    log("comparing the outputs")
+    same_vocab, same_cooc = identical(runs / "inc", runs / "full")
     print("identical to the full recount: vocab.parquet " + ("yes" if same_vocab else "NO")
           + ", cooc rows " + ("yes" if same_cooc else "NO"))
-    print("disk (MB): " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in disk.items()))
     if a.json:
         a.json.write_text(json.dumps({"first": r_first, "incremental": r_inc, "full": r_full,
                                       "identical": [same_vocab, same_cooc], "disk": disk,
