@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, base_args
+from conftest import ROOT, base_args, wsi_subprocess
 
 
 def _corpus(path, n_docs=40000, seed=0):
@@ -172,3 +172,18 @@ def test_truncated_output_or_edited_manifest_is_recomputed_not_trusted(tmp_path,
         assert _tables(run, "cooc").equals(ref)
         m = json.loads((run / "manifest.json").read_text())
         assert m["stages"]["cooc"]["status"] in ("complete", "cached")
+
+
+def test_word2vec_with_one_worker_is_reproducible_across_processes(tmp_path):
+    """The deterministic mode of the gensim trainers: ``embed.workers: 1`` gives the same
+    vectors in another process, whatever Python's string-hash seed."""
+    corpus = _corpus(tmp_path / "c.txt", n_docs=2000)
+    sets = ["--set", "embed.method=word2vec", "--set", "embed.vector_size=16",
+            "--set", "embed.epochs=1", "--set", "embed.workers=1", "--set", "vocab.min_count=3",
+            "--set", "run.report=false"]
+    for name, hash_seed in (("a", "1"), ("b", "2")):
+        r = wsi_subprocess(*base_args(tmp_path / name, [corpus], *sets, stages="embed"),
+                           env={"PYTHONHASHSEED": hash_seed})
+        assert r.returncode == 0, r.stderr
+    a, b = (_tables(tmp_path / n / "t", "embeddings.parquet") for n in "ab")
+    assert a.num_rows > 100 and a.equals(b)
