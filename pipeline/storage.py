@@ -62,6 +62,12 @@ class RunDir:
 
     # -- paths -----------------------------------------------------------
     def path(self, *parts):
+        """File-system path of a name inside the run directory; a name leading out
+        of it (``..``) is refused."""
+        for part in parts:
+            if ".." in str(part).replace("\\", "/").split("/"):
+                raise UsageError(f"{part!r}: names in a run directory must stay inside it "
+                                 f"({self.url})")
         return join(self.root, *parts)
 
     def url_of(self, *parts):

@@ -285,3 +285,14 @@ def test_input_changed_between_stages_is_read_again(tmp_path, wsi):
     vocab = pq.read_table(out / "t" / "vocab.parquet")
     assert dict(zip(vocab["word"].to_pylist(), vocab["count"].to_pylist())) == {
         "the": 20, "cat": 10, "sat": 10, "on": 10, "mat": 10}
+
+
+@pytest.mark.parametrize("name", ["../escape.json", "corpus/../../x", "a\\..\\b"])
+def test_run_directory_refuses_names_leading_out_of_it(tmp_path, name):
+    from pipeline.errors import UsageError
+    from pipeline.storage import RunDir
+    run = RunDir(str(tmp_path / "run"))
+    with pytest.raises(UsageError, match="must stay inside"):
+        run.write_json(name, {"x": 1})
+    assert run.path("corpus", "part-1.txt").endswith("/run/corpus/part-1.txt")
+    assert list(tmp_path.iterdir()) == []
