@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench clean-venv
+.PHONY: run test bench bench-scale clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_atoms.py
 	$(BIN)/python benchmarks/bench_induce.py
 	$(BIN)/python benchmarks/bench_embed.py
+	$(BIN)/python benchmarks/bench_incremental.py --shared
+
+# The long ones (generated corpora of 10^7 and 10^8 tokens, kept in /tmp/bscale; ~40 min).
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/bench_scale.py --out /tmp/bscale
+	$(BIN)/python benchmarks/bench_incremental.py --out /tmp/bscale --tokens 1e8
 
 clean-venv:
 	rm -rf $(VENV)
