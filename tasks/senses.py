@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["rank_senses", "score_senses", "occurrence_contexts"]
+__all__ = ["rank_senses", "score_senses", "score_senses_flat", "occurrence_contexts"]
 
 
 def rank_senses(idx, coef):
@@ -77,28 +77,75 @@ def score_senses(vectors, atoms, sense_atoms, sense_signs):
     scores : list of m float arrays
         cos(v̂, sign_i A_i) for every candidate, in the given order.
     """
+    if len(sense_atoms) != len(vectors) or len(sense_signs) != len(vectors):
+        raise ValueError("one list of candidate atoms and signs per vector is needed")
+    lengths = np.fromiter((len(c) for c in sense_atoms), dtype=np.int64, count=len(vectors))
+    flat = [np.concatenate([np.asarray(x, dtype=dt) for x in xs]) if lengths.sum()
+            else np.zeros(0, dt) for xs, dt in ((sense_atoms, np.int64),
+                                               (sense_signs, np.float64))]
+    best, best_score, scores = score_senses_flat(vectors, atoms, *flat, lengths)
+    return best, best_score, np.split(scores, np.cumsum(lengths)[:-1])
+
+
+def score_senses_flat(vectors, atoms, cand, signs, lengths):
+    """:func:`score_senses` on candidates given flat: occurrence i's are the next
+    ``lengths[i]`` entries of ``cand`` (atom ids) and ``signs``.
+
+    Returns best (m,) int32, best_score (m,) float64 and the scores flat,
+    shape (lengths.sum(),), in the order of ``cand``. Ties go to the first
+    candidate, as with ``np.argmax``.
+    """
     vectors = np.asarray(vectors, dtype=np.float64)
     atoms = np.asarray(atoms, dtype=np.float64)
     if vectors.ndim != 2 or atoms.ndim != 2 or vectors.shape[1] != atoms.shape[1]:
         raise ValueError(f"vectors {vectors.shape} and atoms {atoms.shape} must share their "
                          "second dimension")
-    if len(sense_atoms) != len(vectors) or len(sense_signs) != len(vectors):
-        raise ValueError("one list of candidate atoms and signs per vector is needed")
-    norms = np.linalg.norm(vectors, axis=1)
-    anorm = np.linalg.norm(atoms, axis=1)
-    best = np.full(len(vectors), -1, dtype=np.int32)
-    best_score = np.full(len(vectors), np.nan)
-    scores = []
-    for i, (cand, sign) in enumerate(zip(sense_atoms, sense_signs)):
-        cand = np.asarray(cand, dtype=np.int64)
-        if len(cand) == 0 or norms[i] == 0:
-            scores.append(np.zeros(len(cand)))
-            continue
-        sc = (atoms[cand] @ vectors[i]) * np.sign(sign) / (anorm[cand] * norms[i])
-        scores.append(sc)
-        j = int(np.argmax(sc))
-        best[i], best_score[i] = cand[j], sc[j]
+    cand = np.asarray(cand, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    m = len(vectors)
+    if lengths.shape != (m,) or len(cand) != lengths.sum() or len(signs) != len(cand):
+        raise ValueError("lengths must give one count per vector, summing to the candidates")
+    if len(cand) and (cand.min() < 0 or cand.max() >= len(atoms)):
+        raise ValueError(f"candidate atom ids must lie in [0, {len(atoms)})")
+    sign = np.ascontiguousarray(np.sign(np.asarray(signs, dtype=np.float64)))
+    best = np.full(m, -1, dtype=np.int32)
+    best_score = np.full(m, np.nan)
+    scores = np.zeros(len(cand))
+    _score_segments(np.ascontiguousarray(vectors), np.ascontiguousarray(atoms), cand, sign,
+                    lengths, best, best_score, scores)
     return best, best_score, scores
+
+
+@numba.njit(cache=True, nogil=True)
+def _sq(x):
+    total = 0.0
+    for t in range(x.size):
+        total += x[t] * x[t]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _score_segments(vectors, atoms, cand, sign, lengths, best, best_score, scores):
+    d = vectors.shape[1]
+    anorm = np.empty(atoms.shape[0])
+    for j in range(atoms.shape[0]):
+        anorm[j] = np.sqrt(_sq(atoms[j]))
+    k = 0
+    for i in range(vectors.shape[0]):
+        norm = np.sqrt(_sq(vectors[i]))
+        for _ in range(lengths[i]):
+            if norm > 0:
+                c = cand[k]
+                dot = 0.0
+                for t in range(d):
+                    dot += atoms[c, t] * vectors[i, t]
+                scores[k] = sign[k] * dot / (anorm[c] * norm)
+                if best[i] < 0 or scores[k] > best_score[i]:  # ties: the first one
+                    best[i] = c
+                    best_score[i] = scores[k]
+            k += 1
+
+
 
 
 def occurrence_contexts(ids, doc_offsets, is_target, weighted_vectors, has_vector, *, window):

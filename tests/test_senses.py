@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import (PLANTED_D, PLANTED_K, PLANTED_PER, base_args, corpus_shards, one_line,
+                      read_manifest,
                       planted_sense_corpus, planted_settings)
 from tasks.senses import rank_senses, score_senses
 
@@ -128,8 +129,39 @@ def test_corpus_occurrences_follow_the_document_discourse(planted_run):
     right = [best[doc_topic[d]] == a for d, a in zip(tie.document, tie.atom_id)
              if doc_topic[d] in (0, 1)]  # a discourse that is one of its senses
     assert len(right) > 50 and np.mean(right) > 0.9
-    assert (t[t.word == "w2x0"].atom_id.isin(
-        pq.read_table(run / "senses.parquet").to_pandas().query("word == 'w2x0'").atom_id)).all()
+    _assert_assigned_among_strongest(run, t)
+
+
+def _assert_assigned_among_strongest(run, t):
+    """As `wsi assign`: each occurrence scored on its word's senses.assign_max strongest
+    senses and labelled with the best of them."""
+    senses = pq.read_table(run / "senses.parquet").to_pandas()
+    k = read_manifest(run)["config"]["senses"]["assign_max"]
+    for w, g in t.groupby("word"):
+        top = senses[(senses.word == w) & (senses["rank"] <= k)].atom_id
+        assert g.atom_id.dropna().isin(top).all()
+        assert (g.scores.map(len) == len(top)).all()
+        done = g.dropna(subset=["atom_id"])
+        assert len(done) > 10
+        np.testing.assert_allclose(done.score, [max(x) for x in done.scores], atol=1e-6)
+    return senses
+
+
+def test_occurrences_choose_among_the_assign_max_strongest_senses(planted_run, tmp_path, wsi):
+    import shutil
+    import yaml
+    run = tmp_path / "out" / "t"
+    shutil.copytree(planted_run[0], run)
+    conf = tmp_path / "run.yaml"
+    conf.write_text(yaml.safe_dump(read_manifest(run)["config"]))
+    code, _o, err = wsi("run", "-c", conf, "--out", tmp_path / "out", "--name", "t", "--quiet",
+                        "--stages", "occurrences", "--set", "senses.assign_max=1")
+    assert code == 0, err
+    stages = read_manifest(run)["stages"]
+    assert stages["occurrences"]["status"] == "complete" and stages["atoms"]["status"] == "cached"
+    t = pq.read_table(run / "occurrences").to_pandas()
+    senses = _assert_assigned_among_strongest(run, t)
+    assert (senses.groupby("word").size() > 1).any()  # truncation had something to cut
 
 
 def test_rank_senses_and_score_senses_against_direct_computation():
@@ -147,6 +179,28 @@ def test_rank_senses_and_score_senses_against_direct_computation():
     direct = [-(a[1] @ v[0]) / np.linalg.norm(v[0]), a[3] @ v[0] / np.linalg.norm(v[0])]
     np.testing.assert_allclose(scores[0], direct)
     assert best[0] == [1, 3][int(np.argmax(direct))] and best[1] == -1 and np.isnan(score[1])
+
+
+def test_score_senses_on_many_occurrences_against_a_direct_loop():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((30, 6))
+    a[8] = a[7]
+    v = rng.standard_normal((500, 6))
+    v[::7] = 0.0                                        # no context: no assignment
+    cand = [rng.choice(30, size=rng.integers(0, 5), replace=False) for _ in range(500)]
+    signs = [rng.choice([-1.0, 1.0], size=len(c)) * rng.random(len(c)) for c in cand]
+    cand[3], signs[3] = np.array([8, 7]), np.array([1.0, 1.0])  # a tie: the first wins
+    best, score, scores = score_senses(v, a, cand, signs)
+    for i in range(500):
+        direct = [np.sign(sg) * (a[c] @ v[i]) / np.linalg.norm(a[c]) / np.linalg.norm(v[i])
+                  if v[i].any() else 0.0 for c, sg in zip(cand[i], signs[i])]
+        np.testing.assert_allclose(scores[i], direct, rtol=1e-12, atol=1e-15)
+        if len(direct) and v[i].any():
+            assert best[i] == cand[i][int(np.argmax(direct))]
+            assert score[i] == pytest.approx(max(direct), rel=1e-12)
+        else:
+            assert best[i] == -1 and np.isnan(score[i])
+    assert (best >= 0).sum() > 300 and best[3] == 8
 
 
 @pytest.mark.parametrize("setting, message", [

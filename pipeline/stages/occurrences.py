@@ -3,12 +3,13 @@
 For each word of ``occurrences.targets`` that has senses, every occurrence in
 the tokenised corpus gets the SIF context vector of its ±``cooc.window``
 tokens (as the context stage defines it), the common components removed, the
-induction map applied (v̂ = A ũ + b) and the best-scoring of the word's sense
-atoms (:mod:`tasks.senses`). One Dask task per corpus shard; one Parquet
+induction map applied (v̂ = A ũ + b) and the best-scoring of the word's
+``senses.assign_max`` strongest sense atoms (:mod:`tasks.senses`), as ``wsi
+assign`` does. One Dask task per corpus shard; one Parquet
 part per shard: ``occurrences/part-NNNNN.parquet`` with ``document: int64``
 (0-based line of the tokenised corpus, counted over all shards in order),
 ``position: int32`` (token), ``word: string, atom_id: int32, score: float32``
-and ``scores: list<float32>`` (every sense of the word, by rank).
+and ``scores: list<float32>`` (each of those senses, by rank).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 from tasks.context import remove_components, sif_weights
 from tasks.counting import encode_lines
-from tasks.senses import occurrence_contexts, score_senses
+from tasks.senses import occurrence_contexts, score_senses_flat
 
 from ..assign import read_sense_table
 from ..stage import Stage
@@ -45,10 +46,13 @@ def _shard(url, vocab_words, model, window):
     u[ok] = remove_components(sums[ok] / n[ok, None], common)
     v = u @ a.T + b
     v[~ok] = 0.0  # no context: no assignment
-    cand = [senses[w][0] for w in word]
-    signs = [senses[w][1] for w in word]
-    best, score, scores = score_senses(v, atoms, cand, signs)
-    return len(lines), (doc, pos, word, best, score, scores)
+    start, length, sense_atoms, sense_coef = senses
+    lengths = length[word]
+    # Flat positions of each occurrence's candidates in the word-ordered sense arrays.
+    at = np.repeat(start[word] - (np.cumsum(lengths) - lengths), lengths) + \
+        np.arange(lengths.sum())
+    best, score, scores = score_senses_flat(v, atoms, sense_atoms[at], sense_coef[at], lengths)
+    return len(lines), (doc, pos, word, best, score, (lengths, scores))
 
 
 def _write(url, doc_base, result, vocab_words):
@@ -62,8 +66,9 @@ def _write(url, doc_base, result, vocab_words):
         "atom_id": pa.array(np.where(best >= 0, best, 0), type=pa.int32(), mask=best < 0),
         "score": pa.array(np.nan_to_num(score).astype(np.float32), type=pa.float32(),
                           mask=best < 0),
-        "scores": pa.array([s.astype(np.float32) for s in scores],
-                           type=pa.list_(pa.float32())),
+        "scores": pa.ListArray.from_arrays(
+            pa.array(np.concatenate([[0], np.cumsum(scores[0])]), type=pa.int32()),
+            pa.array(scores[1].astype(np.float32), type=pa.float32())),
     }, schema=SCHEMA)
     write_parquet(url, table)
     return len(doc), int((best >= 0).sum())
@@ -99,7 +104,16 @@ def build(ctx):
     has_vector[ids] = True
     is_target = np.zeros(n_words, dtype=bool)
     is_target[[index[t] for t in targets]] = True
-    senses = {index[t]: table[t] for t in targets}
+    # Each target's senses.assign_max strongest atoms (0: its whole code), by word id.
+    k = cfg.senses.assign_max or None
+    start = np.zeros(n_words, dtype=np.int64)
+    length = np.zeros(n_words, dtype=np.int64)
+    order = sorted(index[t] for t in targets)
+    picked = [table[words[w]] for w in order]
+    length[order] = [len(a[:k]) for a, _c in picked]
+    start[order] = np.cumsum(length[order]) - length[order]
+    senses = (start, length, np.concatenate([a[:k] for a, _c in picked]).astype(np.int64),
+              np.concatenate([c[:k] for _a, c in picked]).astype(np.float64))
     _atoms, dictionary = read_atoms(ctx.url(ctx.input_path("atoms.parquet")))
     a = load_npy(ctx.url(ctx.input_path("induction_map.npy")))
     b = load_npy(ctx.url(ctx.input_path("induction_intercept.npy")))
@@ -124,7 +138,7 @@ STAGE = Stage(
     name="occurrences",
     summary="sense of every corpus occurrence of occurrences.targets → occurrences/",
     needs=("corpus", "vocab", "embed", "context", "induce", "atoms", "senses"),
-    params=("occurrences", "cooc.window", "context.sif_a"),
+    params=("occurrences", "cooc.window", "context.sif_a", "senses.assign_max"),
     output="occurrences",
     build=build,
     code=("tasks.senses", "tasks.context", "pipeline.assign"),
