@@ -152,10 +152,7 @@ def _run_stage(stage, cfg, run, runner, manifest, fp, external, log, previous=No
     try:
         counters = stage.build(ctx)
         for name in stage.also:  # the main output last: its presence means complete
-            if run.fs.exists(ctx.also_path(name)):
-                run.commit(ctx.also_path(name), name)
-            else:  # not written this time (e.g. incremental state with run.incremental off)
-                run.discard(run.path(name))
+            run.commit(ctx.also_path(name), name)
         run.commit(ctx.out, stage.output)
     except BaseException as e:
         run.discard(tmp)

@@ -283,6 +283,18 @@ def _is_float_data(t):
     return pa.types.is_floating(t)
 
 
+def read_parquet(url, what, columns=None):
+    """Read a Parquet file (local path or fsspec URL) as an Arrow table; an unreadable
+    one is an :class:`InputError` naming it as ``what``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    try:
+        with fsspec.open(url, "rb") as f:
+            return pq.ParquetFile(f).read(columns=columns)  # read_table imports pyarrow.dataset
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{url}: unreadable {what} ({e})") from None
+
+
 def write_parquet(url, table, **kw):
     """Write an Arrow table as Parquet to a local path or fsspec URL.
 

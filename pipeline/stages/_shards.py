@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,9 +26,18 @@ def shard_names(fs, corpus_dir):
 
 def shard_paths(run_dir):
     """Local paths of a local run directory's corpus shards, in document order."""
-    from fsspec.implementations.local import LocalFileSystem
     corpus = str(run_dir).rstrip("/") + "/corpus"
     return [corpus + "/" + n for n in shard_names(LocalFileSystem(), corpus)]
+
+
+def only_added(ctx, stage, covered, names):
+    """Whether the shards ``names`` include every one of ``covered`` (an earlier run's
+    sums can then be extended); otherwise says why everything is recounted."""
+    if set(covered) <= set(names):
+        return True
+    ctx.log(f"{stage}: corpus files were removed or changed since the last run; "
+            "recounting every shard")
+    return False
 
 
 def list_shards(ctx, sizes=False):

@@ -52,7 +52,8 @@ from tasks.counting import encode_lines
 
 from ..errors import InputError
 from ..stage import Stage, source_key
-from ._shards import list_shards, read_lines
+from ..storage import read_parquet
+from ._shards import list_shards, only_added, read_lines
 from .vocab import read_vocab
 
 COOC_SCHEMA = pa.schema([("row", pa.int32()), ("col", pa.int32()), ("count", pa.int64()),
@@ -181,11 +182,7 @@ def relabel_part(url, new_of_old, n_words, out, bucket):
     is the current vocabulary's size. Saved like a shard's partial, with the
     exact float64 weights; returns (URL, histogram) as :func:`count_shard` does.
     """
-    try:
-        with fsspec.open(url, "rb") as f:
-            t = pq.ParquetFile(f).read(columns=["row", "col", "count", "weighted"])
-    except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"{url}: unreadable co-occurrence part ({e})") from None
+    t = read_parquet(url, "co-occurrence part", columns=["row", "col", "count", "weighted"])
     rows = new_of_old[t["row"].to_numpy()]
     cols = new_of_old[t["col"].to_numpy()]
     take = np.flatnonzero((rows >= 0) & (cols >= 0))
@@ -261,11 +258,7 @@ def _previous_state(ctx, names):
         state["parts"] = [(str(name), int(lo), int(hi)) for name, lo, hi in state["parts"]]
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, pa.ArrowInvalid):
         return None
-    if not covered <= set(names):
-        ctx.log("cooc: corpus files were removed or changed since the last run; "
-                "recounting every shard")
-        return None
-    return state
+    return state if only_added(ctx, "cooc", covered, names) else None
 
 
 def build(ctx):

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError, InputError
 from ..stage import Stage
-from ..storage import resolve_pkg, to_url, write_parquet
+from ..storage import read_parquet, resolve_pkg, to_url, write_parquet
 from ._shards import list_shards
 from .vocab import read_vocab
 
@@ -58,11 +58,7 @@ def read_embeddings(url, what="embeddings"):
     Also reads the other tables with a fixed-size ``vector`` column
     (context vectors, atoms); ``what`` names them in errors.
     """
-    try:
-        with fsspec.open(url, "rb") as f:
-            table = pq.ParquetFile(f).read()
-    except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"{url}: unreadable {what} ({e})") from None
+    table = read_parquet(url, what)
     col = table["vector"].combine_chunks()
     d = col.type.list_size
     vectors = col.flatten().to_numpy().reshape(-1, d)

@@ -24,8 +24,8 @@ from tasks.counting import count_words, merge_counts, select_vocab
 from ..errors import InputError
 from ..runner import tree_reduce
 from ..stage import Stage, source_key
-from ..storage import write_parquet
-from ._shards import list_shards, read_lines
+from ..storage import read_parquet, write_parquet
+from ._shards import list_shards, only_added, read_lines
 
 
 COUNTS_NAME = "vocab.counts.parquet"
@@ -33,14 +33,6 @@ COUNTS_NAME = "vocab.counts.parquet"
 
 def count_shard(url):
     return count_words(read_lines(url))
-
-
-def read_counts(url):
-    try:
-        with fsspec.open(url, "rb") as f:
-            return pq.ParquetFile(f).read()
-    except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"{url}: unreadable word counts ({e})") from None
 
 
 def write_vocab(counts, url, *, min_count, max_size, counts_url, shards):
@@ -57,11 +49,7 @@ def write_vocab(counts, url, *, min_count, max_size, counts_url, shards):
 
 def read_vocab(url):
     """The vocabulary table and total token count of a run."""
-    try:
-        with fsspec.open(url, "rb") as f:
-            table = pq.ParquetFile(f).read()  # read_table would import pyarrow.dataset
-    except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"{url}: unreadable vocabulary ({e})") from None
+    table = read_parquet(url, "vocabulary")
     meta = table.schema.metadata or {}
     return table, int(meta.get(b"total_tokens", b"0"))
 
@@ -84,11 +72,7 @@ def _previous_counts(ctx, names):
             return None
     except (OSError, pa.ArrowInvalid, KeyError, ValueError, UnicodeDecodeError):
         return None
-    if not set(covered) <= set(names):
-        ctx.log("vocab: corpus files were removed or changed since the last run; "
-                "recounting every shard")
-        return None
-    return covered
+    return covered if only_added(ctx, "vocab", covered, names) else None
 
 
 def build(ctx):
@@ -100,8 +84,9 @@ def build(ctx):
     parts = [dask.delayed(count_shard, pure=True)(u, dask_key_name=f"vocab-count-{i}")
              for i, u in enumerate(todo)]
     if covered is not None:
-        parts.append(dask.delayed(read_counts, pure=True)(
-            ctx.url(ctx.input_path(COUNTS_NAME)), dask_key_name="vocab-previous-counts"))
+        parts.append(dask.delayed(read_parquet, pure=True)(
+            ctx.url(ctx.input_path(COUNTS_NAME)), "word counts",
+            dask_key_name="vocab-previous-counts"))
         ctx.log(f"vocab: adding the counts of {len(todo)} new shard(s) to those of "
                 f"{len(covered)}")
     total = tree_reduce(parts, merge_counts, ctx.cfg.run.split_every, name="vocab-merge")
