@@ -58,9 +58,16 @@ token on one core for V = 10⁴, d = 100, L = 20 (~0.5 M tokens/s).
 Randomness: the corpus is a sequence of *units* of ``unit_docs`` documents,
 unit u drawing everything it needs (its documents' starting points, walk
 steps and uniforms, the full document length even for the corpus's last,
-cut document) from ``default_rng([seed, 1, u])``. Chunks hold whole units, so
-the corpus does not depend on the chunk size, and a shorter corpus is a prefix
-of a longer one with the same parameters.
+cut document) from ``default_rng([seed, 1, u])``. The floating-point work is
+also laid on a grid fixed by the parameters alone: units are sampled in
+*batches* of ``units_per_batch`` units (batch b holds units b·n ... b·n + n − 1,
+the corpus's last batch fewer), and a batch's blocks in sub-batches of a fixed
+row count, the last one zero-padded, so that every matrix product (whose
+float32 result for a row can depend on the block's shape and the row's place in
+it, with BLAS) sees the same rows in the same places whatever the chunking.
+Chunks are cut from the batches' output. So the corpus does not depend on the
+chunk size, and a shorter corpus is a prefix of a longer one with the same
+parameters.
 """
 from __future__ import annotations
 
@@ -76,9 +83,9 @@ from . import _checks
 __all__ = ["SynthParams", "SynthModel", "Chunk", "build_model", "generate", "word_name",
            "merge_weights", "zipf_slope", "zipf_frequencies", "block_step"]
 
-_SUB_BATCH_FLOATS = 1 << 21    # logits per sampling sub-batch (8 MB of float32)
+_SUB_BATCH_FLOATS = 1 << 21    # most logits per sampling sub-batch (8 MB of float32)
 _UNIT_TOKENS = 4096            # least tokens per random-stream unit
-_BATCH_TOKENS = 1 << 16        # tokens sampled per inner batch (bounds temporaries)
+_BATCH_TOKENS = 1 << 16        # least tokens per sampling batch (bounds temporaries)
 _U_MAX = 1.0 - 1e-12           # uniforms are clipped below 1 (see _sample)
 
 
@@ -244,7 +251,15 @@ class SynthModel:
         # documents per random-stream unit
         self.unit_docs = max(1, -(-_UNIT_TOKENS // p.doc_length))
         self.n_docs = -(-p.n_tokens // p.doc_length)
+        self.n_units = -(-self.n_docs // self.unit_docs)
         self.blocks_per_doc = -(-p.doc_length // self.block_length)
+        # the sampling grid (module docstring): units per batch, and the rows of every
+        # sub-batch: the batch's blocks in equal parts of at most _SUB_BATCH_FLOATS logits
+        unit_tokens = self.unit_docs * p.doc_length
+        self.units_per_batch = max(1, _BATCH_TOKENS // unit_tokens)
+        batch_rows = self.units_per_batch * self.unit_docs * self.blocks_per_doc
+        parts = -(-batch_rows // max(1, _SUB_BATCH_FLOATS // (self._G * self._S)))
+        self._rows = -(-batch_rows // parts)
 
     def _choose_groups(self):
         p = self.params
@@ -314,25 +329,31 @@ class SynthModel:
         return c
 
     def _sample(self, c, u):
-        """Word ids (B, L) int32 for discourse vectors c (B, d) and uniforms u (B, L)."""
+        """Word ids (B, L) int32 for discourse vectors c (B, d) and uniforms u (B, L).
+
+        The rows are taken in sub-batches of ``self._rows`` from the first, the last
+        zero-padded to that count: a row's ids depend on its place in that grid (through
+        BLAS), so callers give whole batches of the sampling grid.
+        """
         B, L = u.shape
-        V, S, G = self.params.vocab_size, self._S, self._G
+        V, S, G, R = self.params.vocab_size, self._S, self._G, self._rows
         out = np.empty((B, L), dtype=np.int32)
-        step = max(1, _SUB_BATCH_FLOATS // (G * S))
-        buf = np.zeros((min(step, B), G * S), dtype=np.float32)  # padding columns stay 0
-        c32 = np.ascontiguousarray(c, dtype=np.float32)
+        x = np.zeros((R, G * S), dtype=np.float32)  # padding columns stay 0
+        xv = x[:, :V]
+        c32 = np.zeros((-(-B // R) * R, self.params.dim), dtype=np.float32)  # padding rows 0
+        c32[:B] = c
         ones = np.ones(S, dtype=np.float32)
-        for a in range(0, B, step):
-            b = min(B, a + step)
+        for a in range(0, B, R):
+            b = min(B, a + R)
             n = b - a
-            x = buf[:n]
-            xv = x[:, :V]
-            np.matmul(c32[a:b], self._vt, out=xv)
+            # every product, maximum and exponential on all R rows: the same shapes for
+            # every sub-batch, whatever n
+            np.matmul(c32[a:a + R], self._vt, out=xv)
             xv -= xv.max(axis=1, keepdims=True)
             np.exp(xv, out=xv)
             # group sums: float32 products with ones (BLAS; relative error ~1e-7, only
             # the choice of group uses them), accumulated over groups in float64
-            gsum = (x.reshape(n * G, S) @ ones).reshape(n, G).astype(np.float64)
+            gsum = (x.reshape(R * G, S) @ ones).reshape(R, G)[:n].astype(np.float64)
             gcum = np.cumsum(gsum, axis=1)
             target = np.minimum(u[a:b], _U_MAX) * gcum[:, -1:]           # (n, L)
             g = (gcum[:, None, :] <= target[:, :, None]).sum(axis=2)      # (n, L)
@@ -340,7 +361,7 @@ class SynthModel:
             rows = np.arange(n)[:, None]
             before = np.where(g > 0, gcum[rows, np.maximum(g - 1, 0)], 0.0)
             frac = np.clip((target - before) / gsum[rows, g], 0.0, _U_MAX)
-            w = x.reshape(n, G, S)[rows, g]                               # (n, L, S)
+            w = x.reshape(R, G, S)[rows, g]                               # (n, L, S)
             cum = np.cumsum(w, axis=2, dtype=np.float64)
             r = frac * cum[:, :, -1]
             j = (cum <= r[:, :, None]).sum(axis=2)
@@ -386,31 +407,44 @@ def build_model(params):
 def generate(model, *, chunk_tokens=1 << 20, return_discourse=False):
     """Yield the corpus as :class:`Chunk` s of about ``chunk_tokens`` tokens (whole units).
 
-    Memory is bounded by the chunk (its ids, 4 bytes per token) plus batches
-    of about 65k tokens: the corpus is never held whole. The chunk size does
-    not change the corpus.
+    Memory is bounded by the chunk (its ids, 4 bytes per token) plus a sampling
+    batch of about 65k tokens and its temporaries: the corpus is never held
+    whole. The chunk size does not change the corpus: the batches are the same
+    for every chunk size (the module docstring's grid), and chunks are cut from
+    their output.
     """
     chunk_tokens = _checks.integer(chunk_tokens, "chunk_tokens", lo=1)
     p = model.params
     unit_tokens = model.unit_docs * p.doc_length
-    units_per_chunk = max(1, chunk_tokens // unit_tokens)
-    units_per_batch = max(1, _BATCH_TOKENS // unit_tokens)
-    n_units = -(-model.n_docs // model.unit_docs)
-    for first in range(0, n_units, units_per_chunk):
-        stop = min(n_units, first + units_per_chunk)
-        parts, lens, disc = [], [], []
-        for b in range(first, stop, units_per_batch):
-            ids, lengths, c = model._docs(b, min(units_per_batch, stop - b), return_discourse)
-            parts.append(ids)
-            lens.append(lengths)
-            if return_discourse:
-                disc.append(c)
-        lengths = np.concatenate(lens)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    chunk_docs = max(1, chunk_tokens // unit_tokens) * model.unit_docs
+    per_batch = model.units_per_batch
+    held = []  # (ids, lengths, discourse) of sampled documents not yet in a chunk
+    n_held = first_doc = 0
+    for first in range(0, model.n_units, per_batch):
+        held.append(model._docs(first, min(per_batch, model.n_units - first),
+                                return_discourse))
+        n_held += len(held[-1][1])
+        last = first + per_batch >= model.n_units
+        if n_held < chunk_docs and not last:
+            continue
+        ids, lengths = np.concatenate([h[0] for h in held]), np.concatenate([h[1] for h in held])
+        disc = np.concatenate([h[2] for h in held]) if return_discourse else None
+        held = None  # the pieces, now copied
+        offsets = np.zeros(n_held + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        yield Chunk(ids=np.concatenate(parts), offsets=offsets,
-                    first_doc=first * model.unit_docs,
-                    discourse=np.concatenate(disc) if return_discourse else None)
+        a = 0
+        while n_held - a >= chunk_docs or (last and a < n_held):
+            b = min(n_held, a + chunk_docs)
+            # a part is copied: a chunk owns its arrays, no view keeps the rest alive
+            whole = a == 0 and b == n_held
+            yield Chunk(ids=ids if whole else ids[offsets[a]:offsets[b]].copy(),
+                        offsets=offsets[a:b + 1] - offsets[a], first_doc=first_doc + a,
+                        discourse=(disc if whole else disc[a:b].copy())
+                        if return_discourse else None)
+            a = b
+        held = [(ids[offsets[a]:], lengths[a:], disc[a:] if return_discourse else None)]
+        n_held -= a
+        first_doc += a
 
 
 def merge_weights(counts, groups):
