@@ -159,6 +159,31 @@ def test_same_seed_same_corpus_and_chunking_does_not_change_it():
     assert [g.tolist() for g in SynthModel(p).groups] == [g.tolist() for g in model.groups]
 
 
+def test_chunk_size_does_not_change_a_large_vocabulary_corpus():
+    # V = 10^4, d = 100 (the CLI's defaults): each float32 logit sums 100 products, so a
+    # sampler whose matrix products took their shape or row offsets from the chunking
+    # would flip a near-tie about once per 2*10^4 tokens (observed: ~10 tokens in this
+    # corpus). Chunks of 1, 4, 7 and 16 random-stream units cut the inner batches (15 units
+    # here) at different places; the whole corpus in one chunk is the reference.
+    p = SynthParams(n_tokens=200_000, vocab_size=10_000, dim=100, seed=5)
+    model = SynthModel(p)
+    unit = model.unit_docs * p.doc_length
+    _, one, off_one, _ = _corpus(p, chunk_tokens=10 ** 9)
+    for units in (1, 4, 7, 16):
+        chunks = list(generate(SynthModel(p), chunk_tokens=units * unit))
+        assert all(len(ch.ids) <= units * unit for ch in chunks)
+        assert [ch.first_doc for ch in chunks] == [
+            k * units * model.unit_docs for k in range(len(chunks))]
+        ids = np.concatenate([ch.ids for ch in chunks])
+        assert (ids != one).sum() == 0, units
+        offsets = np.concatenate([[0], np.cumsum(np.concatenate(
+            [np.diff(ch.offsets) for ch in chunks]))])
+        np.testing.assert_array_equal(offsets, off_one)
+    # a shorter corpus, whose last inner batch is cut, is still a prefix
+    _, short, _, _ = _corpus(SynthParams(**{**p.as_dict(), "n_tokens": 123_457}))
+    assert (short != one[:123_457]).sum() == 0
+
+
 def test_norms_follow_the_documented_zipf_law_and_frequencies_fall_with_rank():
     p = SynthParams(n_tokens=200_000, vocab_size=2000, dim=50, topics=20, zipf=1.0, seed=2)
     model, ids, _, _ = _corpus(p)
