@@ -17,7 +17,7 @@ rows, float64 (20,000 x 300), coded with 2000 atoms at sparsity 5 for 10 iterati
    and ``embed.workers=1`` (one gensim thread makes the vectors, hence X and its
    fingerprint, reproducible, so that cached reference figures can be reused), into a
    temporary directory or ``--out DIR`` (kept, and reused when its stages are cached).
-   X is made by ``pipeline.stages.atoms.coded_words`` with ``atoms.max_words=20000``
+   X is made by ``tasks.atoms.dictionary_words`` with ``atoms.max_words=20000``
    (the other atoms settings from conf/default.yaml), exactly as the stage makes it.
    ``--vectors PATH`` (an ``embeddings.parquet`` or a run directory holding one) skips
    the training; the atoms-stage rows then need the run directory's ``manifest.json``
@@ -169,10 +169,11 @@ def atoms_settings():
 
 def load_x(embeddings, settings):
     """X exactly as the atoms stage codes it, and its fingerprint."""
-    from pipeline.stages.atoms import coded_words
-    from pipeline.stages.embed import read_embeddings
+    from tasks.atoms import dictionary_words
+    from pipeline.artifacts.tables import read_vectors as read_embeddings
     emb, vectors = read_embeddings(str(embeddings))
-    _, x = coded_words(emb, vectors, settings)
+    _, x = dictionary_words(emb["count"].to_numpy(), vectors, min_count=settings.min_count,
+                            max_words=settings.max_words, normalize=settings.normalize)
     return x, hashlib.sha256(x.tobytes()).hexdigest()[:12]
 
 
@@ -192,7 +193,7 @@ def warm_up():
     import numpy as np
 
     from pipeline.runner import Runner
-    from pipeline.stages.atoms import DaskCoder
+    from pipeline.coding import DaskCoder
     from tasks.ksvd import KSVD
     x = np.random.default_rng(0).standard_normal((600, 300))
     KSVD(n_atoms=60, sparsity=SPARSITY, max_iter=2, tol=0).fit(x)
@@ -218,7 +219,7 @@ def fit_dask(x, workers, block_rows):
     from threadpoolctl import threadpool_limits
 
     from pipeline.runner import Runner
-    from pipeline.stages.atoms import DaskCoder
+    from pipeline.coding import DaskCoder
     with threadpool_limits(1):
         with Runner("threads", workers=workers, quiet=True) as runner:
             return fit_ours(x, coder=DaskCoder(runner, block_rows))
@@ -610,7 +611,7 @@ def main(argv=None):
                         f"{r['seconds']:.2f}s, relative_error {r['fit_error']:.4f} "
                         f"(other load {r['other_load']:.2f} cores)")
                     stage.setdefault(w, []).append(r)
-            from pipeline.stages.atoms import read_atoms
+            from pipeline.artifacts.tables import read_atoms
             _, d32 = read_atoms(str(stage_dir / "atoms.parquet"))
             stage_error = recoded_error(x, d32)  # last run (2 workers); float32 atoms
         res["stage"] = {str(w): v for w, v in stage.items()}

@@ -93,7 +93,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench_cooc import OtherLoad, run_timed  # noqa: E402  (same folder: measures other processes' load)
-from pipeline.stages._shards import shard_paths  # noqa: E402
+from pipeline.artifacts.corpus import shard_paths  # noqa: E402
 
 
 def log(msg):
@@ -255,8 +255,10 @@ def breakdown(run, bounds, sif_a, n_common, tmp_path):
     """
     import numpy as np
 
-    from pipeline.stages.embed import _read_cooc, embeddings_table, read_embeddings
-    from pipeline.stages.vocab import read_vocab
+    from pipeline.artifacts.cooc import read_parts as _read_cooc
+    from pipeline.artifacts.tables import read_vectors as read_embeddings
+    from pipeline.artifacts.tables import vectors_table as embeddings_table
+    from pipeline.artifacts.tables import read_vocab
     from pipeline.storage import write_parquet
     from tasks.context import context_block, gram_components, sif_weights
 

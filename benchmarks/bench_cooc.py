@@ -309,7 +309,7 @@ def load_encoded(run_dir):
     import numpy as np
     import pyarrow.parquet as pq
 
-    from pipeline.stages._shards import read_lines, shard_paths
+    from pipeline.artifacts.corpus import read_lines, shard_paths
     from tasks.counting import encode_lines
 
     vocab = pq.read_table(Path(run_dir) / "vocab.parquet")

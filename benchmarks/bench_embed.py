@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.stages._shards import shard_paths  # noqa: E402
+from pipeline.artifacts.corpus import shard_paths  # noqa: E402
 
 FILES = ["abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext"]
 TARGETS = {"ws353": 0.60, "men": 0.60, "simlex999": 0.30}

@@ -58,7 +58,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.stages._shards import shard_paths  # noqa: E402
+from pipeline.artifacts.corpus import shard_paths  # noqa: E402
 
 FILES = ["abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext"]
 FRACTIONS = (0.25, 0.50, 0.75, 1.00)
@@ -100,8 +100,8 @@ def wsi(out, name, sets):
 
 def load_run(run):
     """Vocabulary words/counts, v and u (common components removed) of a run directory."""
-    from pipeline.stages.embed import read_embeddings
-    from pipeline.stages.vocab import read_vocab
+    from pipeline.artifacts.tables import read_vectors as read_embeddings
+    from pipeline.artifacts.tables import read_vocab
     from tasks.context import remove_components
     vocab, _total = read_vocab(str(run / "vocab.parquet"))
     words = vocab["word"].to_pylist()

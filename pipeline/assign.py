@@ -16,32 +16,15 @@ import json
 import fsspec
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tasks.senses import score_senses
 
 from .contexts import ContextEncoder
 from .errors import InputError, UsageError
-from .stages.atoms import read_atoms
+from .artifacts.tables import read_atoms, read_sense_table
 from .storage import load_npy, open_run, write_parquet
 
 __all__ = ["SenseModel", "main_senses", "main_assign"]
-
-
-def read_sense_table(url):
-    """{word: (atom ids int array, coefficients float array)} by rank, from ``senses.parquet``."""
-    with fsspec.open(url, "rb") as f:
-        t = pq.ParquetFile(f).read(columns=["word", "rank", "atom_id", "coefficient"])
-    words = t["word"].to_pylist()
-    atom = t["atom_id"].to_numpy()
-    coef = t["coefficient"].to_numpy().astype(np.float64)
-    out = {}
-    start = 0
-    for i in range(1, len(words) + 1):  # rows are grouped by word, ranked
-        if i == len(words) or words[i] != words[start]:
-            out[words[start]] = (atom[start:i], coef[start:i])
-            start = i
-    return out
 
 
 class SenseModel:

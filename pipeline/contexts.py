@@ -22,8 +22,7 @@ from tasks.context import remove_components, sif_weights
 from tasks.tokenize import tokenize
 
 from .errors import InputError, UsageError
-from .stages.embed import read_embeddings
-from .stages.vocab import read_vocab
+from .artifacts.tables import read_vectors, read_vocab
 from .storage import load_npy, open_run, write_parquet
 
 __all__ = ["ContextEncoder"]
@@ -49,7 +48,7 @@ class ContextEncoder:
         self.window = int(cfg["cooc"]["window"])
         self.lowercase = bool(cfg["corpus"]["lowercase"])
         vocab, total = read_vocab(run.url_of("vocab.parquet"))
-        emb, vectors = read_embeddings(run.url_of("embeddings.parquet"))
+        emb, vectors = read_vectors(run.url_of("embeddings.parquet"))
         counts = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_numpy()))
         words = emb["word"].to_pylist()
         s = sif_weights(np.array([counts[w] for w in words]), total,

@@ -21,10 +21,8 @@ import numpy as np
 from tasks.lineup import PAPER, build_testset, inflections, score_testset, write_testset
 from tasks.wordnet import WordNet
 
-from .assign import read_sense_table
 from .errors import InputError, UsageError
-from .stages.atoms import read_atoms
-from .stages.embed import read_embeddings
+from .artifacts.tables import read_atoms, read_sense_table, read_vectors
 from .storage import merge_metrics, open_run
 
 __all__ = ["evaluate_lineup", "main_lineup", "add_parser", "default_wordnet_dir",
@@ -81,7 +79,7 @@ def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, fre
                                      ("senses.parquet", "senses"),
                                      ("atoms.parquet", "atoms")])
     wn = _open_wordnet(wordnet_dir)
-    emb, vectors = read_embeddings(run.url_of("embeddings.parquet"))
+    emb, vectors = read_vectors(run.url_of("embeddings.parquet"))
     try:
         table = read_sense_table(run.url_of("senses.parquet"))
         _, dictionary = read_atoms(run.url_of("atoms.parquet"))

@@ -203,11 +203,11 @@ class _Data:
         return self._cache[name]
 
     def vocab(self):
-        from .stages.vocab import read_vocab
+        from .artifacts.tables import read_vocab
         return self._get("vocab.parquet", lambda u: read_vocab(u))
 
     def atoms(self):
-        from .stages.atoms import read_atoms
+        from .artifacts.tables import read_atoms
         return self._get("atoms.parquet", read_atoms)
 
     def metrics(self):

@@ -12,7 +12,7 @@ import sys
 import time
 from importlib import metadata
 
-from . import registry
+from . import artifacts, registry
 from .errors import StorageError, WsiError
 from .runner import Runner
 from .stage import StageContext
@@ -68,11 +68,11 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     selected = stages or list(registry.STAGES)
-    order = registry.closure(selected)
+    order = registry.closure(selected, cfg)
     run = RunDir(join(cfg.run.out, cfg.run.name))
     # Inputs are resolved before anything is written, so a bad path fails first.
-    externals = {n: registry.get(n).inputs(cfg) if registry.get(n).inputs else None
-                 for n in order}
+    externals = {n: registry.get(n).inputs(registry.get(n).scoped(cfg))
+                 if registry.get(n).inputs else None for n in order}
     run.prepare()
     with run:
         run.clean_tmp()
@@ -83,11 +83,12 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                     "stages": dict(old.get("stages", {}))}
         fingerprints = {}
         with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
-                    process_min_bytes=cfg.run.process_min_bytes) as runner:
+                    process_min_bytes=cfg.run.process_min_bytes,
+                    split_every=cfg.run.split_every) as runner:
             for name in order:
                 stage = registry.get(name)
-                fp = stage.fingerprint(cfg, {u: fingerprints[u] for u in stage.needs},
-                                       externals[name])
+                ups = registry.upstream(name, cfg)
+                fp = stage.fingerprint(cfg, {u: fingerprints[u] for u in ups}, externals[name])
                 fingerprints[name] = fp
                 rec = manifest["stages"].get(name) or {}
                 intact = rec.get("status") in ("complete", "cached") and run.exists(stage.output)
@@ -103,7 +104,7 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                     continue
                 if name not in selected:
                     log(f"{name}: out of date, recomputing (needed by "
-                        f"{', '.join(s for s in selected if name in registry.closure([s]))})")
+                        f"{', '.join(s for s in selected if name in registry.closure([s], cfg))})")
                 previous = (rec if intact and cfg.run.incremental
                             and not (force and name in selected) else None)
                 _run_stage(stage, cfg, run, runner, manifest, fp, externals[name], log,
@@ -126,9 +127,9 @@ def _report(run, log):
 
 
 def _output_sizes(run, stage):
-    """{output name: bytes} of a stage's outputs (a directory: the sum of its files)."""
+    """{output file name: bytes} of a stage's outputs (a directory: the sum of its files)."""
     out = {}
-    for name in (stage.output, *stage.also):
+    for name in (artifacts.path_of(a) for a in stage.writes):
         path = run.path(name)
         try:
             if run.fs.isdir(path):
@@ -146,14 +147,15 @@ def _run_stage(stage, cfg, run, runner, manifest, fp, external, log, previous=No
                                       "started": _now()}
     run.write_json("manifest.json", manifest)
     tmp = run.tmp_dir(stage.name)
-    ctx = StageContext(cfg=cfg, run=run, out=join(tmp, stage.output), runner=runner,
-                       upstream={u: manifest["stages"].get(u, {}) for u in stage.needs},
-                       external=external, log=log, previous=previous)
+    ctx = StageContext(stage=stage, cfg=stage.scoped(cfg), run=run, workdir=tmp, runner=runner,
+                       upstream={u: manifest["stages"].get(u, {})
+                                 for u in registry.upstream(stage.name, cfg)},
+                       external=external, log=log, previous=previous,
+                       reads=stage.reads_for(cfg))
     try:
         counters = stage.build(ctx)
-        for name in stage.also:  # the main output last: its presence means complete
-            run.commit(ctx.also_path(name), name)
-        run.commit(ctx.out, stage.output)
+        for name in stage.writes[::-1]:  # the main output last: its presence means complete
+            run.commit(ctx.output_path(name), artifacts.path_of(name))
     except BaseException as e:
         run.discard(tmp)
         err = str(e) if isinstance(e, WsiError) else f"{e.__class__.__name__}: {e}"

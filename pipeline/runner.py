@@ -66,10 +66,17 @@ class Runner:
         Pool size for ``threads``/``processes``; None means all cores.
     quiet : bool
         No progress bars.
+    split_every : int
+        Fan-in of the tree reductions stages build (:func:`tree_reduce`).
+
+    ``workers`` and ``split_every`` are execution settings (``run.*``): they
+    change how stages run, never what they write.
     """
 
-    def __init__(self, spec, *, workers=None, quiet=False, log=None, process_min_bytes=0):
+    def __init__(self, spec, *, workers=None, quiet=False, log=None, process_min_bytes=0,
+                 split_every=8):
         self.spec = spec
+        self.split_every = int(split_every)
         self.process_min_bytes = process_min_bytes
         self.workers = workers or os.cpu_count() or 1
         self.quiet = quiet or not sys.stderr.isatty()

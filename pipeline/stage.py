@@ -1,4 +1,16 @@
-"""What a stage is: its inputs, the settings it reads, its one output, and how it is built."""
+"""What a stage is: the artifacts it reads and writes, the settings it reads, how it is built.
+
+A stage sees only what it declares. Its ``build`` gets a :class:`StageContext`
+whose ``cfg`` holds only the stage's declared settings (reading any other
+raises), and whose ``input_url``/``output_url`` accept only the artifacts the
+stage declared. The fingerprint hashes exactly those settings, the code, and
+the fingerprints of the stages that wrote the inputs, so a setting reruns the
+stages that read it and no other.
+
+Execution settings (``run.scheduler``, ``run.workers``, ``run.split_every``)
+change how a stage runs, never what it writes: they are not settings of any
+stage and reach the build through ``ctx.runner``.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -6,9 +18,13 @@ import importlib
 import inspect
 import json
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable
 
-__all__ = ["Stage", "StageContext", "source_key"]
+from . import artifacts
+from .errors import UsageError
+
+__all__ = ["Stage", "StageContext", "ScopedConfig", "source_key"]
 
 
 def source_key(*modules):
@@ -17,6 +33,43 @@ def source_key(*modules):
     for mod in modules:
         h.update(inspect.getsource(importlib.import_module(mod)).encode())
     return h.hexdigest()
+
+
+class ScopedConfig:
+    """The part of a :class:`~pipeline.config.Config` that a stage declared.
+
+    ``params`` are dotted keys: a whole section (``"embed"``) gives the
+    section's own validated object, a key (``"cooc.window"``) gives that value
+    only. Any other attribute raises ``AttributeError`` naming the key, so an
+    undeclared read cannot slip past the fingerprint.
+    """
+
+    def __init__(self, cfg, params, _prefix=""):
+        tree = {}
+        for key in params:
+            head, _, rest = key.partition(".")
+            tree.setdefault(head, set())
+            if rest:
+                tree[head].add(rest)
+            else:
+                tree[head] = None  # the whole section
+        values = {}
+        for head, sub in tree.items():
+            value = getattr(cfg, head)
+            values[head] = value if sub is None else ScopedConfig(value, sorted(sub),
+                                                                  _prefix + head + ".")
+        object.__setattr__(self, "_values", MappingProxyType(values))
+        object.__setattr__(self, "_prefix", _prefix)
+
+    def __getattr__(self, name):
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        raise AttributeError(f"setting {object.__getattribute__(self, '_prefix')}{name} is "
+                             "not declared in this stage's params")
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a stage's configuration is read-only")
 
 
 @dataclass(frozen=True)
@@ -28,35 +81,51 @@ class Stage:
     name : str
     summary : str
         One line for ``wsi stages``.
-    needs : tuple of str
-        Upstream stages whose outputs this one reads.
+    reads : tuple of str
+        Catalog names of the artifacts it reads (:mod:`pipeline.artifacts`).
+    writes : tuple of str
+        Catalog names of the artifacts it writes; the first is its main output,
+        published last (its presence means the stage completed).
     params : tuple of str
-        Dotted config keys that change the output; nothing else does.
-    output : str
-        File or directory name in the run directory.
+        Dotted config keys that change the output; nothing else does, and the
+        build sees nothing else.
     build : callable(StageContext) -> dict
-        Writes the output to ``ctx.out`` and returns counters for the manifest.
+        Writes the outputs and returns counters for the manifest.
     code : tuple of str
-        Modules whose source is part of the fingerprint (a code change reruns the stage).
-    inputs : callable(Config) -> object or None
+        Modules besides the build's own whose source is part of the fingerprint.
+    inputs : callable(ScopedConfig) -> object or None
         Describes external inputs (paths, sizes, mtimes) for the fingerprint.
-    also : tuple of str
-        Further files the stage writes next to ``output`` (interop copies);
-        they are moved into place with it.
+    reads_if : dict of str -> callable(ScopedConfig) -> bool
+        Artifacts read only under some settings (``embed`` reads ``cooc`` only
+        for the methods that train on counts).
     """
 
     name: str
     summary: str
-    needs: tuple
+    reads: tuple
+    writes: tuple
     params: tuple
-    output: str
     build: Callable
     code: tuple = ()
     inputs: Callable | None = None
-    also: tuple = ()
+    reads_if: dict = field(default_factory=dict)
+
+    @property
+    def output(self):
+        """Run-directory path of the main output."""
+        return artifacts.path_of(self.writes[0])
+
+    def scoped(self, cfg):
+        """The settings this stage may read."""
+        return ScopedConfig(cfg, self.params)
+
+    def reads_for(self, cfg):
+        """The artifacts this stage reads under ``cfg``."""
+        scoped = self.scoped(cfg)
+        return tuple(self.reads) + tuple(a for a, when in self.reads_if.items() if when(scoped))
 
     def fingerprint(self, cfg, upstream, external=None):
-        """Hash of code, settings, upstream fingerprints and external inputs."""
+        """Hash of code, declared settings, upstream fingerprints and external inputs."""
         h = hashlib.sha256(source_key(self.build.__module__, *self.code).encode())
         doc = {"params": {k: cfg.section(k) for k in self.params},
                "upstream": upstream, "inputs": external}
@@ -70,13 +139,16 @@ class StageContext:
 
     Attributes
     ----------
-    cfg : Config
+    stage : Stage
+    cfg : ScopedConfig
+        The stage's declared settings only.
     run : RunDir
-    out : str
-        File-system path (in ``run.fs``) where the output must be written.
+    workdir : str
+        File-system path (in ``run.fs``) of the stage's private work directory;
+        outputs are written there and published when the build returns.
     runner : Runner
     upstream : dict
-        Manifest records of the stages this one needs (their counters, etc.).
+        Manifest records of the stages that wrote this one's inputs, by stage name.
     external : object
         What ``Stage.inputs`` returned.
     previous : dict or None
@@ -85,22 +157,43 @@ class StageContext:
         forced: a stage may update those outputs instead of starting over.
     """
 
+    stage: Stage
     cfg: object
     run: object
-    out: str
+    workdir: str
     runner: object
     upstream: dict = field(default_factory=dict)
     external: object = None
     log: Callable = print
     previous: dict | None = None
+    reads: tuple = ()
 
-    def also_path(self, name):
-        """Where to write one of the stage's further outputs (``Stage.also``)."""
-        return self.out.rsplit("/", 1)[0] + "/" + name
+    def _check(self, name, declared, what):
+        if name not in declared:
+            raise UsageError(f"stage {self.stage.name} does not declare {what} {name!r}")
+        return artifacts.path_of(name)
 
+    # -- inputs: published artifacts of the run directory ---------------------
     def input_path(self, name):
-        """Path of an upstream output in the run directory."""
-        return self.run.path(name)
+        """File-system path (in ``run.fs``) of a declared input artifact."""
+        return self.run.path(self._check(name, self.reads, "the input"))
+
+    def input_url(self, name):
+        """URL (plain path when local) of a declared input artifact."""
+        return self.url(self.input_path(name))
+
+    def previous_path(self, name):
+        """Path of this stage's own artifact as an earlier run published it."""
+        return self.run.path(self._check(name, self.stage.writes, "the output"))
+
+    # -- outputs: written in the work directory, published after the build -----
+    def output_path(self, name):
+        """File-system path where the stage writes a declared output artifact."""
+        return self.workdir + "/" + self._check(name, self.stage.writes, "the output")
+
+    def output_url(self, name):
+        """URL (plain path when local) where the stage writes a declared output."""
+        return self.url(self.output_path(name))
 
     def url(self, path):
         from .storage import to_url

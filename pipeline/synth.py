@@ -409,14 +409,14 @@ def evaluate_planted(run_dir, truth_dir, *, seed=0, holdout=0.1):
     Returns the ``"planted"`` dict (JSON-ready).
     """
     from .assign import SenseModel
-    from .stages.embed import read_embeddings
+    from .artifacts.tables import read_vectors
 
     words, true_vecs, pseudo, comp_vecs, topics = read_truth(truth_dir)
     run, _ = open_run(run_dir, [("embeddings.parquet", "embed"), ("atoms.parquet", "atoms"),
                                 ("senses.parquet", "senses")])
     model = SenseModel(run_dir, assign=False)
     atoms = _unit(np.asarray(model.atoms, dtype=np.float64))
-    emb, learned = read_embeddings(run.url_of("embeddings.parquet"))
+    emb, learned = read_vectors(run.url_of("embeddings.parquet"))
     index = {w: i for i, w in enumerate(emb["word"].to_pylist())}
     learned = learned.astype(np.float64)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["sif_weights", "context_block", "load_kernel", "common_components",
+__all__ = ["sif_weights", "sif_weighted_vectors", "context_block", "load_kernel", "common_components",
            "gram_components", "remove_components", "occurrence_context"]
 
 
@@ -40,6 +40,39 @@ def sif_weights(counts, total_tokens, *, a=1e-3):
     if np.any(counts < 0):
         raise ValueError("counts must be >= 0")
     return a / (a + counts / total)
+
+
+def sif_weighted_vectors(vectors, ids, counts, total_tokens, *, a, dtype=np.float64):
+    """s(w) v_w for every vocabulary word, zero for words without a vector.
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n_rows, n_dims)
+        The vectors of vocabulary words ``ids``.
+    ids : ndarray of int, shape (n_rows,)
+    counts : ndarray of shape (n_words,)
+        Vocabulary counts (ids index it).
+    total_tokens : int
+    a : float
+        The SIF constant (:func:`sif_weights`).
+    dtype : numpy dtype
+        Of the product (float32 halves the memory of a large vocabulary).
+
+    Returns
+    -------
+    weighted : ndarray of shape (n_words, n_dims)
+    has_vector : ndarray of bool, shape (n_words,)
+    """
+    ids = np.asarray(ids)
+    n_words = len(counts)
+    s = sif_weights(counts, total_tokens, a=a)[ids].astype(dtype)[:, None]
+    has_vector = np.zeros(n_words, dtype=bool)
+    has_vector[ids] = True
+    if np.array_equal(ids, np.arange(n_words)):  # every word has a vector: no scatter
+        return np.multiply(np.asarray(vectors, dtype=dtype), s), has_vector
+    weighted = np.zeros((n_words, np.shape(vectors)[1]), dtype=dtype)
+    weighted[ids] = np.asarray(vectors, dtype=dtype) * s
+    return weighted, has_vector
 
 
 def context_block(rows, cols, counts, weighted_vectors, has_vector, *, row_start, n_rows):

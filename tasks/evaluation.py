@@ -34,6 +34,8 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.stats
 
+from .linalg import unit_rows
+
 __all__ = ["read_pairs", "similarity_scores", "read_analogies", "analogy_scores"]
 
 _MAX_SHOWN = 80  # characters of a bad line quoted in an error message
@@ -204,14 +206,12 @@ def _rows(words, index, n_rows):
 
 def _unit_rows(vectors, dtype):
     """Rows scaled to unit length; all-zero rows stay zero (cosine 0 with everything)."""
-    w = np.array(vectors, dtype=dtype)  # a copy, normalised in place
-    norms = np.sqrt(np.einsum("ij,ij->i", w, w))
-    if not np.all(np.isfinite(norms)):
-        bad = int(np.flatnonzero(~np.isfinite(norms))[0])
+    w = np.asarray(vectors, dtype=dtype)
+    finite = np.isfinite(w).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
         raise ValueError(f"vectors row {bad} holds a non-finite value")
-    norms[norms == 0] = 1
-    w /= norms[:, None]
-    return w
+    return unit_rows(w)
 
 
 def _correlation(fn, x, y):

@@ -98,6 +98,7 @@ import re
 import numpy as np
 
 from . import _checks
+from .linalg import unit_rows
 from .wordnet import POS
 
 __all__ = ["PAPER", "STOPWORDS", "build_testset", "write_testset", "read_testset",
@@ -367,12 +368,6 @@ def inflections(word, vocabulary, wordnet):
 # --------------------------------------------------------------------------- scoring
 
 
-def _unit(x):
-    x = np.asarray(x, dtype=np.float64)
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return np.divide(x, n, out=np.zeros_like(x), where=n > 0)
-
-
 def _rms(s):
     """Root-mean-square over axis 0 (‖s‖₂ / √n)."""
     return np.sqrt(np.mean(s * s, axis=0))
@@ -398,8 +393,8 @@ def method_scores(atoms, word_vector, senses, *, background=None, gamma=1.0):
     base : ndarray of shape (n_senses,)
         − rms(<V, u>) + γ rms(<v̂_w, u>).
     """
-    atoms = _unit(np.atleast_2d(np.asarray(atoms, dtype=np.float64)))
-    v = _unit(np.asarray(word_vector, dtype=np.float64))
+    atoms = unit_rows(np.atleast_2d(np.asarray(atoms, dtype=np.float64)))
+    v = unit_rows(np.asarray(word_vector, dtype=np.float64))
     d = v.shape[0]
     if atoms.size == 0:
         atoms = np.zeros((0, d))
@@ -407,7 +402,7 @@ def method_scores(atoms, word_vector, senses, *, background=None, gamma=1.0):
     scores = np.zeros((len(atoms), len(senses)))
     base = np.zeros(len(senses))
     for j, words in enumerate(senses):
-        u = _unit(np.asarray(words, dtype=np.float64).reshape(-1, d))
+        u = unit_rows(np.asarray(words, dtype=np.float64).reshape(-1, d))
         if len(u) == 0:
             scores[:, j] = base[j] = -np.inf
             continue
@@ -447,9 +442,9 @@ def rank_method(atoms, word_vector, senses, *, background=None, gamma=1.0, per_a
 
 def rank_baseline(word_vector, senses):
     """Senses ranked by cos(v_w, mean of the sense's unit word vectors); (order, cosines)."""
-    v = _unit(np.asarray(word_vector, dtype=np.float64))
+    v = unit_rows(np.asarray(word_vector, dtype=np.float64))
     d = v.shape[0]
-    cos = np.array([float(_unit(_unit(np.asarray(s, dtype=np.float64).reshape(-1, d))
+    cos = np.array([float(unit_rows(unit_rows(np.asarray(s, dtype=np.float64).reshape(-1, d))
                                 .mean(axis=0)) @ v) if len(s) else -np.inf for s in senses])
     return np.argsort(-cos, kind="stable"), cos
 

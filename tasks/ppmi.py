@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _checks
+from .linalg import unit_rows
 
 __all__ = ["context_distribution", "ppmi_block", "svd_vectors"]
 
@@ -203,14 +204,9 @@ def svd_vectors(U, S, Vt=None, *, eig=0.5, add_context=False, normalize_parts=Fa
                              f"for add_context, got {Vt.shape}")
         c = Vt.T * scale
         if normalize_parts:
-            w, c = _unit_rows(w), _unit_rows(c)
+            w, c = unit_rows(w), unit_rows(c)
         w = w + c
     return w.astype(np.float32)
-
-
-def _unit_rows(a):
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    return a / np.where(norms > 0, norms, 1.0)
 
 
 # --------------------------------------------------------------------------- validation

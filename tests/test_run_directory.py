@@ -108,9 +108,12 @@ def test_failed_stage_leaves_no_partial_output(tmp_path, wsi, corpus, monkeypatc
 def test_stages_command_and_module_entry_point(tmp_path):
     r = wsi_subprocess("stages")
     assert r.returncode == 0
-    order = [ln.split()[0] for ln in r.stdout.splitlines() if ln and not ln[0].isspace()]
+    graph = r.stdout.split("\n\n")[1].splitlines()  # after the header: one line a stage
+    order = [ln.split()[0] for ln in graph]
     assert order == ["corpus", "vocab", "cooc", "embed", "evaluate", "context", "induce", "atoms",
                      "senses", "occurrences"]
+    # each line: the artifacts read -> those written, as the stages declare them
+    assert graph[2].split()[1:] == ["corpus,", "vocab", "->", "cooc"]
     r = wsi_subprocess("config", "--set", "cooc.window=4")
     assert r.returncode == 0 and "window: 4" in r.stdout
 

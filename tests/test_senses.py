@@ -247,7 +247,7 @@ def test_assign_and_senses_bad_input_give_one_line(planted_run, wsi, tmp_path):
 @pytest.mark.parametrize("workers, block_rows", [(1, 7), (2, 7), (2, 1000)])
 def test_dask_coder_codes_like_sparse_code_and_fits_like_ksvd(workers, block_rows):
     from pipeline.runner import Runner
-    from pipeline.stages.atoms import DaskCoder
+    from pipeline.coding import DaskCoder
     from tasks.ksvd import KSVD, sparse_code
     rng = np.random.default_rng(3)
     x = rng.standard_normal((45, 8))

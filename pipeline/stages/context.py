@@ -15,20 +15,18 @@ import threading
 import dask
 import numpy as np
 
-from tasks.context import context_block, gram_components, load_kernel, sif_weights
+from tasks.context import context_block, gram_components, load_kernel, sif_weighted_vectors
 
+from ..artifacts.cooc import part_urls, read_parts
+from ..artifacts.tables import read_vectors, read_vocab, vectors_table
 from ..errors import InputError
 from ..stage import Stage
 from ..storage import save_npy, write_parquet
-from .embed import _cooc_parts, _read_cooc, embeddings_table, read_embeddings
-from .vocab import read_vocab
-
-COMMON_NAME = "context_common.npy"
 
 
 def _block(url, lo, hi, weighted_vectors, has_vector):
     """(global ids of rows with a context, their u (float32), their Gram matrix)."""
-    t = _read_cooc([url], ["row", "col", "count"])
+    t = read_parts([url], ["row", "col", "count"])
     u, weights = context_block(t["row"].to_numpy(), t["col"].to_numpy(), t["count"].to_numpy(),
                                weighted_vectors, has_vector, row_start=lo, n_rows=hi - lo)
     keep = np.flatnonzero(weights > 0)
@@ -43,22 +41,15 @@ def build(ctx):
     # release the GIL): ~0.2 s that the first row block would otherwise wait for.
     warm = threading.Thread(target=load_kernel, daemon=True)
     warm.start()
-    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    vocab, total_tokens = read_vocab(ctx.input_url("vocab"))
     counts = vocab["count"].to_numpy()
     n_words = len(counts)
-    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
-    ids = emb["id"].to_numpy()
+    emb, vectors = read_vectors(ctx.input_url("embeddings"))
     d = vectors.shape[1]
-    s = sif_weights(counts, total_tokens, a=ctx.cfg.context.sif_a)
     # float32 as the vectors are stored (the kernel sums runs of float32 in float64).
-    s32 = s[ids, None].astype(np.float32)
-    if np.array_equal(ids, np.arange(n_words)):  # every word has a vector: no scatter
-        weighted = np.multiply(vectors, s32)
-    else:
-        weighted = np.zeros((n_words, d), dtype=np.float32)
-        weighted[ids] = vectors * s32
-    has_vector = np.zeros(n_words, dtype=bool)
-    has_vector[ids] = True
+    weighted, has_vector = sif_weighted_vectors(vectors, emb["id"].to_numpy(), counts,
+                                                total_tokens, a=ctx.cfg.context.sif_a,
+                                                dtype=np.float32)
     bounds = ctx.upstream.get("cooc", {}).get("counters", {}).get("row_bounds")
     if not bounds:
         raise InputError("cooc stage record has no row_bounds: rerun it with --force --stages "
@@ -67,7 +58,8 @@ def build(ctx):
     h_d = ctx.runner.share(has_vector, "context-has-vector")
     parts = [dask.delayed(_block, pure=True)(url, lo, hi, w_d, h_d,
                                              dask_key_name=f"context-block-{i}")
-             for i, (url, lo, hi) in enumerate(zip(_cooc_parts(ctx), bounds[:-1], bounds[1:]))]
+             for i, (url, lo, hi) in enumerate(zip(part_urls(ctx.run.fs, ctx.input_path("cooc")),
+                                                   bounds[:-1], bounds[1:]))]
     warm.join()
     blocks = ctx.runner.compute(parts, "context")
     rows = np.concatenate([b[0] for b in blocks])
@@ -80,9 +72,9 @@ def build(ctx):
                          f"{u.shape} context matrix")
     common = gram_components(sum(b[2] for b in blocks), n_common)
     words = vocab["word"].to_pylist()
-    table = embeddings_table([words[i] for i in rows], rows, counts[rows], u)
-    write_parquet(ctx.url(ctx.out), table)
-    save_npy(ctx.url(ctx.also_path(COMMON_NAME)), common)
+    table = vectors_table([words[i] for i in rows], rows, counts[rows], u)
+    write_parquet(ctx.output_url("context_vectors"), table)
+    save_npy(ctx.output_url("common_directions"), common)
     return {"words": int(len(rows)), "vocabulary": n_words,
             "without_context": int(n_words - len(rows)), "dimension": d,
             "common_components": int(n_common)}
@@ -91,10 +83,9 @@ def build(ctx):
 STAGE = Stage(
     name="context",
     summary="SIF-weighted average context vectors (sparse C x weighted V) → context_vectors.parquet",
-    needs=("vocab", "cooc", "embed"),
+    reads=("vocab", "cooc", "embeddings"),
+    writes=("context_vectors", "common_directions"),
     params=("context",),
-    output="context_vectors.parquet",
     build=build,
     code=("tasks.context",),
-    also=(COMMON_NAME,),
 )

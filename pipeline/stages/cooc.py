@@ -38,7 +38,6 @@ Rows are sorted by (row, col); part files follow row order.
 from __future__ import annotations
 
 import json
-import struct
 
 import dask
 import fsspec
@@ -50,92 +49,13 @@ import pyarrow.parquet as pq
 from tasks.cooc import balanced_cuts, cooc_partial, merge_stacked
 from tasks.counting import encode_lines
 
-from ..errors import InputError
+from ..artifacts.cooc import COOC_SCHEMA, STATE_NAME, load_rows, save_csr
+from ..artifacts.corpus import list_shards, only_added, read_lines
+from ..artifacts.tables import read_vocab
 from ..stage import Stage, source_key
 from ..storage import read_parquet
-from ._shards import list_shards, only_added, read_lines
-from .vocab import read_vocab
 
-COOC_SCHEMA = pa.schema([("row", pa.int32()), ("col", pa.int32()), ("count", pa.int64()),
-                         ("weighted", pa.float64())])
-
-
-STATE_NAME = "_state.json"  # in cooc/: what the parts cover, for incremental runs
 _BUCKETS = 4096  # row groups in which partial sizes are reported for cutting row blocks
-_MAGIC = b"WSICSR2\n"
-# magic, n_rows, n_cols, nnz, first row, bytes per count, bytes per weight
-_HEADER = struct.Struct("<8sqqqqqq")
-_INT = {4: np.int32, 8: np.int64}
-_FLOAT = {4: np.float32, 8: np.float64}
-
-
-def save_csr(url, indptr, indices, counts, weighted, n_cols, row_start=0, exact=True):
-    """Write rows of a (counts, weighted) CSR pair as one raw binary file.
-
-    Layout: header, indptr int64[n_rows + 1], indices int32[nnz], counts
-    int32 or int64[nnz], weighted float32 or float64[nnz]. Any row range can
-    be read back with a few seeks (:func:`load_rows`), so a shard's partial is
-    written once and each row block reads only its part. Counts are stored
-    in 4 bytes when they fit (always exact); weights in 4 bytes unless
-    ``exact`` (a shard's partial: float32 keeps 7 digits of a shard's sums,
-    and the float64 sums of such values are exact, see above), which halves
-    the bytes written and read.
-    """
-    n_rows = len(indptr) - 1
-    base = int(indptr[0])
-    nnz = int(indptr[-1]) - base
-    counts = counts[base:base + nnz]
-    c_bytes = 4 if nnz == 0 or counts.max() <= np.iinfo(np.int32).max else 8
-    w_bytes = 8 if exact else 4
-    with fsspec.open(url, "wb") as f:
-        f.write(_HEADER.pack(_MAGIC, n_rows, n_cols, nnz, row_start, c_bytes, w_bytes))
-        for arr, dtype in ((np.asarray(indptr) - base, np.int64),
-                           (indices[base:base + nnz], np.int32),
-                           (counts, _INT[c_bytes]),
-                           (weighted[base:base + nnz], _FLOAT[w_bytes])):
-            f.write(memoryview(np.ascontiguousarray(arr, dtype=dtype)))
-    return url
-
-
-def _read_into(f, arr, offset):
-    f.seek(offset)
-    view = memoryview(arr).cast("B")
-    got = 0
-    while got < len(view):
-        n = f.readinto(view[got:])
-        if not n:
-            raise EOFError("file is truncated")
-        got += n
-    return arr
-
-
-def load_rows(url, lo, hi):
-    """Rows [lo, hi) (global numbering) of a file written by :func:`save_csr`.
-
-    Returns (indptr from 0, indices, counts, weighted, n_cols) with counts
-    and weights in the dtypes stored.
-    """
-    try:
-        with fsspec.open(url, "rb") as f:
-            magic, n_rows, n_cols, nnz, row_start, c_bytes, w_bytes = _HEADER.unpack(
-                f.read(_HEADER.size))
-            if magic != _MAGIC or c_bytes not in _INT or w_bytes not in _FLOAT \
-                    or not row_start <= lo <= hi <= row_start + n_rows:
-                raise ValueError("not a co-occurrence block file or rows out of range")
-            r0, r1 = lo - row_start, hi - row_start
-            ptr_at = _HEADER.size
-            indptr = _read_into(f, np.empty(r1 - r0 + 1, np.int64), ptr_at + 8 * r0)
-            p0, p1 = int(indptr[0]), int(indptr[-1])
-            idx_at = ptr_at + 8 * (n_rows + 1)
-            cnt_at = idx_at + 4 * nnz
-            wgt_at = cnt_at + c_bytes * nnz
-            indices = _read_into(f, np.empty(p1 - p0, np.int32), idx_at + 4 * p0)
-            counts = _read_into(f, np.empty(p1 - p0, _INT[c_bytes]), cnt_at + c_bytes * p0)
-            weighted = _read_into(f, np.empty(p1 - p0, _FLOAT[w_bytes]),
-                                  wgt_at + w_bytes * p0)
-    except (OSError, ValueError, EOFError, struct.error) as e:
-        raise InputError(f"{url}: unreadable intermediate co-occurrence file ({e})") from None
-    return indptr - p0, indices, counts, weighted, n_cols
 
 
 def merge_files(sources):
@@ -151,7 +71,7 @@ def merge_files(sources):
     return merge_stacked(*stacked, offsets, n_cols)
 
 
-def count_shard(url, vocab_words, window, out, bucket, join=1, focus=None):
+def count_shard_pairs(url, vocab_words, window, out, bucket, join=1, focus=None):
     """Count one shard and save its whole partial matrix.
 
     ``join`` consecutive documents of the shard count as one (windows cross
@@ -180,7 +100,7 @@ def relabel_part(url, new_of_old, n_words, out, bucket):
     ``new_of_old[i]`` is the current id of the earlier vocabulary's word i (-1
     when it left the vocabulary: its row and column are dropped); ``n_words``
     is the current vocabulary's size. Saved like a shard's partial, with the
-    exact float64 weights; returns (URL, histogram) as :func:`count_shard` does.
+    exact float64 weights; returns (URL, histogram) as :func:`count_shard_pairs` does.
     """
     t = read_parquet(url, "co-occurrence part", columns=["row", "col", "count", "weighted"])
     rows = new_of_old[t["row"].to_numpy()]
@@ -237,7 +157,8 @@ def _source(url, lo, hi):
 
 def counting_key(cfg):
     """What the exact sums depend on besides the shards: counting code and settings."""
-    return source_key("tasks.cooc", "tasks.counting", "pipeline.stages._shards", __name__) + \
+    return source_key("tasks.cooc", "tasks.counting", "pipeline.artifacts.corpus",
+                      "pipeline.artifacts.cooc", __name__) + \
         json.dumps([cfg.cooc.window, cfg.cooc.join_documents])
 
 
@@ -249,7 +170,7 @@ def _previous_state(ctx, names):
     if not ctx.previous:
         return None
     try:
-        with ctx.run.fs.open(ctx.input_path("cooc") + "/" + STATE_NAME, "rb") as f:
+        with ctx.run.fs.open(ctx.previous_path("cooc") + "/" + STATE_NAME, "rb") as f:
             state = json.loads(f.read().decode())
         if state["key"] != counting_key(ctx.cfg):
             return None
@@ -258,19 +179,20 @@ def _previous_state(ctx, names):
         state["parts"] = [(str(name), int(lo), int(hi)) for name, lo, hi in state["parts"]]
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, pa.ArrowInvalid):
         return None
-    return state if only_added(ctx, "cooc", covered, names) else None
+    return state if only_added(ctx.log, "cooc", covered, names) else None
 
 
 def build(ctx):
     window = ctx.cfg.cooc.window
-    vocab, _total = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    vocab, _total = read_vocab(ctx.input_url("vocab"))
     words = vocab["word"].combine_chunks()
     n_words = len(words)
-    shards, sizes = list_shards(ctx, sizes=True)
+    shards, sizes = list_shards(ctx.run.fs, ctx.input_path("corpus"), sizes=True)
     names = [u.rsplit("/", 1)[-1] for u in shards]
-    work = ctx.out + ".work"
+    out = ctx.output_path("cooc")
+    work = out + ".work"
     ctx.run.fs.makedirs(work, exist_ok=True)
-    ctx.run.fs.makedirs(ctx.out, exist_ok=True)
+    ctx.run.fs.makedirs(out, exist_ok=True)
     work_url = ctx.url(work)
     previous = _previous_state(ctx, names)
 
@@ -290,14 +212,14 @@ def build(ctx):
         focus = np.ones(n_words, bool)
         focus[new_of_old[new_of_old >= 0]] = False
         map_d = dask.delayed(new_of_old, name="cooc-relabel-map")
-        root = ctx.url(ctx.input_path("cooc"))
+        root = ctx.url(ctx.previous_path("cooc"))
         tasks += [dask.delayed(relabel_part, pure=True)(
             f"{root}/{name}", map_d, n_words, f"{work_url}/previous-{b:05d}.bin", bucket,
             dask_key_name=f"cooc-relabel-{b:05d}")
             for b, (name, _lo, _hi) in enumerate(previous["parts"])]
         if focus.any():
             focus_d = dask.delayed(focus, name="cooc-focus")
-            tasks += [dask.delayed(count_shard, pure=True)(
+            tasks += [dask.delayed(count_shard_pairs, pure=True)(
                 shards[i], words_d, window, f"{work_url}/focus-{i:05d}.bin", bucket, join,
                 focus_d, dask_key_name=f"cooc-focus-{i:05d}")
                 for i in range(len(shards)) if names[i] in covered]
@@ -309,7 +231,7 @@ def build(ctx):
     # Largest shards first, so small ones fill the gaps at the end (dask's local
     # schedulers run equally ranked tasks in descending key order).
     rank = {i: r for r, i in enumerate(sorted(todo, key=lambda i: sizes[i]))}
-    tasks += [dask.delayed(count_shard, pure=True)(shards[i], words_d, window,
+    tasks += [dask.delayed(count_shard_pairs, pure=True)(shards[i], words_d, window,
                                                    f"{work_url}/shard-{i:05d}.bin", bucket,
                                                    join, dask_key_name=f"cooc-count-{rank[i]:05d}")
               for i in todo]
@@ -326,10 +248,10 @@ def build(ctx):
     for b, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
         sources = [(url, lo, hi) for url, _hist in counted]
         parts.append([f"part-{b:05d}.parquet", lo, hi])
-        writes.append(_reduce_block(sources, b, lo, hi, ctx.cfg.run.split_every, work_url,
-                                    ctx.url(f"{ctx.out}/{parts[-1][0]}")))
+        writes.append(_reduce_block(sources, b, lo, hi, ctx.runner.split_every, work_url,
+                                    ctx.url(f"{out}/{parts[-1][0]}")))
     results = ctx.runner.compute(writes, "cooc merge")
-    with ctx.run.fs.open(ctx.out + "/" + STATE_NAME, "wb") as f:
+    with ctx.run.fs.open(out + "/" + STATE_NAME, "wb") as f:
         f.write(json.dumps({"key": counting_key(ctx.cfg), "shards": names,
                             "parts": parts, "words": words.to_pylist()}).encode())
     ctx.run.discard(work)
@@ -342,9 +264,9 @@ def build(ctx):
 STAGE = Stage(
     name="cooc",
     summary="windowed co-occurrence counts (per shard sparse + tree reduction) → cooc/",
-    needs=("corpus", "vocab"),
+    reads=("corpus", "vocab"),
+    writes=("cooc",),
     params=("cooc.window", "cooc.join_documents", "cooc.block_nnz"),
-    output="cooc",
     build=build,
-    code=("tasks.cooc", "tasks.counting", "pipeline.stages._shards"),
+    code=("tasks.cooc", "tasks.counting", "pipeline.artifacts.corpus", "pipeline.artifacts.cooc"),
 )

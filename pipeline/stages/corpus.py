@@ -32,6 +32,7 @@ from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_do
                             iter_senseval_docs, iter_wikidump_docs, looks_binary,
                             tokenize)
 
+from ..artifacts.corpus import INDEX
 from ..errors import ConfigError, InputError
 from ..stage import Stage, source_key
 from ..storage import join, resolve_pkg, to_url
@@ -205,7 +206,6 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
 
 _COUNTERS = ("documents", "tokens", "empty_documents", "split_documents", "decode_errors",
              "redirects")
-INDEX = "_index.json"
 
 
 def file_key(file, settings):
@@ -232,7 +232,7 @@ def _previous_index(ctx):
     if not ctx.previous:
         return {}
     try:
-        with ctx.run.fs.open(ctx.input_path("corpus") + "/" + INDEX, "rb") as f:
+        with ctx.run.fs.open(ctx.previous_path("corpus") + "/" + INDEX, "rb") as f:
             entries = json.loads(f.read().decode())["files"]
         return {e["key"]: e for e in entries}
     except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError):
@@ -262,7 +262,8 @@ def build(ctx):
         ctx.log(f"warning: skipping binary file {url}")
     for url in empty:
         ctx.log(f"warning: skipping empty file {url}")
-    fs.makedirs(ctx.out, exist_ok=True)
+    out = ctx.output_path("corpus")
+    fs.makedirs(out, exist_ok=True)
     # Bytes each task reads (compressed bytes expand about 4x). Keys rank tasks
     # by size so the largest run first (dask's local schedulers take equally
     # ranked tasks in descending key order) and small ones fill the end.
@@ -270,7 +271,7 @@ def build(ctx):
              - start for _i, _b, file, start, end in reads]
     rank = {k: r for r, k in enumerate(sorted(range(len(reads)), key=lambda k: sizes[k]))}
     tasks = [dask.delayed(read_part, pure=True)(
-        file, start, end, ctx.url(join(ctx.out, f"part-{file['key']}-{b:05d}")),
+        file, start, end, ctx.url(join(out, f"part-{file['key']}-{b:05d}")),
         lowercase=c.lowercase, encoding=c.encoding, max_chars=c.max_document_chars,
         shard_bytes=c.shard_bytes, dask_key_name=f"corpus-read-{rank[k]:05d}")
         for k, (_i, b, file, start, end) in enumerate(reads)]
@@ -293,10 +294,10 @@ def build(ctx):
         entry["shards"].sort()
     for key, entry in kept.items():
         for name, *_ in entry["shards"]:
-            _link(fs, ctx.input_path("corpus") + "/" + name, ctx.out + "/" + name)
+            _link(fs, ctx.previous_path("corpus") + "/" + name, out + "/" + name)
         index[key] = entry
     index = [index[f["key"]] for f in files]  # config order: the corpus's document order
-    with fs.open(ctx.out + "/" + INDEX, "wb") as f:
+    with fs.open(out + "/" + INDEX, "wb") as f:
         f.write(json.dumps({"files": index}, indent=1).encode())
 
     binary, empty = ([e["url"] for e in index if e.get("skipped") == why]
@@ -346,10 +347,9 @@ def inputs(cfg):
 STAGE = Stage(
     name="corpus",
     summary="raw text (lines, paragraphs, wiki dump, Senseval XML; .gz/.bz2) → tokenised shards",
-    needs=(),
-    params=("corpus.format", "corpus.paths", "corpus.lowercase", "corpus.encoding",
-            "corpus.blocksize", "corpus.shard_bytes", "corpus.max_document_chars"),
-    output="corpus",
+    reads=(),
+    writes=("corpus",),
+    params=("corpus",),
     build=build,
     code=("tasks.tokenize",),
     inputs=inputs,

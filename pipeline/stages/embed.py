@@ -28,41 +28,16 @@ import dask
 import dask.array as da
 import fsspec
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ..artifacts.cooc import part_urls, read_parts
+from ..artifacts.corpus import list_shards
+from ..artifacts.tables import read_vocab, vectors_table
 from ..errors import ConfigError, InputError
+from ..runner import tree_reduce
 from ..stage import Stage
-from ..storage import read_parquet, resolve_pkg, to_url, write_parquet
-from ._shards import list_shards
-from .vocab import read_vocab
+from ..storage import resolve_pkg, write_parquet
 
-KV_NAME = "embeddings.kv"
-W2V_NAME = "embeddings.w2v.txt"
-
-
-def embeddings_table(words, ids, counts, vectors):
-    """The ``embeddings.parquet`` table for rows of ``vectors`` (float32, (n, d))."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    d = vectors.shape[1]
-    flat = pa.array(vectors.reshape(-1), type=pa.float32())
-    return pa.table({"word": pa.array(words, type=pa.string()),
-                     "id": pa.array(ids, type=pa.int32()),
-                     "count": pa.array(counts, type=pa.int64()),
-                     "vector": pa.FixedSizeListArray.from_arrays(flat, d)})
-
-
-def read_embeddings(url, what="embeddings"):
-    """(table without vectors, vectors float32 (n, d)) of an ``embeddings.parquet``.
-
-    Also reads the other tables with a fixed-size ``vector`` column
-    (context vectors, atoms); ``what`` names them in errors.
-    """
-    table = read_parquet(url, what)
-    col = table["vector"].combine_chunks()
-    d = col.type.list_size
-    vectors = col.flatten().to_numpy().reshape(-1, d)
-    return table.drop_columns(["vector"]), vectors
+COUNT_METHODS = ("glove", "ppmi_svd")  # the trainers that read cooc's counts
 
 
 # -- trainers (each returns vectors for the vocabulary rows it covers) --------
@@ -85,17 +60,9 @@ def _gensim(shards, words, counts, e, total_words, documents, workers):
     return np.arange(len(words)), vectors
 
 
-def _read_cooc(urls, columns):
-    parts = []
-    for url in urls:
-        with fsspec.open(url, "rb") as f:
-            parts.append(pq.ParquetFile(f).read(columns=columns))
-    return pa.concat_tables(parts)
-
-
 def _glove(cooc_urls, n_words, e):
     from tasks.glove import train_glove
-    t = _read_cooc(cooc_urls, ["row", "col", "weighted"])
+    t = read_parts(cooc_urls, ["row", "col", "weighted"])
     vectors, losses = train_glove(
         t["row"].to_numpy(), t["col"].to_numpy(), t["weighted"].to_numpy(), n_words,
         vector_size=e["vector_size"], epochs=e["epochs"], x_max=e["x_max"],
@@ -104,7 +71,7 @@ def _glove(cooc_urls, n_words, e):
 
 
 def _row_sums(url, n_words, column):
-    t = _read_cooc([url], ["row", column])
+    t = read_parts([url], ["row", column])
     return np.bincount(t["row"].to_numpy(), weights=t[column].to_numpy().astype(np.float64),
                        minlength=n_words)
 
@@ -112,7 +79,7 @@ def _row_sums(url, n_words, column):
 def _ppmi_part(url, lo, hi, row_sums, context_p, total, shift, n_words, column):
     import scipy.sparse as sp
     from tasks.ppmi import ppmi_block
-    t = _read_cooc([url], ["row", "col", column])
+    t = read_parts([url], ["row", "col", column])
     block = ppmi_block(t["row"].to_numpy(), t["col"].to_numpy(), t[column].to_numpy(),
                        row_sums, context_p, total, shift=shift, row_start=lo, n_rows=hi - lo,
                        n_cols=n_words)
@@ -124,11 +91,10 @@ def _ppmi_part(url, lo, hi, row_sums, context_p, total, shift, n_words, column):
 def _ppmi_svd(ctx, cooc_urls, bounds, n_words, e):
     """Shifted PPMI per row block, then ``dask.array.linalg.svd_compressed``."""
     from tasks.ppmi import context_distribution, svd_vectors
-    from ..runner import tree_reduce
     column = e["ppmi_input"]
     sums = tree_reduce([dask.delayed(_row_sums, pure=True)(u, n_words, column)
                         for u in cooc_urls],
-                       _add_arrays, ctx.cfg.run.split_every, name="ppmi-rowsums")
+                       _add_arrays, ctx.runner.split_every, name="ppmi-rowsums")
     (row_sums,) = ctx.runner.compute([sums], "ppmi sums")
     total = float(row_sums.sum())
     context_p = context_distribution(row_sums, cds=e["cds"])  # C is symmetric
@@ -189,10 +155,11 @@ def _train(ctx, e, words, counts, total_tokens):
     method = e["method"]
     counters = {}
     if method in ("word2vec", "fasttext"):
-        workers = e["workers"] or ctx.cfg.run.workers or os.cpu_count() or 1
+        workers = e["workers"] or ctx.runner.workers or os.cpu_count() or 1
         documents = int(ctx.upstream.get("corpus", {}).get("counters", {}).get("documents", 0))
-        task = dask.delayed(_gensim, pure=True)(list_shards(ctx), words, counts.tolist(), e,
-                                                total_tokens, documents, workers)
+        task = dask.delayed(_gensim, pure=True)(
+            list_shards(ctx.run.fs, ctx.input_path("corpus")), words, counts.tolist(), e,
+            total_tokens, documents, workers)
         (ids, vectors), = ctx.runner.compute([task], f"embed {method}")
     elif method == "glove":
         task = dask.delayed(_glove, pure=True)(_cooc_parts(ctx), n_words, e)
@@ -232,7 +199,7 @@ def _combine(parts, weights):
 
 def build(ctx):
     cfg = ctx.cfg.embed
-    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    vocab, total_tokens = read_vocab(ctx.input_url("vocab"))
     words = vocab["word"].to_pylist()
     counts = vocab["count"].to_numpy()
     n_words = len(words)
@@ -266,36 +233,44 @@ def build(ctx):
 
 
 def _cooc_parts(ctx):
-    fs = ctx.run.fs
-    paths = sorted(fs.glob(ctx.input_path("cooc") + "/part-*.parquet"))
-    if not paths:
-        raise InputError(f"{ctx.run.url_of('cooc')}: no co-occurrence parts (rerun the cooc "
-                         "stage with --force)")
-    return [to_url(fs, p) for p in paths]
+    return part_urls(ctx.run.fs, ctx.input_path("cooc"))
 
 
 def _write(ctx, words, ids, counts, vectors):
     from gensim.models import KeyedVectors
     from tasks.vectors_io import write_word2vec_text
-    table = embeddings_table(words, ids, counts, vectors)
-    write_parquet(ctx.url(ctx.out), table)
+    table = vectors_table(words, ids, counts, vectors)
+    write_parquet(ctx.output_url("embeddings"), table)
     kv = KeyedVectors(vector_size=vectors.shape[1], count=len(words), dtype=np.float32)
     kv.add_vectors(words, vectors)
     for w, c in zip(words, counts):
         kv.set_vecattr(w, "count", int(c))
-    with fsspec.open(ctx.url(ctx.also_path(KV_NAME)), "wb") as f:
+    with fsspec.open(ctx.output_url("embeddings_kv"), "wb") as f:
         kv.save(f)
-    with fsspec.open(ctx.url(ctx.also_path(W2V_NAME)), "wb") as f:
+    with fsspec.open(ctx.output_url("embeddings_w2v"), "wb") as f:
         write_word2vec_text(f, words, vectors)
+
+
+def _methods(e):
+    """The settings of each trainer an ``embed`` section runs (its components, if combined)."""
+    return ([e.component(i)[1] for i in range(len(e.components))]
+            if e.method == "combined" else [e])
+
+
+def reads_counts(cfg):
+    """Whether the embed settings train on cooc's counts (glove, ppmi_svd)."""
+    return any(c.method in COUNT_METHODS for c in _methods(cfg.embed))
+
+
+def reads_corpus(cfg):
+    """Whether the embed settings train on the tokenised corpus (word2vec, fasttext)."""
+    return any(c.method in ("word2vec", "fasttext") for c in _methods(cfg.embed))
 
 
 def inputs(cfg):
     """Pretrained vector files, if any, are external inputs (path, size, mtime)."""
-    e = cfg.embed
-    configs = ([e.component(i)[1] for i in range(len(e.components))]
-               if e.method == "combined" else [e])
     out = []
-    for c in configs:
+    for c in _methods(cfg.embed):
         if c.method != "pretrained" or not c.path:
             continue
         try:
@@ -314,12 +289,12 @@ STAGE = Stage(
     name="embed",
     summary="word vectors (word2vec, fasttext, glove, ppmi_svd, pretrained, combined) "
             "→ embeddings.parquet",
-    needs=("corpus", "vocab", "cooc"),
+    reads=("vocab",),
+    writes=("embeddings", "embeddings_kv", "embeddings_w2v"),
     params=("embed",),
-    output="embeddings.parquet",
     build=build,
     code=("tasks.gensim_train", "tasks.glove", "tasks.ppmi", "tasks.vectors_io",
-          "pipeline.stages._shards"),
+          "pipeline.artifacts.corpus", "pipeline.artifacts.cooc"),
     inputs=inputs,
-    also=(KV_NAME, W2V_NAME),
+    reads_if={"corpus": reads_corpus, "cooc": reads_counts},
 )

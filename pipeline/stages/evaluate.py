@@ -15,68 +15,42 @@ import math
 
 import fsspec
 
+from ..artifacts.tables import read_vectors
 from ..errors import InputError
+from ..readers import evaluation_files, read_text_lines
 from ..stage import Stage
-from ..storage import resolve_pkg
-from .embed import read_embeddings
-
-
-def _files(cfg):
-    """[(kind, name, url or None)] of the evaluation data, None when the file is missing."""
-    ev = cfg.evaluate
-    out = []
-    for s in ev.similarity:
-        out.append(("similarity", s.name, s.path))
-    if ev.analogies:
-        out.append(("analogies", "analogies", ev.analogies))
-    resolved = []
-    for kind, name, path in out:
-        url = resolve_pkg(path)
-        try:
-            fs, p = fsspec.core.url_to_fs(url)
-            info = fs.info(p)
-        except (FileNotFoundError, OSError, ValueError, TypeError):
-            resolved.append((kind, name, path, None, None))
-            continue
-        resolved.append((kind, name, path, url, {"size": info.get("size"),
-                                                  "mtime": str(info.get("mtime", ""))}))
-    return resolved
 
 
 def inputs(cfg):
     return [{"kind": k, "name": n, "path": p, "present": u is not None, **(st or {})}
-            for k, n, p, u, st in _files(cfg)]
-
-
-def _read_text(url):
-    with fsspec.open(url, "rb") as f:
-        return f.read().decode("utf-8", errors="replace").splitlines()
+            for k, n, p, u, st in evaluation_files(cfg.evaluate)]
 
 
 def _finite(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
 
-def evaluate_vectors(cfg, words, vectors, log):
-    """Metrics dict for vectors whose row i belongs to ``words[i]`` (rows by frequency)."""
+def evaluate_vectors(ev, words, vectors, log):
+    """Metrics dict for vectors whose row i belongs to ``words[i]`` (rows by frequency).
+
+    ``ev`` is an ``evaluate`` config section.
+    """
     from tasks.evaluation import analogy_scores, read_analogies, read_pairs, similarity_scores
     index = {w: i for i, w in enumerate(words)}
     metrics = {"similarity": {}, "analogies": None, "skipped": []}
-    for kind, name, path, url, _st in _files(cfg):
+    for kind, name, path, url, _st in evaluation_files(ev):
         if url is None:
             log(f"warning: evaluation set {name}: {path} not found, skipped")
             metrics["skipped"].append(name)
             continue
         try:
             if kind == "similarity":
-                pairs = read_pairs(_read_text(url), lowercase=cfg.evaluate.lowercase,
-                                   name=path)
+                pairs = read_pairs(read_text_lines(url), lowercase=ev.lowercase, name=path)
                 r = similarity_scores(pairs, vectors, index)
                 metrics["similarity"][name] = {k: _finite(v) for k, v in r.items()}
             else:
-                questions = read_analogies(_read_text(url), name=path)
-                r = analogy_scores(questions, vectors, index,
-                                   restrict=cfg.evaluate.analogy_restrict)
+                questions = read_analogies(read_text_lines(url), name=path)
+                r = analogy_scores(questions, vectors, index, restrict=ev.analogy_restrict)
                 metrics["analogies"] = r
         except ValueError as e:
             raise InputError(str(e)) from None
@@ -101,25 +75,13 @@ def format_table(metrics):
     return "\n".join(lines)
 
 
-EXTRA_KEYS = ("semeval2013", "lineup", "planted")
-
-
 def build(ctx):
-    table, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
+    table, vectors = read_vectors(ctx.input_url("embeddings"))
     words = table["word"].to_pylist()
-    metrics = evaluate_vectors(ctx.cfg, words, vectors, ctx.log)
+    metrics = evaluate_vectors(ctx.cfg.evaluate, words, vectors, ctx.log)
     metrics["method"] = ctx.cfg.embed.method
     metrics["words"] = len(words)
-    # Results of the sense evaluations (`wsi evaluate semeval2013|lineup|planted`)
-    # live in the same file: keep them when the vectors are re-scored.
-    if ctx.run.exists("metrics.json"):
-        try:
-            with ctx.run.fs.open(ctx.run.path("metrics.json"), "r") as f:
-                old = json.load(f)
-        except (OSError, ValueError):
-            old = {}
-        metrics.update({k: v for k, v in old.items() if k in EXTRA_KEYS})
-    with fsspec.open(ctx.url(ctx.out), "w") as f:
+    with fsspec.open(ctx.output_url("metrics"), "w") as f:
         json.dump(metrics, f, indent=2)
     ctx.log(format_table(metrics))
     out = {f"{n}_spearman": r["spearman"] for n, r in metrics["similarity"].items()}
@@ -131,10 +93,10 @@ def build(ctx):
 STAGE = Stage(
     name="evaluate",
     summary="word similarity (Pearson/Spearman) and analogies (3CosAdd/3CosMul) → metrics.json",
-    needs=("embed",),
-    params=("evaluate",),
-    output="metrics.json",
+    reads=("embeddings",),
+    writes=("metrics",),
+    params=("evaluate", "embed.method"),
     build=build,
-    code=("tasks.evaluation",),
+    code=("tasks.evaluation", "pipeline.readers"),
     inputs=inputs,
 )

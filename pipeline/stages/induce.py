@@ -21,21 +21,19 @@ import dask
 import numpy as np
 import pyarrow as pa
 
-from tasks.context import remove_components, sif_weights
+from tasks.context import remove_components, sif_weighted_vectors
 from tasks.counting import encode_lines
+from tasks.evaluation import similarity_scores
 from tasks.induce import (apply_map, fit_induction_map, holdout_split, row_cosines,
                           target_contexts)
 
+from ..artifacts.corpus import list_shards, read_lines
+from ..artifacts.tables import read_vectors, read_vocab, vectors_table
 from ..errors import InputError
+from ..readers import similarity_sets
 from ..runner import tree_reduce
 from ..stage import Stage
 from ..storage import load_npy, save_npy, write_parquet
-from ._shards import list_shards, read_lines
-from .embed import embeddings_table, read_embeddings
-from .vocab import read_vocab
-
-MAP_NAME = "induction_map.npy"
-INTERCEPT_NAME = "induction_intercept.npy"
 
 
 def _bands(min_count):
@@ -54,37 +52,24 @@ def _add(*parts):
     return tuple(np.sum([p[k] for p in parts], axis=0) for k in range(3))
 
 
-def _evaluation_words(cfg):
-    from tasks.evaluation import read_pairs
-    from .evaluate import _files, _read_text
-    out = []
-    for kind, _name, path, url, _st in _files(cfg):
-        if kind == "similarity" and url is not None:
-            for a, b, _s in read_pairs(_read_text(url), lowercase=cfg.evaluate.lowercase,
-                                       name=path):
-                out += [a, b]
-    return out
+def _evaluation_words(sets):
+    return [w for _name, _path, pairs in sets for a, b, _s in pairs for w in (a, b)]
 
 
-def _coverage_gain(cfg, trained_words, trained, induced_words, induced):
+def _coverage_gain(sets, trained_words, trained, induced_words, induced):
     """Similarity scores with trained vectors only, and with induced vectors for the rest.
 
     Trained vectors are kept wherever they exist, so on the pairs both cover the
     scores are identical; induced vectors add coverage (RW is the test of this),
     and ``induced_pairs_only`` scores the pairs that only they make usable.
     """
-    from tasks.evaluation import read_pairs, similarity_scores
-    from .evaluate import _files, _read_text
     index = {w: i for i, w in enumerate(trained_words)}
     extra = [(w, v) for w, v in zip(induced_words, induced) if w not in index]
     both_words = list(trained_words) + [w for w, _ in extra]
     both = np.vstack([trained] + [v[None, :] for _, v in extra]) if extra else trained
     both_index = {w: i for i, w in enumerate(both_words)}
     out = {}
-    for kind, name, path, url, _st in _files(cfg):
-        if kind != "similarity" or url is None:
-            continue
-        pairs = read_pairs(_read_text(url), lowercase=cfg.evaluate.lowercase, name=path)
+    for name, _path, pairs in sets:
         new = [p for p in pairs if not (p[0] in index and p[1] in index)]
         out[name] = {"trained": similarity_scores(pairs, trained, index),
                      "with_induced": similarity_scores(pairs, both, both_index),
@@ -94,13 +79,14 @@ def _coverage_gain(cfg, trained_words, trained, induced_words, induced):
 
 def build(ctx):
     cfg = ctx.cfg.induce
-    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    vocab, total_tokens = read_vocab(ctx.input_url("vocab"))
     words = vocab["word"].to_pylist()
     counts = vocab["count"].to_numpy()
     n_words = len(words)
-    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
-    ctxv, u = read_embeddings(ctx.url(ctx.input_path("context_vectors.parquet")))
-    common = load_npy(ctx.url(ctx.input_path("context_common.npy")))
+    emb, vectors = read_vectors(ctx.input_url("embeddings"))
+    ctxv, u = read_vectors(ctx.input_url("context_vectors"), what="context vectors")
+    common = load_npy(ctx.input_url("common_directions"))
+    sets = similarity_sets(ctx.cfg.evaluate)
     u_all = np.zeros((n_words, u.shape[1]))
     has_u = np.zeros(n_words, dtype=bool)
     u_all[ctxv["id"].to_numpy()] = remove_components(u, common)
@@ -143,18 +129,18 @@ def build(ctx):
     rows += [(words[i], int(counts[i]), x, "induced")
              for i, x in zip(rare, apply_map(a, u_all[rare], b))]
     known = set(words)
-    targets = list(dict.fromkeys(cfg.targets + (_evaluation_words(ctx.cfg)
+    targets = list(dict.fromkeys(cfg.targets + (_evaluation_words(sets)
                                                 if cfg.evaluation_targets else [])))
     targets = [t for t in targets if t not in known]
     without = []
     if targets:
-        s = sif_weights(counts, total_tokens, a=ctx.cfg.context.sif_a)
-        weighted = np.where(has_v[:, None], v_all * s[:, None], 0.0)
+        weighted, _has = sif_weighted_vectors(vectors, emb["id"].to_numpy(), counts,
+                                              total_tokens, a=ctx.cfg.context.sif_a)
         w_d = dask.delayed(weighted, name="induce-weighted")
         parts = [dask.delayed(_targets_of_shard, pure=True, nout=3)(
             url, words, targets, w_d, has_v, ctx.cfg.cooc.window)
-            for url in list_shards(ctx)]
-        total = tree_reduce(parts, _add, ctx.cfg.run.split_every, name="induce-targets")
+            for url in list_shards(ctx.run.fs, ctx.input_path("corpus"))]
+        total = tree_reduce(parts, _add, ctx.runner.split_every, name="induce-targets")
         (sums, n_ctx, occ), = ctx.runner.compute([total], "induce targets")
         for k, t in enumerate(targets):
             if n_ctx[k] == 0:
@@ -162,14 +148,14 @@ def build(ctx):
                 continue
             ut = remove_components(sums[k:k + 1] / n_ctx[k], common)
             rows.append((t, int(occ[k]), apply_map(a, ut, b)[0], "induced"))
-    table = embeddings_table([r[0] for r in rows], np.zeros(len(rows)), [r[1] for r in rows],
+    table = vectors_table([r[0] for r in rows], np.zeros(len(rows)), [r[1] for r in rows],
                              np.array([r[2] for r in rows], dtype=np.float32).reshape(
                                  len(rows), v_all.shape[1]))
     table = table.drop_columns(["id"]).append_column(
         "source", pa.array([r[3] for r in rows], type=pa.string()))
-    write_parquet(ctx.url(ctx.out), table)
-    save_npy(ctx.url(ctx.also_path(MAP_NAME)), a)
-    save_npy(ctx.url(ctx.also_path(INTERCEPT_NAME)), b)
+    write_parquet(ctx.output_url("induced"), table)
+    save_npy(ctx.output_url("induction_map"), a)
+    save_npy(ctx.output_url("induction_intercept"), b)
     if without:
         ctx.log(f"warning: {len(without)} target(s) never occur with a context word that has "
                 f"a vector (e.g. {without[0]!r}); no vector induced for them")
@@ -177,7 +163,7 @@ def build(ctx):
                     induced_targets=int(len(targets) - len(without)),
                     targets_without_context=len(without))
     induced_rows = [r for r in rows if r[3] == "induced"]
-    gain = _coverage_gain(ctx.cfg, emb["word"].to_pylist(), vectors,
+    gain = _coverage_gain(sets, emb["word"].to_pylist(), vectors,
                           [r[0] for r in induced_rows],
                           [np.asarray(r[2], dtype=np.float64) for r in induced_rows])
     if gain:
@@ -194,10 +180,10 @@ def build(ctx):
 STAGE = Stage(
     name="induce",
     summary="induction map (v ≈ A ũ + b) by least squares; induced vectors → induced.parquet",
-    needs=("corpus", "vocab", "cooc", "embed", "context"),
-    params=("induce", "context.sif_a", "cooc.window", "evaluate"),
-    output="induced.parquet",
+    reads=("corpus", "vocab", "embeddings", "context_vectors", "common_directions"),
+    writes=("induced", "induction_map", "induction_intercept"),
+    params=("induce", "context.sif_a", "cooc.window", "evaluate.similarity",
+            "evaluate.lowercase"),
     build=build,
-    code=("tasks.induce", "tasks.context"),
-    also=(MAP_NAME, INTERCEPT_NAME),
+    code=("tasks.induce", "tasks.context", "tasks.evaluation", "pipeline.readers"),
 )

@@ -17,17 +17,14 @@ import dask
 import numpy as np
 import pyarrow as pa
 
-from tasks.context import remove_components, sif_weights
+from tasks.context import remove_components, sif_weighted_vectors
 from tasks.counting import encode_lines
 from tasks.senses import occurrence_contexts, score_senses_flat
 
-from ..assign import read_sense_table
+from ..artifacts.corpus import list_shards, read_lines
+from ..artifacts.tables import read_atoms, read_sense_table, read_vectors, read_vocab
 from ..stage import Stage
 from ..storage import load_npy, write_parquet
-from ._shards import list_shards, read_lines
-from .atoms import read_atoms
-from .embed import read_embeddings
-from .vocab import read_vocab
 
 SCHEMA = pa.schema([("document", pa.int64()), ("position", pa.int32()),
                     ("word", pa.string()), ("atom_id", pa.int32()), ("score", pa.float32()),
@@ -76,13 +73,14 @@ def _write(url, doc_base, result, vocab_words):
 
 def build(ctx):
     cfg = ctx.cfg
-    vocab, total_tokens = read_vocab(ctx.url(ctx.input_path("vocab.parquet")))
+    vocab, total_tokens = read_vocab(ctx.input_url("vocab"))
     words = vocab["word"].to_pylist()
     vocab_words = pa.array(words, type=pa.string())
     counts = vocab["count"].to_numpy()
     n_words = len(words)
-    ctx.run.fs.makedirs(ctx.out, exist_ok=True)
-    table = read_sense_table(ctx.url(ctx.input_path("senses.parquet")))
+    out = ctx.output_path("occurrences")
+    ctx.run.fs.makedirs(out, exist_ok=True)
+    table = read_sense_table(ctx.input_url("senses"))
     index = {w: i for i, w in enumerate(words)}
     targets = list(dict.fromkeys(cfg.occurrences.targets))
     missing = [t for t in targets if t not in table or t not in index]
@@ -90,18 +88,14 @@ def build(ctx):
         ctx.log(f"warning: {len(missing)} occurrences.targets word(s) have no senses "
                 f"(not coded or not in the vocabulary), e.g. {missing[0]!r}; skipped")
     targets = [t for t in targets if t in table and t in index]
-    urls = list_shards(ctx)
+    urls = list_shards(ctx.run.fs, ctx.input_path("corpus"))
     if not targets:
-        write_parquet(ctx.url(f"{ctx.out}/part-00000.parquet"), SCHEMA.empty_table())
+        write_parquet(ctx.url(f"{out}/part-00000.parquet"), SCHEMA.empty_table())
         return {"targets": 0, "occurrences": 0, "assigned": 0, "parts": 1,
                 "targets_without_senses": len(missing)}
-    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
-    ids = emb["id"].to_numpy()
-    s = sif_weights(counts, total_tokens, a=cfg.context.sif_a)
-    weighted = np.zeros((n_words, vectors.shape[1]))
-    weighted[ids] = vectors * s[ids, None]
-    has_vector = np.zeros(n_words, dtype=bool)
-    has_vector[ids] = True
+    emb, vectors = read_vectors(ctx.input_url("embeddings"))
+    weighted, has_vector = sif_weighted_vectors(vectors, emb["id"].to_numpy(), counts,
+                                                total_tokens, a=cfg.context.sif_a)
     is_target = np.zeros(n_words, dtype=bool)
     is_target[[index[t] for t in targets]] = True
     # Each target's senses.assign_max strongest atoms (0: its whole code), by word id.
@@ -114,10 +108,10 @@ def build(ctx):
     start[order] = np.cumsum(length[order]) - length[order]
     senses = (start, length, np.concatenate([a[:k] for a, _c in picked]).astype(np.int64),
               np.concatenate([c[:k] for _a, c in picked]).astype(np.float64))
-    _atoms, dictionary = read_atoms(ctx.url(ctx.input_path("atoms.parquet")))
-    a = load_npy(ctx.url(ctx.input_path("induction_map.npy")))
-    b = load_npy(ctx.url(ctx.input_path("induction_intercept.npy")))
-    common = load_npy(ctx.url(ctx.input_path("context_common.npy")))
+    _atoms, dictionary = read_atoms(ctx.input_url("atoms"))
+    a = load_npy(ctx.input_url("induction_map"))
+    b = load_npy(ctx.input_url("induction_intercept"))
+    common = load_npy(ctx.input_url("common_directions"))
     model = ctx.runner.share((weighted, has_vector, is_target, common, a, b, dictionary, senses),
                              "occurrences-model")
     parts = [dask.delayed(_shard, pure=True, nout=2)(url, vocab_words, model, cfg.cooc.window,
@@ -127,7 +121,7 @@ def build(ctx):
     # before it, so the shards are assigned first and written once their bases are known.
     results = ctx.runner.compute(parts, "occurrences")
     bases = np.concatenate([[0], np.cumsum([r[0] for r in results])[:-1]])
-    written = [_write(ctx.url(f"{ctx.out}/part-{i:05d}.parquet"), int(base), r[1], vocab_words)
+    written = [_write(ctx.url(f"{out}/part-{i:05d}.parquet"), int(base), r[1], vocab_words)
                for i, (base, r) in enumerate(zip(bases, results))]
     return {"targets": len(targets), "occurrences": int(sum(w[0] for w in written)),
             "assigned": int(sum(w[1] for w in written)), "parts": len(written),
@@ -137,9 +131,10 @@ def build(ctx):
 STAGE = Stage(
     name="occurrences",
     summary="sense of every corpus occurrence of occurrences.targets → occurrences/",
-    needs=("corpus", "vocab", "embed", "context", "induce", "atoms", "senses"),
+    reads=("corpus", "vocab", "embeddings", "common_directions", "induction_map",
+           "induction_intercept", "atoms", "senses"),
+    writes=("occurrences",),
     params=("occurrences", "cooc.window", "context.sif_a", "senses.assign_max"),
-    output="occurrences",
     build=build,
-    code=("tasks.senses", "tasks.context", "pipeline.assign"),
+    code=("tasks.senses", "tasks.context"),
 )

@@ -18,31 +18,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks.atoms import coded_rows, dictionary_words
 from tasks.ksvd import reconstruct
 from tasks.senses import rank_senses
 
+from ..artifacts.tables import read_atoms, read_vectors
+from ..coding import DaskCoder
 from ..errors import InputError
 from ..stage import Stage
 from ..storage import write_parquet
-from .atoms import DaskCoder, coded_words, read_atoms
-from .embed import read_embeddings
-
-RECONSTRUCTION_NAME = "reconstruction.parquet"
 
 
 def build(ctx):
     a, s = ctx.cfg.atoms, ctx.cfg.senses
-    emb, vectors = read_embeddings(ctx.url(ctx.input_path("embeddings.parquet")))
-    atoms, dictionary = read_atoms(ctx.url(ctx.input_path("atoms.parquet")))
+    emb, vectors = read_vectors(ctx.input_url("embeddings"))
+    atoms, dictionary = read_atoms(ctx.input_url("atoms"))
     if s.code_all:
-        rows = np.arange(len(emb))
-        x = vectors.astype(np.float64)
-        norms = np.linalg.norm(x, axis=1)
-        rows, x, norms = rows[norms > 0], x[norms > 0], norms[norms > 0]
-        if a.normalize:
-            x /= norms[:, None]
+        rows, x = coded_rows(vectors, normalize=a.normalize)
     else:
-        rows, x = coded_words(emb, vectors, a)
+        rows, x = dictionary_words(emb["count"].to_numpy(), vectors, min_count=a.min_count,
+                                   max_words=a.max_words, normalize=a.normalize)
     if len(x) == 0:
         raise InputError("no word with a non-zero vector to code")
     if x.shape[1] != dictionary.shape[1]:
@@ -66,8 +61,8 @@ def build(ctx):
         "coefficient": pa.array(coefficient.astype(np.float32), type=pa.float32()),
         "top_words": top.take(pa.array(atom)),
     })
-    write_parquet(ctx.url(ctx.out), table)
-    write_parquet(ctx.url(ctx.also_path(RECONSTRUCTION_NAME)),
+    write_parquet(ctx.output_url("senses"), table)
+    write_parquet(ctx.output_url("reconstruction"),
                   pa.table({"word": words, "relative_error":
                             pa.array(err.astype(np.float32), type=pa.float32())}))
     per_word = np.bincount(word_row, minlength=len(x))
@@ -81,10 +76,10 @@ def build(ctx):
 STAGE = Stage(
     name="senses",
     summary="each word's sparse code over the atoms, ranked → senses.parquet",
-    needs=("embed", "atoms"),
-    params=("senses", "atoms"),
-    output="senses.parquet",
+    reads=("embeddings", "atoms"),
+    writes=("senses", "reconstruction"),
+    params=("senses", "atoms.sparsity", "atoms.block_rows", "atoms.normalize",
+            "atoms.min_count", "atoms.max_words"),
     build=build,
-    code=("tasks.ksvd", "tasks.senses", "pipeline.stages.atoms"),
-    also=(RECONSTRUCTION_NAME,),
+    code=("tasks.ksvd", "tasks.senses", "tasks.atoms", "pipeline.coding"),
 )

@@ -21,17 +21,14 @@ import pyarrow.parquet as pq
 
 from tasks.counting import count_words, merge_counts, select_vocab
 
+from ..artifacts.corpus import list_shards, only_added, read_lines
 from ..errors import InputError
 from ..runner import tree_reduce
 from ..stage import Stage, source_key
 from ..storage import read_parquet, write_parquet
-from ._shards import list_shards, only_added, read_lines
 
 
-COUNTS_NAME = "vocab.counts.parquet"
-
-
-def count_shard(url):
+def count_shard_words(url):
     return count_words(read_lines(url))
 
 
@@ -47,23 +44,16 @@ def write_vocab(counts, url, *, min_count, max_size, counts_url, shards):
             "vocab_tokens": int(pa.compute.sum(vocab["count"]).as_py() or 0)}
 
 
-def read_vocab(url):
-    """The vocabulary table and total token count of a run."""
-    table = read_parquet(url, "vocabulary")
-    meta = table.schema.metadata or {}
-    return table, int(meta.get(b"total_tokens", b"0"))
-
-
 def counting_key():
     """Hash of the code that counts a shard: counts made by other code are not reused."""
-    return source_key("tasks.counting", "pipeline.stages._shards", __name__)
+    return source_key("tasks.counting", "pipeline.artifacts.corpus", __name__)
 
 
 def _previous_counts(ctx, names):
     """The shard names the earlier run's word counts cover, if they can be extended."""
     if not ctx.previous:
         return None
-    url = ctx.url(ctx.input_path(COUNTS_NAME))
+    url = ctx.url(ctx.previous_path("word_counts"))
     try:
         with fsspec.open(url, "rb") as f:
             meta = pq.ParquetFile(f).schema_arrow.metadata or {}
@@ -72,27 +62,27 @@ def _previous_counts(ctx, names):
             return None
     except (OSError, pa.ArrowInvalid, KeyError, ValueError, UnicodeDecodeError):
         return None
-    return covered if only_added(ctx, "vocab", covered, names) else None
+    return covered if only_added(ctx.log, "vocab", covered, names) else None
 
 
 def build(ctx):
     v = ctx.cfg.vocab
-    shards = list_shards(ctx)
+    shards = list_shards(ctx.run.fs, ctx.input_path("corpus"))
     names = [u.rsplit("/", 1)[-1] for u in shards]
     covered = _previous_counts(ctx, names)
     todo = [u for u, n in zip(shards, names) if covered is None or n not in covered]
-    parts = [dask.delayed(count_shard, pure=True)(u, dask_key_name=f"vocab-count-{i}")
+    parts = [dask.delayed(count_shard_words, pure=True)(u, dask_key_name=f"vocab-count-{i}")
              for i, u in enumerate(todo)]
     if covered is not None:
         parts.append(dask.delayed(read_parquet, pure=True)(
-            ctx.url(ctx.input_path(COUNTS_NAME)), "word counts",
+            ctx.url(ctx.previous_path("word_counts")), "word counts",
             dask_key_name="vocab-previous-counts"))
         ctx.log(f"vocab: adding the counts of {len(todo)} new shard(s) to those of "
                 f"{len(covered)}")
-    total = tree_reduce(parts, merge_counts, ctx.cfg.run.split_every, name="vocab-merge")
+    total = tree_reduce(parts, merge_counts, ctx.runner.split_every, name="vocab-merge")
     out = dask.delayed(write_vocab, pure=True)(
-        total, ctx.url(ctx.out), min_count=v.min_count, max_size=v.max_size,
-        counts_url=ctx.url(ctx.also_path(COUNTS_NAME)), shards=names)
+        total, ctx.output_url("vocab"), min_count=v.min_count, max_size=v.max_size,
+        counts_url=ctx.output_url("word_counts"), shards=names)
     (counters,) = ctx.runner.compute([out], "vocab")
     counters["shards_counted"] = len(todo)
     if counters["words"] == 0:
@@ -105,10 +95,9 @@ def build(ctx):
 STAGE = Stage(
     name="vocab",
     summary="word counts (per shard + tree reduction) → vocab.parquet",
-    needs=("corpus",),
+    reads=("corpus",),
+    writes=("vocab", "word_counts"),
     params=("vocab.min_count", "vocab.max_size"),
-    output="vocab.parquet",
     build=build,
-    code=("tasks.counting", "pipeline.stages._shards"),
-    also=(COUNTS_NAME,),
+    code=("tasks.counting", "pipeline.artifacts.corpus"),
 )

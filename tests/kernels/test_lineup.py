@@ -349,7 +349,7 @@ def test_score_testset_names_a_word_without_vector():
 
 def _fake_run(root, words, d=8, n_atoms=12, seed=0):
     """A run directory with what the lineup reads: manifest, embeddings, senses, atoms."""
-    from pipeline.stages.embed import embeddings_table
+    from pipeline.artifacts.tables import vectors_table as embeddings_table
     from pipeline.storage import write_parquet
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True)

@@ -1,26 +1,30 @@
-"""Reading the tokenised corpus shards written by the corpus stage."""
+"""The tokenised corpus artifact: shard listing (document order) and reading."""
 from __future__ import annotations
 
 import json
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import InputError
 from ..storage import to_url
+
+__all__ = ["INDEX", "shard_names", "shard_paths", "list_shards", "read_lines", "only_added"]
+
+INDEX = "_index.json"  # in corpus/: each input file's shards, in document order
 
 
 def shard_names(fs, corpus_dir):
     """Names of the corpus shards in document order (``_index.json``; else sorted)."""
     try:
-        with fs.open(corpus_dir + "/_index.json", "rb") as f:
+        with fs.open(corpus_dir + "/" + INDEX, "rb") as f:
             return [s[0] for e in json.loads(f.read().decode())["files"] for s in e["shards"]]
     except FileNotFoundError:
         return sorted(p.rsplit("/", 1)[-1] for p in fs.glob(corpus_dir + "/part-*.txt"))
     except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError) as e:
-        raise InputError(f"{to_url(fs, corpus_dir)}/_index.json: unreadable ({e}); rerun the "
+        raise InputError(f"{to_url(fs, corpus_dir)}/{INDEX}: unreadable ({e}); rerun the "
                          "corpus stage with --force") from None
 
 
@@ -30,27 +34,15 @@ def shard_paths(run_dir):
     return [corpus + "/" + n for n in shard_names(LocalFileSystem(), corpus)]
 
 
-def only_added(ctx, stage, covered, names):
-    """Whether the shards ``names`` include every one of ``covered`` (an earlier run's
-    sums can then be extended); otherwise says why everything is recounted."""
-    if set(covered) <= set(names):
-        return True
-    ctx.log(f"{stage}: corpus files were removed or changed since the last run; "
-            "recounting every shard")
-    return False
-
-
-def list_shards(ctx, sizes=False):
+def list_shards(fs, corpus_dir, sizes=False):
     """URLs of the corpus shards in document order (with their sizes in bytes if ``sizes``).
 
     Fails when the corpus output is missing or a listed shard is.
     """
-    fs = ctx.run.fs
-    corpus_dir = ctx.input_path("corpus")
     names = shard_names(fs, corpus_dir)
     found = fs.glob(corpus_dir + "/part-*.txt", detail=True)
     if not names:
-        raise InputError(f"{ctx.run.url_of('corpus')}: no corpus shards (rerun the corpus "
+        raise InputError(f"{to_url(fs, corpus_dir)}: no corpus shards (rerun the corpus "
                          "stage with --force)")
     paths = [corpus_dir + "/" + n for n in names]
     missing = [p for p in paths if p not in found]
@@ -77,3 +69,13 @@ def read_lines(url):
     if len(docs) and len(docs[-1].as_py() or "") == 0:
         docs = docs.slice(0, len(docs) - 1)
     return docs
+
+
+def only_added(log, stage, covered, names):
+    """Whether the shards ``names`` include every one of ``covered`` (an earlier run's
+    sums can then be extended); otherwise says why everything is recounted."""
+    if set(covered) <= set(names):
+        return True
+    log(f"{stage}: corpus files were removed or changed since the last run; "
+        "recounting every shard")
+    return False

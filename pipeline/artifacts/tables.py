@@ -1,0 +1,73 @@
+"""Readers and writers of the run's Parquet tables (vocabulary, vectors, atoms, senses).
+
+Every vector table (embeddings, context vectors, induced vectors, atoms) has
+a ``vector: fixed_size_list<float32>[n_dims]`` column; :func:`read_vectors`
+returns it as one float32 array of shape (n_rows, n_dims).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from ..storage import read_parquet
+
+__all__ = ["read_vocab", "vectors_table", "read_vectors", "read_atoms", "read_sense_table"]
+
+
+def read_vocab(url):
+    """(vocabulary table ``word, id, count``, total corpus tokens) of ``vocab.parquet``."""
+    table = read_parquet(url, "vocabulary")
+    meta = table.schema.metadata or {}
+    return table, int(meta.get(b"total_tokens", b"0"))
+
+
+def vectors_table(words, ids, counts, vectors):
+    """A vector table ``word, id, count, vector`` for rows of ``vectors``.
+
+    Parameters
+    ----------
+    words : sequence of str, length n_rows
+    ids, counts : array-like of shape (n_rows,)
+    vectors : ndarray of shape (n_rows, n_dims), stored as float32
+    """
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n_dims = vectors.shape[1]
+    flat = pa.array(vectors.reshape(-1), type=pa.float32())
+    return pa.table({"word": pa.array(words, type=pa.string()),
+                     "id": pa.array(ids, type=pa.int32()),
+                     "count": pa.array(counts, type=pa.int64()),
+                     "vector": pa.FixedSizeListArray.from_arrays(flat, n_dims)})
+
+
+def read_vectors(url, what="embeddings"):
+    """(table without its vectors, vectors float32 of shape (n_rows, n_dims)).
+
+    Reads any table with a fixed-size ``vector`` column (embeddings, context
+    vectors, induced vectors, atoms); ``what`` names it in errors.
+    """
+    table = read_parquet(url, what)
+    col = table["vector"].combine_chunks()
+    n_dims = col.type.list_size
+    vectors = col.flatten().to_numpy().reshape(-1, n_dims)
+    return table.drop_columns(["vector"]), vectors
+
+
+def read_atoms(url):
+    """(atoms table without vectors, dictionary float64 of shape (n_atoms, n_dims))."""
+    table, vectors = read_vectors(url, what="atoms")
+    return table, vectors.astype(np.float64)
+
+
+def read_sense_table(url):
+    """{word: (atom ids int array, coefficients float64 array)} by rank, from ``senses.parquet``."""
+    t = read_parquet(url, "senses", columns=["word", "rank", "atom_id", "coefficient"])
+    words = t["word"].to_pylist()
+    atom = t["atom_id"].to_numpy()
+    coef = t["coefficient"].to_numpy().astype(np.float64)
+    out = {}
+    start = 0
+    for i in range(1, len(words) + 1):  # rows are grouped by word, ranked
+        if i == len(words) or words[i] != words[start]:
+            out[words[start]] = (atom[start:i], coef[start:i])
+            start = i
+    return out
