@@ -11,7 +11,8 @@ import fsspec
 from .errors import InputError
 from .storage import resolve_pkg
 
-__all__ = ["evaluation_files", "read_text_lines", "similarity_sets", "read_jsonl"]
+__all__ = ["evaluation_files", "read_text_lines", "similarity_sets", "read_jsonl",
+           "open_wordnet"]
 
 
 def _resolve(path):
@@ -85,3 +86,30 @@ def read_jsonl(url):
                 yield lineno, None, f"expected a JSON object, got {type(item).__name__}"
                 continue
             yield lineno, item, None
+
+
+def open_wordnet(path):
+    """A :class:`tasks.wordnet.WordNet` reading the database files of directory ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the directory or one of its index/data files is missing.
+    """
+    import os
+
+    from tasks.wordnet import FILES, WordNet
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"WordNet directory {path} not found")
+    for name in FILES:
+        if not os.path.isfile(os.path.join(path, name)):
+            raise FileNotFoundError(f"WordNet directory {path} has no {name}")
+
+    def read(name):
+        try:
+            with open(os.path.join(path, name), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+    return WordNet(read)

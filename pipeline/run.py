@@ -112,18 +112,7 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
         manifest["updated"] = _now()
         run.write_json("manifest.json", manifest)
         run.clean_tmp()
-        if cfg.run.report:
-            _report(run, log)
     return manifest
-
-
-def _report(run, log):
-    """Rewrite ``report.html``; a failure is logged, never fails the run."""
-    from .report import write_report
-    try:
-        write_report(run.url)
-    except Exception as e:  # the run's outputs are complete; the report is a view of them
-        log(f"warning: report.html not written ({type(e).__name__}: {e})")
 
 
 def _output_sizes(run, stage):

@@ -197,8 +197,12 @@ class RunDir:
     def write_bytes(self, name, data):
         """Write a file of the run directory atomically (temporary file, then rename)."""
         final = self.path(name)
-        tmp = self.path(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+        folder, _, base = name.rpartition("/")
+        tmp = self.path(folder, f".{base}.{uuid.uuid4().hex[:8]}.tmp") if folder else \
+            self.path(f".{base}.{uuid.uuid4().hex[:8]}.tmp")
         try:
+            if folder:
+                self.fs.makedirs(self.path(folder), exist_ok=True)
             with self.fs.open(tmp, "wb") as f:
                 f.write(data)
             if self.local:
@@ -222,44 +226,23 @@ class RunDir:
             return None
 
 
-def open_run(run_dir, needed=()):
-    """A finished run directory: (RunDir, manifest dict).
+def update_json(run, name, update):
+    """Set the JSON object in file ``name`` of the run directory to ``update(old or {})``,
+    under the run's lock (so a concurrent ``wsi run`` cannot interleave), atomically.
 
-    ``needed`` lists (file name, stage that writes it); a missing one is a
-    usage error naming the stage to run.
-    """
-    run = RunDir(run_dir.rstrip("/"))
-    try:
-        manifest = run.read_json("manifest.json")
-    except (ValueError, UnicodeDecodeError):
-        manifest = None
-    if not manifest or "config" not in manifest:
-        raise UsageError(f"{run_dir}: not a run directory (no readable manifest.json)")
-    for name, stage in needed:
-        if not run.exists(name):
-            raise UsageError(f"{run_dir}: has no {name} (run the stages up to {stage})")
-    return run, manifest
-
-
-def merge_metrics(run, key, update):
-    """Set ``metrics.json[key] = update(old value or None)`` under the run's lock.
-
-    The sense evaluations (``wsi evaluate semeval2013|lineup|planted``) add
-    their results to the file the evaluate stage writes; the lock keeps a
-    concurrent ``wsi run`` from rewriting it meanwhile.
+    Returns the file's URL.
     """
     with run:
         try:
-            metrics = run.read_json("metrics.json")
+            old = run.read_json(name)
         except (ValueError, UnicodeDecodeError):
-            raise InputError(f"{run.url_of('metrics.json')}: not valid JSON (move it away to "
-                             f"write the {key} scores)") from None
-        metrics = {} if metrics is None else metrics
-        if not isinstance(metrics, dict):
-            raise InputError(f"{run.url_of('metrics.json')}: not a JSON object")
-        metrics[key] = update(metrics.get(key))
-        run.write_json("metrics.json", metrics)
-    return run.url_of("metrics.json")
+            raise InputError(f"{run.url_of(name)}: not valid JSON (move it away to write "
+                             "new results)") from None
+        old = {} if old is None else old
+        if not isinstance(old, dict):
+            raise InputError(f"{run.url_of(name)}: not a JSON object")
+        run.write_json(name, update(old))
+    return run.url_of(name)
 
 
 def save_npy(url, array):

@@ -11,15 +11,9 @@ functions (C++, no Python loop per token) and work on plain arrays:
 """
 from __future__ import annotations
 
-import os
-
-# Tables that crossed a process boundary may hold unaligned buffers; Acero (the
-# group-by engine) then prints a warning per call unless told to copy them.
-os.environ.setdefault("ACERO_ALIGNMENT_HANDLING", "reallocate")
-
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.compute as pc  # noqa: E402
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["count_words", "merge_counts", "select_vocab", "encode_lines", "split_tokens",
            "VOCAB_SCHEMA"]

@@ -23,6 +23,9 @@ Both follow the usual practice of the field:
 The returned dicts hold only JSON-safe values: Python ints and floats, and
 ``None`` where a number is undefined (a correlation of fewer than 3 pairs, an
 accuracy of no question).
+
+Longer than 400 lines because it holds both evaluations with their readers: each
+reader is small, and splitting would separate a metric from the data format it scores.
 """
 from __future__ import annotations
 
@@ -55,13 +58,9 @@ def _numbered_lines(path_or_lines, name):
     Lines are decoded as UTF-8 (a leading byte-order mark is dropped); a line
     that does not decode raises ValueError with its number.
     """
-    if isinstance(path_or_lines, (str, os.PathLike)):
-        name = name or os.fspath(path_or_lines)
-        with open(path_or_lines, "rb") as f:
-            yield from _numbered_lines(f, name)
-        return
-    if isinstance(path_or_lines, (bytes, bytearray)):
-        raise TypeError("path_or_lines must be a path or an iterable of lines, not bytes")
+    if isinstance(path_or_lines, (str, bytes, bytearray, os.PathLike)):
+        raise TypeError("give the lines (a file object or an iterable of str/bytes), not "
+                        f"{type(path_or_lines).__name__}: tasks/ opens no file")
     name = name or getattr(path_or_lines, "name", None) or "<lines>"
     for n, line in enumerate(path_or_lines, start=1):
         if isinstance(line, (bytes, bytearray)):
@@ -87,7 +86,7 @@ def read_pairs(path_or_lines, *, lowercase=True, name=None):
 
     Parameters
     ----------
-    path_or_lines : str, os.PathLike, file object or iterable of str/bytes
+    path_or_lines : file object or iterable of str/bytes
         One pair per line, ``word1 word2 score``, separated by whitespace or
         tabs (as in WS-353, SimLex-999, MEN, RW). Blank lines and lines
         starting with ``#`` are skipped; line endings may be ``\\n`` or ``\\r\\n``.
@@ -133,7 +132,7 @@ def read_analogies(path_or_lines, *, lowercase=True, name=None):
 
     Parameters
     ----------
-    path_or_lines : str, os.PathLike, file object or iterable of str/bytes
+    path_or_lines : file object or iterable of str/bytes
         Section headers ``: name`` followed by questions ``a b c d`` ("a is
         to b as c is to d"). Blank lines and lines starting with ``#`` are
         skipped.

@@ -27,6 +27,9 @@ Aharon, Elad & Bruckstein (2006). K-SVD: an algorithm for designing
     overcomplete dictionaries for sparse representation. IEEE TSP 54(11).
 Rubinstein, Zibulevsky & Elad (2008). Efficient implementation of the K-SVD
     algorithm using batch orthogonal matching pursuit. Technion CS-2008-08.
+
+Longer than 400 lines because it is one algorithm: batch OMP, the dictionary update,
+the K-SVD loop with restarts and its scikit-learn-style estimator.
 """
 from __future__ import annotations
 

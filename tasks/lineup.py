@@ -85,14 +85,16 @@ computed per word and averaged over words (macro); the pooled (micro)
 figures are reported too. When a word has more than k true senses its
 recall cannot reach 1, as in the paper.
 
-    items = build_testset(WordNet(path), vocabulary, n_words=200, m=20, seed=0)
-    write_testset(items, "lineup_testset.jsonl")
+    items = build_testset(wordnet, vocabulary, n_words=200, m=20, seed=0)
+    write_testset(items, file)
     result = score_testset(items, index, vectors, atoms_of, k=4, background=mean)
+
+Longer than 400 lines because it is one evaluation: building the test set from
+WordNet, its JSON form, and the paper's rule and baseline that score it.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
@@ -308,25 +310,19 @@ def build_testset(wordnet, vocabulary, *, n_words=200, m=20, seed=0, size=8, min
     return items
 
 
-def write_testset(items, path_or_file):
-    """Write items as JSON lines (one target a line) to a path, URL or text file."""
-    if hasattr(path_or_file, "write"):
-        for item in items:
-            path_or_file.write(json.dumps(item, ensure_ascii=False) + "\n")
-        return
-    import fsspec
-    with fsspec.open(os.fspath(path_or_file), "wt", encoding="utf-8") as f:
-        write_testset(items, f)
+def write_testset(items, file):
+    """Write items as JSON lines (one target a line) to a text file object."""
+    for item in items:
+        file.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
-def read_testset(path_or_file):
-    """Items written by :func:`write_testset`. Raises ValueError naming a bad line."""
-    if not hasattr(path_or_file, "read"):
-        import fsspec
-        with fsspec.open(os.fspath(path_or_file), "rt", encoding="utf-8") as f:
-            return read_testset(f)
+def read_testset(lines):
+    """Items written by :func:`write_testset`, from a text file object or its lines.
+
+    Raises ValueError naming a bad line.
+    """
     items = []
-    for lineno, line in enumerate(path_or_file, start=1):
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:

@@ -68,6 +68,9 @@ it, with BLAS) sees the same rows in the same places whatever the chunking.
 Chunks are cut from the batches' output. So the corpus does not depend on the
 chunk size, and a shorter corpus is a prefix of a longer one with the same
 parameters.
+
+Longer than 400 lines because it is one generative model: parameters, the model's
+random draws, the batched sampler and the streaming generator share its state.
 """
 from __future__ import annotations
 

@@ -33,6 +33,9 @@ few entries of GloVe's Common Crawl vectors, are therefore rejected as rows of
 the wrong length. The writers refuse words containing ASCII whitespace.
 Text writers print 9 significant digits, which always read back to the same
 float32 bits, so text round trips are exact.
+
+Longer than 400 lines because it reads and writes four vector formats through one
+buffered parser; each format is a few lines on top of it.
 """
 from __future__ import annotations
 
@@ -363,8 +366,8 @@ def read_vectors(f, *, fmt, name=None, limit=None):
                               or limit < 1):
         raise ValueError(f"limit must be a positive int or None, got {limit!r}")
     if isinstance(f, (str, os.PathLike)):
-        with open(f, "rb") as fh:
-            return read_vectors(fh, fmt=fmt, name=name or os.fspath(f), limit=limit)
+        raise TypeError("read_vectors takes a binary file object, not a path (tasks/ opens no "
+                        "file)")
     name = name or str(getattr(f, "name", None) or "<input>")
     src = _Buffered(f, name)
     if fmt == "word2vec_binary":

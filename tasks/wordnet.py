@@ -32,7 +32,6 @@ lines are parsed on demand at their offsets.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 __all__ = ["WordNet", "Synset", "POS", "split_gloss"]
@@ -158,24 +157,23 @@ def parse_data_line(line):
                   examples, pointers)
 
 
-class WordNet:
-    """The WordNet database in directory ``path`` (``index.*``, ``data.*``, ``*.exc``).
+FILES = tuple(f"{kind}.{name}" for name in ("noun", "verb", "adj", "adv")
+              for kind in ("index", "data"))  # the files a WordNet database must have
 
-    Raises
-    ------
-    FileNotFoundError
-        When the directory or one of its index/data files is missing.
+
+class WordNet:
+    """A WordNet database (``index.*``, ``data.*``, ``*.exc``), parsed lazily.
+
+    Parameters
+    ----------
+    read : callable(file name) -> bytes or None
+        The content of one of the database's files, None when it is absent
+        (the caller does the I/O; :func:`pipeline.readers.open_wordnet` reads
+        a directory).
     """
 
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        if not os.path.isdir(self.path):
-            raise FileNotFoundError(f"WordNet directory {self.path} not found")
-        for name in ("noun", "verb", "adj", "adv"):
-            for kind in ("index", "data"):
-                p = os.path.join(self.path, f"{kind}.{name}")
-                if not os.path.isfile(p):
-                    raise FileNotFoundError(f"WordNet directory {self.path} has no {kind}.{name}")
+    def __init__(self, read):
+        self._read = read
         self._index = {}
         self._data = {}
         self._exc = {}
@@ -187,24 +185,22 @@ class WordNet:
         pos = self._pos(pos)
         if pos not in self._index:
             table = {}
-            with open(os.path.join(self.path, f"index.{_FILE[pos]}"), "rb") as f:
-                for raw in f:
-                    if raw.startswith(b"  "):  # license header
-                        continue
-                    parts = raw.split()
-                    if len(parts) < 6:
-                        continue
-                    n_synsets, n_ptr = int(parts[2]), int(parts[3])
-                    offs = parts[6 + n_ptr:6 + n_ptr + n_synsets]
-                    table[parts[0].decode("utf-8")] = tuple(int(o) for o in offs)
+            for raw in (self._read(f"index.{_FILE[pos]}") or b"").splitlines(keepends=True):
+                if raw.startswith(b"  "):  # license header
+                    continue
+                parts = raw.split()
+                if len(parts) < 6:
+                    continue
+                n_synsets, n_ptr = int(parts[2]), int(parts[3])
+                offs = parts[6 + n_ptr:6 + n_ptr + n_synsets]
+                table[parts[0].decode("utf-8")] = tuple(int(o) for o in offs)
             self._index[pos] = table
         return self._index[pos]
 
     def _data_bytes(self, pos):
         name = _FILE[pos]
         if name not in self._data:
-            with open(os.path.join(self.path, f"data.{name}"), "rb") as f:
-                self._data[name] = f.read()
+            self._data[name] = self._read(f"data.{name}") or b""
         return self._data[name]
 
     def exceptions(self, pos):
@@ -212,14 +208,13 @@ class WordNet:
         pos = self._pos(pos)
         if pos not in self._exc:
             table = {}
-            p = os.path.join(self.path, f"{_FILE[pos]}.exc")
-            if os.path.isfile(p):
-                with open(p, encoding="utf-8") as f:
-                    for line in f:
-                        parts = line.split()
-                        if len(parts) >= 2:
-                            table.setdefault(parts[0], ())
-                            table[parts[0]] += tuple(parts[1:])
+            data = self._read(f"{_FILE[pos]}.exc")
+            if data is not None:
+                for line in data.decode("utf-8").splitlines():
+                    parts = line.split()
+                    if len(parts) >= 2:
+                        table.setdefault(parts[0], ())
+                        table[parts[0]] += tuple(parts[1:])
             self._exc[pos] = table
         return self._exc[pos]
 

@@ -102,6 +102,9 @@ source (code.google.com/archive/p/cluster-comparison-tools), Amigó et al.
 formal constraints", Lancichinetti, Fortunato & Kertész (2009) "Detecting the
 overlapping and hierarchical community structure in complex networks"
 (appendix B).
+
+Longer than 400 lines because the key format and both official measures (Fuzzy
+B-Cubed, Fuzzy NMI) are documented and implemented beside each other.
 """
 from __future__ import annotations
 
@@ -526,26 +529,3 @@ def score_key(gold, test):
 
 def _f(p, r):
     return 2 * p * r / (p + r) if p + r > 0 else 0.0
-
-
-def _main(argv=None):
-    """``python -m tasks.wsi_scoring GOLD.key SYSTEM.key [...]``: print the scores."""
-    import sys
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 2:
-        print("usage: python -m tasks.wsi_scoring GOLD.key SYSTEM.key [SYSTEM.key ...]",
-              file=sys.stderr)
-        return 2
-    with open(argv[0], encoding="utf-8") as f:
-        gold = read_key(f.read(), argv[0])
-    print(f"{'key':<44}{'FBC-P':>8}{'FBC-R':>8}{'FBC-F':>8}{'FNMI':>8}{'mean':>8}{'cover':>8}")
-    for path in argv[1:]:
-        with open(path, encoding="utf-8") as f:
-            s = score_key(gold, read_key(f.read(), path))
-        print(f"{path[-44:]:<44}" + "".join(f"{100 * s[k]:>8.2f}" for k in (
-            "fbc_precision", "fbc_recall", "fbc_f", "fnmi", "mean", "coverage")))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

@@ -127,7 +127,7 @@ def test_induced_vector_of_a_rare_word_lands_near_its_true_vector(tmp_path, wsi)
 
 def test_context_of_new_text_matches_the_definition(tmp_path, wsi):
     import json
-    from pipeline.contexts import ContextEncoder
+    from pipeline.encoder import ContextEncoder
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(20)]
     f = tmp_path / "c.txt"

@@ -19,8 +19,9 @@ import pytest
 from conftest import base_args
 
 from pipeline.errors import UsageError
-from pipeline.report import (PLOTS, REPORT_NAME, SECTIONS, add_parser, build_report, esc,
-                             main_report, summarize, write_report)
+from pipeline.commands import report as report_command
+from pipeline.report import PLOTS, REPORT_NAME, SECTIONS, build_report, write_report
+from pipeline.report.html import esc, summarize
 
 PNG = b"\x89PNG\r\n\x1a\n"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -278,11 +279,15 @@ def _crafted_run(path):
     (path / "manifest.json").write_text(json.dumps(manifest))
     metrics = {"similarity": {EVIL: {"pearson": 0.5, "spearman": None, "pairs_used": 3,
                                      "pairs_total": 4, "oov_rate": 0.25}},
-               "analogies": None, "skipped": [EVIL],
-               "semeval2013": {"fuzzy_b_cubed": 0.41, "fuzzy_nmi": 0.07, EVIL: SCRIPT},
-               "lineup": [{"model": EVIL, "accuracy": 0.5}, {"model": "b", "accuracy": 0.6}],
-               "planted": {"recovered": {"cos": 0.99, "n": 4}}}
+               "analogies": None, "skipped": [EVIL]}
     (path / "metrics.json").write_text(json.dumps(metrics))
+    # each sense evaluation writes its own file
+    (path / "evaluations").mkdir()
+    for name, result in {
+            "semeval2013": {"fuzzy_b_cubed": 0.41, "fuzzy_nmi": 0.07, EVIL: SCRIPT},
+            "lineup": {"models": [{"model": EVIL, "accuracy": 0.5}]},
+            "planted": {"recovered": {"cos": 0.99, "n": 4}}}.items():
+        (path / "evaluations" / f"{name}.json").write_text(json.dumps(result))
     words = [EVIL, "$x^2$", "plain", "w3"]
     pq.write_table(pa.table({"word": words, "id": pa.array(range(4), pa.int32()),
                              "count": pa.array([50, 40, 30, 20], pa.int64())}),
@@ -340,10 +345,10 @@ def test_helpers():
 def test_cli_entry_points(complete_run, tmp_path, capsys):
     run, _ = complete_run
     parser = argparse.ArgumentParser(prog="wsi")
-    add_parser(parser.add_subparsers(dest="command"))
+    report_command.add_arguments(parser.add_subparsers(dest="command").add_parser("report"))
     args = parser.parse_args(["report", str(run)])
     assert args.command == "report"
-    assert main_report(args) == 0
+    assert report_command.main(args) == 0
     assert capsys.readouterr().out.strip() == str(run / REPORT_NAME)
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
     with pytest.raises(UsageError, match="not a run directory"):

@@ -9,7 +9,6 @@ also decides its gold sense.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -22,8 +21,8 @@ import pytest
 from conftest import (PLANTED_D, PLANTED_K, PLANTED_PER, base_args, planted_sense_corpus,
                       planted_settings)
 from pipeline.errors import InputError, UsageError, WsiError
-from pipeline.semeval import (add_parser, evaluate_semeval, format_table, read_gold,
-                              read_instances)
+from pipeline.commands.evaluate import evaluation_parser, run_evaluation
+from pipeline.evaluations.semeval import evaluate_semeval, format_table, read_gold, read_instances
 from tasks.wsi_scoring import read_key, score_key
 
 TASK13 = Path(__file__).resolve().parents[2] / "shared" / "data" / "wsi" / "semeval2013_task13"
@@ -175,11 +174,10 @@ def test_graded_labels_and_leaving_out(planted_run, tmp_path):
 
 def _cli(*argv, capsys):
     """Run the sub-command as ``wsi`` would: (exit code, stdout, stderr)."""
-    parser = argparse.ArgumentParser(prog="wsi evaluate")
-    add_parser(parser.add_subparsers(dest="what", required=True))
-    args = parser.parse_args([str(a) for a in argv])
+    name, *rest = [str(a) for a in argv]
+    args = evaluation_parser(name).parse_args(rest)
     try:
-        code = args.handler(args)
+        code = run_evaluation(name, args)
     except WsiError as e:
         print(f"wsi: {e}", file=sys.stderr)
         code = e.exit_code
@@ -187,26 +185,25 @@ def _cli(*argv, capsys):
     return code, out, err
 
 
-def test_main_prints_the_table_and_merges_metrics(planted_run, tmp_path, capsys):
+def test_main_prints_the_table_and_writes_its_own_file(planted_run, tmp_path, capsys):
     data = fake_task(tmp_path / "task")
-    metrics = Path(planted_run) / "metrics.json"
-    assert not metrics.exists()  # the evaluate stage did not run: created
+    scores = Path(planted_run) / "evaluations" / "semeval2013.json"
+    assert not scores.exists()
     code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data, "--no-graded",
                           capsys=capsys)
     assert code == 0, err
     assert out.splitlines()[0].startswith("SemEval-2013 Task 13") and "nouns" in out
-    m = json.loads(metrics.read_text())
-    assert set(m) == {"semeval2013"} and set(m["semeval2013"]) == {"crisp"}
-    m["method"] = "pretrained"
-    metrics.write_text(json.dumps(m))
+    m = json.loads(scores.read_text())
+    assert set(m) == {"crisp"}
+    assert not (Path(planted_run) / "metrics.json").exists()  # the evaluate stage's file
     key = tmp_path / "k.key"
     code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data,
                           "--key-out", key, capsys=capsys)
     assert code == 0, err
-    m = json.loads(metrics.read_text())
-    assert m["method"] == "pretrained" and set(m["semeval2013"]) == {"crisp", "graded"}
-    assert m["semeval2013"]["graded"]["graded"] is True and key.exists()
-    assert m["semeval2013"]["crisp"]["overall"]["instances"] == 16
+    m = json.loads(scores.read_text())
+    assert set(m) == {"crisp", "graded"}  # the crisp result is kept beside the graded one
+    assert m["graded"]["graded"] is True and key.exists()
+    assert m["crisp"]["overall"]["instances"] == 16
 
 
 # --------------------------------------------------------------------------- bad input

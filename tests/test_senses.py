@@ -266,7 +266,7 @@ def test_dask_coder_codes_like_sparse_code_and_fits_like_ksvd(workers, block_row
 
 
 def test_assignment_chooses_among_the_strongest_senses_only(planted_run):
-    from pipeline.assign import SenseModel
+    from pipeline.sense_model import SenseModel
     run = planted_run[0]
     full = SenseModel(str(run), max_senses=0)
     one = SenseModel(str(run), max_senses=1)

@@ -18,6 +18,12 @@ SIM_FILES = {"EN-WS-353-ALL.txt": 353, "EN-SIMLEX-999.txt": 999, "EN-MEN-TR-3k.t
              "EN-RW-STANFORD.txt": 2034}
 
 
+def _read(reader, path, **kw):
+    """A tasks/ reader applied to a file opened here (tasks/ opens no file)."""
+    with open(path, "rb") as f:
+        return reader(f, **kw)
+
+
 def gensim_test_file(name):
     gensim = pytest.importorskip("gensim")
     path = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data", name)
@@ -43,7 +49,7 @@ def test_read_pairs_shared_files(fname):
     path = SIMILARITY / fname
     if not path.exists():
         pytest.skip(f"{path} missing")
-    pairs = read_pairs(path)
+    pairs = _read(read_pairs, path)
     data_lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     assert len(pairs) == len(data_lines) == SIM_FILES[fname]
     for (w1, w2, score), line in zip(pairs, data_lines):
@@ -54,11 +60,11 @@ def test_read_pairs_shared_files(fname):
 
 def test_read_pairs_gensim_wordsim_skips_comments():
     path = gensim_test_file("wordsim353.tsv")
-    pairs = read_pairs(path)
+    pairs = _read(read_pairs, path)
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     assert len(pairs) == sum(1 for ln in lines if ln.strip() and not ln.startswith("#")) == 353
     if (SIMILARITY / "EN-WS-353-ALL.txt").exists():
-        assert pairs == read_pairs(SIMILARITY / "EN-WS-353-ALL.txt")
+        assert pairs == _read(read_pairs, SIMILARITY / "EN-WS-353-ALL.txt")
 
 
 def test_read_pairs_lines_and_options():
@@ -87,8 +93,8 @@ def test_read_pairs_bad_file_names_path(tmp_path):
     p = tmp_path / "sim.txt"
     p.write_text("a b 1\nc d 2\ne f\n")
     with pytest.raises(ValueError, match=r"sim\.txt: line 3: expected 'word1 word2 score'"):
-        read_pairs(p)
-    with pytest.raises(ValueError, match=r"sim\.txt: line 3: "):
+        _read(read_pairs, p)
+    with pytest.raises(TypeError, match="opens no file"):  # a path: the caller reads it
         read_pairs(str(p))
 
 
@@ -195,7 +201,7 @@ def test_similarity_bad_inputs():
 
 def test_read_analogies_gensim_file():
     path = gensim_test_file("questions-words.txt")
-    questions = read_analogies(path)
+    questions = _read(read_analogies, path)
     counts, section = {}, None
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.startswith(":"):
@@ -209,7 +215,7 @@ def test_read_analogies_gensim_file():
         got[q[0]] = got.get(q[0], 0) + 1
     assert got == counts and list(got) == list(counts)  # file order kept
     assert questions[0] == ("capital-common-countries", "athens", "greece", "baghdad", "iraq")
-    assert read_analogies(path, lowercase=False)[0][1:] == ("Athens", "Greece", "Baghdad", "Iraq")
+    assert _read(read_analogies, path, lowercase=False)[0][1:] == ("Athens", "Greece", "Baghdad", "Iraq")
 
 
 def test_read_analogies_lines():
@@ -408,7 +414,7 @@ def test_analogy_gensim_evaluate_word_analogies(tmp_path):
     for restrict in (len(words), 40):
         _, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict,
                                                  case_insensitive=False)
-        got = analogy_scores(read_analogies(path), vec, index, restrict=restrict)
+        got = analogy_scores(_read(read_analogies, path), vec, index, restrict=restrict)
         assert [s["section"] for s in sections[:-1]] == list(got["by_section"])
         for sec in sections[:-1]:
             mine = got["by_section"][sec["section"]]
@@ -474,7 +480,7 @@ def test_analogy_no_usable_questions_and_bad_inputs():
 def test_analogy_full_questions_file_speed():
     """All ~19.5k questions against 30k x 300 vectors: well under a minute (about 2 s here)."""
     path = gensim_test_file("questions-words.txt")
-    questions = read_analogies(path)
+    questions = _read(read_analogies, path)
     rng = np.random.default_rng(0)
     qwords = sorted({w for q in questions for w in q[1:]})
     n = 30000

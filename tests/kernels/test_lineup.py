@@ -6,7 +6,6 @@ skip when it is absent; the scoring tests need no data.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 from pathlib import Path
@@ -18,7 +17,8 @@ import pytest
 from tasks.lineup import (STOPWORDS, build_testset, method_scores, precision_recall,
                           rank_baseline, rank_method, read_testset, score_testset, summarize,
                           write_testset)
-from tasks.wordnet import WordNet, split_gloss
+from pipeline.readers import open_wordnet
+from tasks.wordnet import split_gloss
 
 WORDNET = Path(__file__).resolve().parents[3] / "shared" / "data" / "wordnet"
 needs_wordnet = pytest.mark.skipif(not (WORDNET / "index.noun").is_file(),
@@ -27,7 +27,7 @@ needs_wordnet = pytest.mark.skipif(not (WORDNET / "index.noun").is_file(),
 
 @pytest.fixture(scope="module")
 def wn():
-    return WordNet(WORDNET)
+    return open_wordnet(WORDNET)
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +111,10 @@ def test_morphy_uses_exception_lists_and_suffix_rules(wn):
 
 def test_missing_wordnet_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
-        WordNet(tmp_path / "nowhere")
+        open_wordnet(tmp_path / "nowhere")
     (tmp_path / "index.noun").write_text("")
     with pytest.raises(FileNotFoundError, match="has no data.noun"):
-        WordNet(tmp_path)
+        open_wordnet(tmp_path)
 
 
 def test_split_gloss():
@@ -184,12 +184,13 @@ def test_sense_words_come_from_synonyms_hypernyms_and_gloss(wn, testset):
 @needs_wordnet
 def test_testset_round_trips_through_json_lines(tmp_path, testset):
     path = tmp_path / "lineup.jsonl"
-    write_testset(testset, str(path))
+    with open(path, "w", encoding="utf-8") as f:
+        write_testset(testset, f)
     assert len(path.read_text().splitlines()) == len(testset)
-    assert read_testset(str(path)) == testset
+    assert read_testset(path.read_text().splitlines()) == testset
     path.write_text('{"word": "x"}\n')
     with pytest.raises(ValueError, match="line 1"):
-        read_testset(str(path))
+        read_testset(path.read_text().splitlines())
 
 
 @needs_wordnet
@@ -378,7 +379,8 @@ def _fake_run(root, words, d=8, n_atoms=12, seed=0):
 @needs_wordnet
 def test_evaluate_lineup_writes_testset_and_merges_metrics(tmp_path, vocabulary, capsys):
     from pipeline.errors import UsageError
-    from pipeline.lineup import add_parser, evaluate_lineup, main_lineup
+    from pipeline.commands.evaluate import evaluation_parser, run_evaluation
+    from pipeline.evaluations.lineup import evaluate_lineup
     words = sorted(vocabulary)[::4]  # ~19k real words with random vectors
     run = _fake_run(tmp_path / "run", words)
     (run / "metrics.json").write_text(json.dumps({"similarity": {"ws353": 0.5}}))
@@ -386,21 +388,21 @@ def test_evaluate_lineup_writes_testset_and_merges_metrics(tmp_path, vocabulary,
     assert r["n_words"] == 30 and (r["m"], r["k"], r["seed"]) == (20, 4, 2)
     assert 0 <= r["precision"] <= 1 and 0 <= r["baseline"]["recall"] <= 1
     assert r["paper"]["method"] == {"precision": 0.63, "recall": 0.70}
-    items = read_testset(str(run / "lineup_testset.jsonl"))
+    items = read_testset((run / "lineup_testset.jsonl").read_text().splitlines())
     assert len(items) == 30 and all(len(i["candidates"]) == 20 for i in items)
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["similarity"] == {"ws353": 0.5} and metrics["lineup"] == r
-    # the CLI entry point: its own parser arguments, a table, metrics.json created if absent
-    (run / "metrics.json").unlink()
-    args = add_parser(argparse.ArgumentParser()).parse_args(
+    assert json.loads((run / "evaluations" / "lineup.json").read_text()) == r
+    # the evaluate stage's metrics.json is not touched
+    assert json.loads((run / "metrics.json").read_text()) == {"similarity": {"ws353": 0.5}}
+    # the CLI entry point: its own parser arguments, a table, its own file rewritten
+    args = evaluation_parser("lineup").parse_args(
         ["--run", str(run), "--wordnet", str(WORDNET), "--words", "10", "--seed", "1"])
-    assert main_lineup(args) == 0
+    assert run_evaluation("lineup", args) == 0
     out = capsys.readouterr().out
     assert "precision" in out and "baseline" in out and "0.630" in out
-    assert json.loads((run / "metrics.json").read_text())["lineup"]["n_words"] == 10
+    assert json.loads((run / "evaluations" / "lineup.json").read_text())["n_words"] == 10
     # one-line usage errors: no WordNet, no senses
     with pytest.raises(UsageError, match="nowhere"):
-        main_lineup(add_parser(argparse.ArgumentParser()).parse_args(
+        run_evaluation("lineup", evaluation_parser("lineup").parse_args(
             ["--run", str(run), "--wordnet", str(tmp_path / "nowhere")]))
     (run / "senses.parquet").unlink()
     with pytest.raises(UsageError, match="senses"):

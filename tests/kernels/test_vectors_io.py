@@ -185,7 +185,8 @@ def test_we_read_what_gensim_writes(tmp_path):
     for binary, fmt in ((False, "word2vec"), (True, "word2vec_binary")):
         path = tmp_path / f"g{int(binary)}"
         kv.save_word2vec_format(str(path), binary=binary)
-        got_words, got = read_vectors(path, fmt=fmt)
+        with open(path, "rb") as f:
+            got_words, got = read_vectors(f, fmt=fmt)
         assert got_words == words
         if binary:
             assert same_bits(got, vec)
@@ -204,7 +205,8 @@ def test_gensim_test_files(fname, fmt, kw):
     path = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data", fname)
     if not os.path.exists(path):
         pytest.skip(f"{fname} missing")
-    words, vec = read_vectors(path, fmt=fmt)
+    with open(path, "rb") as f:
+        words, vec = read_vectors(f, fmt=fmt)
     kv = KeyedVectors.load_word2vec_format(path, **kw)
     assert words == list(kv.index_to_key) and same_bits(vec, kv.vectors)
     with open(path, "rb") as f:
@@ -238,7 +240,7 @@ def test_file_objects(tmp_path):
     # Errors name the file.
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"2 3\na 1 2 3\n")
-    with pytest.raises(ValueError, match=r"bad\.txt: line 3: file ended after 1 of the 2"):
+    with pytest.raises(TypeError, match="not a path"):
         read_vectors(bad, fmt="word2vec")
     with open(bad, "rb") as f, pytest.raises(ValueError, match=r"bad\.txt: line 3"):
         read_vectors(f, fmt="word2vec")

@@ -5,40 +5,40 @@ vector and a sparse code), written into the run directory as
 ``lineup_testset.jsonl`` (one target a line: its m candidate senses, each
 with its related words, and the indices of the true ones), and scored by
 the paper's atom-based rule and by a word-vector baseline
-(:mod:`tasks.lineup`). The result is merged into the run's ``metrics.json``
-under ``"lineup"``.
+(:mod:`tasks.lineup`). The result is written to the run's
+``evaluations/lineup.json``.
 
     evaluate_lineup("outputs/default", "../shared/data/wordnet")   # → dict
 """
 from __future__ import annotations
 
-import os
 import io
 from pathlib import Path
 
 import numpy as np
 
 from tasks.lineup import PAPER, build_testset, inflections, score_testset, write_testset
-from tasks.wordnet import WordNet
 
-from .errors import InputError, UsageError
-from .artifacts.tables import read_atoms, read_sense_table, read_vectors
-from .storage import merge_metrics, open_run
+from .. import artifacts
+from ..artifacts.tables import read_atoms, read_sense_table, read_vectors
+from ..errors import InputError, UsageError
+from ..readers import open_wordnet
+from ..runs import artifact_url, open_run
+from . import save_result
 
-__all__ = ["evaluate_lineup", "main_lineup", "add_parser", "default_wordnet_dir",
-           "format_lineup", "TESTSET_NAME"]
+__all__ = ["evaluate_lineup", "default_wordnet_dir", "format_lineup", "TESTSET_NAME"]
 
-TESTSET_NAME = "lineup_testset.jsonl"
+TESTSET_NAME = artifacts.path_of("lineup_testset")
 
 
 def default_wordnet_dir():
     """``<project root>/../shared/data/wordnet``."""
-    return str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wordnet")
+    return str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wordnet")
 
 
 def _open_wordnet(wordnet_dir):
     try:
-        return WordNet(wordnet_dir)
+        return open_wordnet(wordnet_dir)
     except FileNotFoundError as e:
         raise UsageError(f"{e} (give --wordnet DIR: a WordNet 3.0 database with index.noun, "
                          "data.noun, ...)") from None
@@ -64,7 +64,7 @@ def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, fre
     gamma : float
         Weight of the word-vector term of the paper's score.
     write_metrics : bool
-        Merge the result into ``metrics.json`` under ``"lineup"``.
+        Write the result to ``evaluations/lineup.json``.
 
     Returns
     -------
@@ -75,14 +75,12 @@ def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, fre
     """
     if m < 3 or k < 1 or n_words < 1:
         raise UsageError(f"lineup: need words >= 1, m >= 3 and k >= 1 (got {n_words}, {m}, {k})")
-    run, _ = open_run(str(run_dir), [("embeddings.parquet", "embed"),
-                                     ("senses.parquet", "senses"),
-                                     ("atoms.parquet", "atoms")])
+    run, _ = open_run(str(run_dir), ["embeddings", "senses", "atoms"])
     wn = _open_wordnet(wordnet_dir)
-    emb, vectors = read_vectors(run.url_of("embeddings.parquet"))
+    emb, vectors = read_vectors(artifact_url(run, "embeddings"))
     try:
-        table = read_sense_table(run.url_of("senses.parquet"))
-        _, dictionary = read_atoms(run.url_of("atoms.parquet"))
+        table = read_sense_table(artifact_url(run, "senses"))
+        _, dictionary = read_atoms(artifact_url(run, "atoms"))
     except (OSError, ValueError, KeyError) as e:
         raise InputError(f"{run_dir}: unreadable senses or atoms ({e})") from None
     words = emb["word"].to_pylist()
@@ -126,7 +124,7 @@ def evaluate_lineup(run_dir, wordnet_dir, n_words=200, m=20, k=4, seed=0, *, fre
         "testset": TESTSET_NAME, "wordnet": str(wordnet_dir), "paper": PAPER,
     }
     if write_metrics:
-        merge_metrics(run, "lineup", lambda _old: result)
+        save_result(run, "lineup", lambda _old: result)
     return result
 
 
@@ -143,37 +141,3 @@ def format_lineup(r):
     lines += [f"{name:<26} {p:>9.3f} {rc:>7.3f}" for name, p, rc in rows]
     lines.append(f"test set: {r['testset']}")
     return "\n".join(lines)
-
-
-def add_parser(p):
-    """Add the ``wsi evaluate lineup`` arguments to the argparse (sub-)parser ``p``."""
-    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
-    p.add_argument("--wordnet", default=None, metavar="DIR",
-                   help="WordNet 3.0 database directory (default: "
-                        "<project>/../shared/data/wordnet)")
-    p.add_argument("--words", type=int, default=200, metavar="N",
-                   help="target words of the test (default 200)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
-    p.add_argument("--m", type=int, default=20, metavar="M",
-                   help="candidate senses per word (default 20)")
-    p.add_argument("--k", type=int, default=4, metavar="K",
-                   help="senses answered per word (default 4)")
-    return p
-
-
-def main_lineup(args):
-    """``wsi evaluate lineup --run RUN_DIR [--wordnet DIR] [--words N] [--seed S]``."""
-    wordnet = getattr(args, "wordnet", None) or default_wordnet_dir()
-    n_words, seed = getattr(args, "words", 200), getattr(args, "seed", 0)
-    m, k = getattr(args, "m", 20), getattr(args, "k", 4)
-    for name, value, lo in (("--words", n_words, 1), ("--seed", seed, 0), ("--m", m, 3),
-                            ("--k", k, 1)):
-        if value < lo:
-            raise UsageError(f"wsi evaluate lineup: {name} must be >= {lo}, got {value}")
-    if not os.path.isdir(wordnet):
-        raise UsageError(f"WordNet directory {wordnet} not found (give --wordnet DIR)")
-    result = evaluate_lineup(getattr(args, "run", "outputs/default"), wordnet,
-                             n_words=n_words, m=m, k=k, seed=seed)
-    print(format_lineup(result))
-    return 0

@@ -4,7 +4,7 @@
 
 Each of the 4,664 test instances (50 lemmas: 20 nouns, 20 verbs, 10
 adjectives) is one occurrence of its lemma in context. The run's
-:class:`~pipeline.assign.SenseModel` assigns it one of the word's sense atoms
+:class:`~pipeline.sense_model.SenseModel` assigns it one of the word's sense atoms
 (Arora et al.'s rule: the induced vector of the occurrence's context, scored
 against each sense atom); the system label is ``<lemma>.atom<id>`` (e.g.
 ``add.v.atom17``), so each lemma's instances are clustered by atom. The
@@ -34,7 +34,7 @@ each instance by its largest weight, so the best atom has membership 1);
 an instance whose scores are all <= 0 gets its best atom with weight 1.
 
 ``main_semeval`` prints the table and merges the result into the run's
-``metrics.json`` under ``semeval2013`` → ``crisp`` / ``graded`` (read, update,
+``evaluations/semeval2013.json`` under ``crisp`` / ``graded`` (read, update,
 atomic rewrite, under the run's lock; created when absent). Errors are one
 line: a data directory that does not exist is a usage error (exit 2, as any
 missing input path in this project); a missing or malformed file inside it
@@ -42,10 +42,8 @@ missing input path in this project); a missing or malformed file inside it
 """
 from __future__ import annotations
 
-import argparse
 
 import math
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -54,13 +52,14 @@ from fsspec.core import url_to_fs
 
 from tasks.wsi_scoring import Key, format_key, read_key, score_key
 
-from .errors import InputError, UsageError
-from .storage import join, merge_metrics, open_run, to_url
+from ..errors import InputError, UsageError
+from ..runs import open_run
+from ..storage import join, to_url
+from . import save_result
 
-__all__ = ["DEFAULT_DATA", "REFERENCE", "read_instances", "read_gold", "label_instance",
-           "evaluate_semeval", "format_table", "main_semeval", "add_parser"]
+__all__ = ["DEFAULT_DATA", "REFERENCE", "read_instances", "read_gold", "label_instance", "evaluate_semeval", "format_table"]
 
-DEFAULT_DATA = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wsi"
+DEFAULT_DATA = str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wsi"
                    / "semeval2013_task13")
 XML_DIR = "contexts/xml-format"
 POS = {"n": "nouns", "v": "verbs", "j": "adjectives"}
@@ -302,7 +301,7 @@ def evaluate_semeval(run_dir, data_dir=DEFAULT_DATA, key_out=None, gold="all", *
     gold_key = read_gold(data_dir, gold)
     instances = read_instances(data_dir)
     if model is None:
-        from .assign import SenseModel
+        from ..sense_model import SenseModel
         model = SenseModel(run_dir, max_senses=max_senses)
     counts = dict.fromkeys(("token", "lemma", "first_sense", "no_sense", "no_context",
                             "bad_target", "no_context_text"), 0)
@@ -380,16 +379,11 @@ def format_table(result):
     return "\n".join(lines)
 
 
-def _merge_metrics(run_dir, result):
-    """Put ``result`` into the run's metrics.json under semeval2013/<crisp|graded>."""
+def save_semeval(run_dir, result):
+    """Put ``result`` into the run's ``evaluations/semeval2013.json`` under crisp or graded."""
     run, _ = open_run(run_dir)
-
-    def update(entry):
-        entry = entry if isinstance(entry, dict) else {}
-        entry["graded" if result["graded"] else "crisp"] = result
-        return entry
-    merge_metrics(run, "semeval2013", update)
-    return run.url_of("metrics.json")
+    return save_result(run, "semeval2013", lambda old: {
+        **old, "graded" if result["graded"] else "crisp": result})
 
 
 def _finite(x):
@@ -399,59 +393,3 @@ def _finite(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
-
-
-def main_semeval(args):
-    """``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--no-graded]``."""
-    result = evaluate_semeval(args.run, getattr(args, "data", None) or DEFAULT_DATA,
-                              key_out=getattr(args, "key_out", None),
-                              gold=getattr(args, "gold", None) or "all",
-                              graded=bool(getattr(args, "graded", True)),
-                              use_lemma=bool(getattr(args, "use_lemma", True)),
-                              unassigned=getattr(args, "unassigned", None) or "first",
-                              max_senses=getattr(args, "max_senses", None))
-    print(format_table(result))
-    where = _merge_metrics(args.run, _finite(result))
-    if getattr(args, "key_out", None):
-        print(f"system key written to {args.key_out}", file=sys.stderr)
-    print(f"scores merged into {where} under semeval2013", file=sys.stderr)
-    return 0
-
-
-def add_parser(subparsers):
-    """Add the ``semeval2013`` arguments.
-
-    ``subparsers`` is either the object returned by ``add_subparsers()``
-    (a ``semeval2013`` sub-command is created) or an ``ArgumentParser`` that
-    receives the arguments. Returns the parser; its defaults carry
-    ``handler=main_semeval``.
-    """
-    if hasattr(subparsers, "add_parser"):
-        p = subparsers.add_parser(
-            "semeval2013", help="label SemEval-2013 Task 13 instances with the run's senses "
-                                "and score them (Fuzzy B-Cubed, Fuzzy NMI)")
-    else:
-        p = subparsers
-    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
-    p.add_argument("--data", default=None, metavar="DIR",
-                   help=f"the task's folder (default: {DEFAULT_DATA})")
-    p.add_argument("--key-out", default=None, metavar="FILE", dest="key_out",
-                   help="also write the system key (lemma instance_id label/weight ...)")
-    p.add_argument("--graded", action=argparse.BooleanOptionalAction, default=True,
-                   help="graded labels: every sense atom with a positive score, weighted by "
-                        "it (default); --no-graded: the best atom only")
-    p.add_argument("--gold", default="all", metavar="NAME",
-                   help="gold key keys/gold/NAME.key (default: all) or a .key path")
-    p.add_argument("--use-lemma", action=argparse.BooleanOptionalAction, default=True,
-                   dest="use_lemma",
-                   help="use the lemma's senses for every form (default); --no-use-lemma: "
-                        "the marked form's, the lemma's when the form has none")
-    p.add_argument("--max-senses", type=int, default=None, metavar="N", dest="max_senses",
-                   help="consider a word's N strongest atoms (default: the run's "
-                        "senses.assign_max; 0 = all)")
-    p.add_argument("--unassigned", choices=("first", "omit"), default="first",
-                   help="instances without a context vector: the word's first sense "
-                        "(default) or left out")
-    p.set_defaults(handler=main_semeval)
-    return p

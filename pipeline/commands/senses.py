@@ -1,0 +1,18 @@
+"""``wsi senses WORD...``: words' senses (atoms, coefficients, nearest words) as a table."""
+from __future__ import annotations
+
+HELP = "print words' senses (atoms, coefficients, nearest words)"
+
+
+def add_arguments(w):
+    w.add_argument("words", nargs="+", metavar="WORD")
+    w.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
+                   help="run directory (default: outputs/default)")
+
+
+def main(args):
+    """``wsi senses WORD [WORD ...] [--run RUN_DIR]``."""
+    from ..sense_model import SenseModel, format_senses
+    model = SenseModel(args.run, assign=False)
+    print("\n\n".join(format_senses(w, model.senses(w)) for w in args.words))
+    return 0

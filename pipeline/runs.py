@@ -1,0 +1,35 @@
+"""Opening a finished run directory by artifact name (for commands, evaluations, the report)."""
+from __future__ import annotations
+
+from . import artifacts, registry
+from .errors import UsageError
+from .storage import RunDir
+
+__all__ = ["open_run", "artifact_url"]
+
+
+def open_run(run_dir, needed=()):
+    """A finished run directory: (RunDir, manifest dict).
+
+    ``needed`` lists catalog names of artifacts that must be there; a missing
+    one is a usage error naming the stage that writes it.
+    """
+    run = RunDir(str(run_dir).rstrip("/"))
+    try:
+        manifest = run.read_json(artifacts.path_of("manifest"))
+    except (ValueError, UnicodeDecodeError):
+        manifest = None
+    if not manifest or "config" not in manifest:
+        raise UsageError(f"{run_dir}: not a run directory (no readable manifest.json)")
+    producers = registry.producers()
+    for name in needed:
+        path = artifacts.path_of(name)
+        if not run.exists(path):
+            raise UsageError(f"{run_dir}: has no {path} (run the stages up to "
+                             f"{producers.get(name, name)})")
+    return run, manifest
+
+
+def artifact_url(run, name):
+    """URL (plain path when local) of artifact ``name`` in the run directory ``run``."""
+    return run.url_of(artifacts.path_of(name))
