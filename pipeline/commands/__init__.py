@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["COMMANDS", "load", "refresh_report"]
+__all__ = ["COMMANDS", "load", "refresh_report", "add_occurrence_arguments"]
 
 # verb -> module in this package, in the order ``wsi --help`` lists them
 COMMANDS = {
@@ -28,6 +28,14 @@ COMMANDS = {
 def load(verb):
     """The module of command ``verb``."""
     return importlib.import_module(f"{__name__}.{COMMANDS[verb]}")
+
+
+def add_occurrence_arguments(p, input_help):
+    """The ways ``wsi context`` and ``wsi assign`` take occurrences: one text, or a JSONL batch."""
+    p.add_argument("--text", help="text with the target marked <<word>> (or give --word)")
+    p.add_argument("--word", help="target word (its first occurrence) when none is marked")
+    p.add_argument("--input", metavar="FILE.jsonl", help=input_help)
+    p.add_argument("--output", metavar="FILE.parquet")
 
 
 def refresh_report(run_url, log):

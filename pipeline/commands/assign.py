@@ -8,6 +8,7 @@ import pyarrow as pa
 from ..errors import InputError, UsageError
 from ..readers import read_jsonl
 from ..storage import write_parquet
+from . import add_occurrence_arguments
 
 HELP = "the sense of target occurrences in new text"
 
@@ -15,11 +16,8 @@ HELP = "the sense of target occurrences in new text"
 def add_arguments(a):
     a.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
                    help="run directory (default: outputs/default)")
-    a.add_argument("--text", help="text with the target marked <<word>> (or give --word)")
-    a.add_argument("--word", help="target word (its first occurrence) when none is marked")
-    a.add_argument("--input", metavar="FILE.jsonl",
-                   help='lines {"id": ..., "word": ..., "context": "text with <<word>>"}')
-    a.add_argument("--output", metavar="FILE.parquet")
+    add_occurrence_arguments(
+        a, 'lines {"id": ..., "word": ..., "context": "text with <<word>>"}')
 
 
 def main(args):

@@ -8,17 +8,15 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..readers import read_jsonl
 from ..storage import write_parquet
+from . import add_occurrence_arguments
 
 HELP = "SIF context vectors of target occurrences in new text"
 
 
 def add_arguments(x):
     x.add_argument("run_dir", metavar="RUN_DIR")
-    x.add_argument("--text", help="text with the target marked <<word>> (or give --word)")
-    x.add_argument("--word", help="target word (its first occurrence) when none is marked")
-    x.add_argument("--input", metavar="FILE.jsonl",
-                   help='lines {"id": ..., "context": "text with <<word>>", "word": ...}')
-    x.add_argument("--output", metavar="FILE.parquet")
+    add_occurrence_arguments(
+        x, 'lines {"id": ..., "context": "text with <<word>>", "word": ...}')
 
 
 def main(args):
