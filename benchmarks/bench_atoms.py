@@ -75,7 +75,6 @@ reason when the shared data are absent.
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import importlib.util
 import json

@@ -110,7 +110,7 @@ if str(ROOT) not in sys.path:
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import references  # noqa: E402
 import results  # noqa: E402
-from bench_cooc import repeated_corpus, run_timed  # noqa: E402
+from bench_cooc import repeated_corpus, run_timed, table  # noqa: E402
 from results import OtherLoad  # noqa: E402
 from pipeline.stages._shards import shard_paths  # noqa: E402
 
@@ -527,25 +527,6 @@ def main(argv=None):
 
     picks = (("median", med), ("best", best))
     print()
-    head = (f"{'corpus, mode, pick':<19}{'tokens':>12}{'distinct pairs':>16}{'streaming s':>13}"
-            f"{'ctx 1w s':>10}{'ctx 2w s':>10}{'ctx local:2 s':>15}"
-            f"{'speed-up 1w':>13}{'speed-up 2w':>13}{'speed-up local:2':>18}{'max |du|':>10}"
-            f"  {'other load (1w/2w/local:2)':<27}")
-    print(head)
-    print("-" * len(head))
-    for key in ("1x", "4x"):
-        s = stream[key]["seconds"]
-        c = cmp[key]
-        du = f"{c['max_abs']:.1e}" if c.get("same_words") else "WORDS DIFFER"
-        for mode in MODES:
-            for pick, f in picks:
-                m = [f(key, mode, label) for label, _, _ in CONFIGS]
-                ld = "/".join(f"{load(key, mode, label, pick):.2f}" for label, _, _ in CONFIGS)
-                print(f"{f'{key} {mode} {pick}':<19}{info[key]['tokens']:>12,}"
-                      f"{info[key]['nnz']:>16,}"
-                      f"{s:>13.1f}{m[0]:>10.2f}{m[1]:>10.2f}{m[2]:>15.2f}"
-                      f"{s / m[0]:>12.1f}x{s / m[1]:>12.1f}x{s / m[2]:>17.1f}x{du:>10}  "
-                      f"{ld:<27}")
     print()
     print(f"speed-up = streaming seconds / context stage seconds; 'median' = median of the "
           f"{args.repeat} timed runs, 'best' = fastest run (on a shared machine, the least "
@@ -659,6 +640,10 @@ def main(argv=None):
     else:
         alc_notes.append(f"a la carte pass not measured: {alc_skip}")
     alc_notes.append("context s = in-run median; cooc s = `--stages cooc --force` median")
+    print()
+    print(table([[("-" if v is None else format(v, c[1]) if c[1] else str(v))
+                  for v, c in zip(row, cols)] for row in rows], [c[0] for c in cols]))
+    print()
     for row in alc_rows:
         print(f"  {row[0]} {row[1]}w: cooc {row[3]:.2f}s + context {row[4]:.2f}s = "
               f"{row[5]:.2f}s; a la carte pass "

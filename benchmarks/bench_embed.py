@@ -178,8 +178,8 @@ def main(argv=None):
     cols += [("3CosAdd", ".1%"), ("embed s", ".1f")]
     table_rows = [[r["name"], *[r["scores"][k][h] for k in SETS for h in HALVES],
                    r["analogy"], r["embed_s"]] for r in rows]
-    notes = [f"Spearman; dev/test = the fixed halves of each set (tasks.evaluation.pair_half), "
-             f"full = the whole set; pairs covered: " + ", ".join(
+    notes = ["Spearman; dev/test = the fixed halves of each set (tasks.evaluation.pair_half), "
+             "full = the whole set; pairs covered: " + ", ".join(
                  f"{k} {rows[0]['scores'][k]['pairs']}" for k in SETS) if rows else
              "no configuration run"]
     for r in rows:
