@@ -201,7 +201,8 @@ def fit_ours(x, coder=None, iterations=ITERATIONS):
     from tasks.ksvd import KSVD
     model = KSVD(n_atoms=N_ATOMS, sparsity=SPARSITY, max_iter=iterations, tol=0,
                  random_state=0, coder=coder)
-    meter = OtherLoad()
+    meter = OtherLoad(label=f"ours {iterations} iteration(s), "
+                            f"{'in-process' if coder is None else 'DaskCoder'}")
     t = time.perf_counter()
     model.fit(x)
     seconds = time.perf_counter() - t

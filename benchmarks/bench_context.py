@@ -488,7 +488,7 @@ def main(argv=None):
         u_ref = {}
         for key in ("1x", "4x"):
             log(f"[streaming {key}] ...")
-            meter = OtherLoad()
+            meter = OtherLoad(label=f"own streaming pass {key}")
             seconds, u, n_tok = streaming(out / f"r{key}", WINDOW, sif_a)
             stream[key] = {"seconds": seconds, "tokens": n_tok, "other_load": meter.cores()}
             cmp[key] = compare(out / f"r{key}", u)
@@ -505,7 +505,7 @@ def main(argv=None):
         # -- breakdown ---------------------------------------------------------------
         bd = {}
         for key in ("1x", "4x"):
-            meter = OtherLoad()
+            meter = OtherLoad(label=f"breakdown {key}")
             bd[key] = breakdown(out / f"r{key}", info[key]["row_bounds"], sif_a, n_common,
                                 out / f"breakdown-{key}.parquet")
             bd[key]["_other_load"] = meter.cores()

@@ -124,10 +124,16 @@ class TreeSampler(threading.Thread):
         return max(vals) if vals else 0
 
 
+def run_label(cmd):
+    """A short label of a command for the results' timed runs."""
+    words = [str(c) for c in cmd[1:] if not str(c).startswith("corpus.paths=")]
+    return " ".join(w for w in words if w != "--set")[:160]
+
+
 def run_timed(cmd, env=None):
     """Run a command in the project root: (wall seconds, other processes' load in cores,
     stderr); a failure raises RuntimeError with the end of its stderr."""
-    meter = OtherLoad()
+    meter = OtherLoad(label=run_label(cmd))
     t = time.monotonic()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                        env=None if env is None else {**os.environ, **env})
@@ -170,7 +176,7 @@ def run_sampled(cmd, sampler_class):
     ``events[None]`` is the stopped sampler. A failure raises RuntimeError with the end
     of stderr.
     """
-    meter = OtherLoad()
+    meter = OtherLoad(label=run_label(cmd))
     t_start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

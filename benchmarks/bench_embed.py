@@ -4,7 +4,8 @@ the `small_corpus` profile over several seeds, scored on fixed halves of each se
 Usage: .venv/bin/python benchmarks/bench_embed.py [--data DIR] [--only NAME,...]
            [--profile CONF] [--runs N] [--quick] [--results DIR] [--json FILE]
 
-1. For every configuration below, one fresh `wsi run` (scheduler auto, 2 workers) trains
+1. For every configuration below, one fresh `wsi run --stages evaluate` (scheduler auto,
+   2 workers) trains
    vectors on the six NLTK-derived corpora of ../shared/data/corpora and evaluates them
    with the pipeline's evaluate stage: Spearman on every similarity set in
    conf/default.yaml (WS-353, SimLex-999, MEN, RW) on the full set and on its two fixed
@@ -64,8 +65,9 @@ CONFIGS = {
 
 def wsi(out, name, files, conf, sets):
     paths = "[" + ", ".join(json.dumps(str(f)) for f in files) + "]"
+    # only what the scores need: corpus, vocab, cooc, embed and evaluate
     cmd = [sys.executable, "-m", "pipeline", "run", "--out", str(out), "--name", name,
-           "--quiet", "--set", "run.workers=2"]
+           "--stages", "evaluate", "--quiet", "--set", "run.workers=2"]
     for c in conf:
         cmd += ["-c", str(ROOT / c)]
     cmd += ["--set", f"corpus.paths={paths}"]  # after the profile

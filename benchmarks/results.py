@@ -141,10 +141,11 @@ class OtherLoad:
         import psutil
         self._ps = psutil
         self.label = label
+        self._cores = psutil.cpu_count() or 1
         self.record = record
         self.interval = interval
         self._me = psutil.Process()
-        self._procs = {}
+        self._procs, self._last = {}, {}
         self.samples = []
         self._halt = threading.Event()
         self.t0 = time.monotonic()
@@ -168,24 +169,30 @@ class OtherLoad:
             kids = self._me.children(recursive=True)
         except (ps.NoSuchProcess, ps.AccessDenied):
             kids = []
-        procs = {}
+        procs, last = {}, {}
         for k in kids:
             k = self._procs.get(k.pid, k)
             try:
                 c = k.cpu_times()
-                total += c.user + c.system + c.children_user + c.children_system
-                procs[k.pid] = k
+                last[k.pid] = c.user + c.system + c.children_user + c.children_system
             except (ps.NoSuchProcess, ps.AccessDenied, ps.ZombieProcess):
-                pass
-        self._procs = procs
+                # still listed (e.g. a zombie not yet reaped): its last reading, until its
+                # time moves into our reaped-children times
+                if k.pid not in self._last:
+                    continue
+                last[k.pid] = self._last[k.pid]
+            procs[k.pid] = k
+            total += last[k.pid]
+        self._procs, self._last = procs, last
         return total
 
     def _run(self):
         t, busy, ours = self.t0, self.busy0, self.ours0
         while not self._halt.wait(self.interval):
             t1, busy1, ours1 = time.monotonic(), self._busy(), self._ours()
-            if t1 > t:
-                self.samples.append(max(0.0, ((busy1 - busy) - (ours1 - ours)) / (t1 - t)))
+            if t1 > t:  # clamped: accounting lags at process exits make single samples noisy
+                self.samples.append(min(float(self._cores),
+                                        max(0.0, ((busy1 - busy) - (ours1 - ours)) / (t1 - t))))
             t, busy, ours = t1, busy1, ours1
 
     def cores(self):

@@ -135,3 +135,29 @@ def test_check_fresh_runs_with_a_bare_python_and_only_the_stdlib(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, r.stderr
     assert "t1: no results" in r.stdout and "t2: no results" in r.stdout
+
+
+def test_other_load_counts_our_descendants_as_ours():
+    """CPU burnt by a grandchild (a child's child) is ours, not other load: the meter's own
+    tree time grows by what getrusage reports for our reaped children."""
+    import resource
+    pytest.importorskip("psutil")
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\n"
+    outer = (f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {burn!r}])\n"
+             f"exec({burn!r})\n")
+    meter = results.OtherLoad(label="test", interval=0.05, record=False)
+    ours0 = meter._ours()
+    def rusage():
+        a = resource.getrusage(resource.RUSAGE_CHILDREN)
+        b = resource.getrusage(resource.RUSAGE_SELF)
+        return a.ru_utime + a.ru_stime, b.ru_utime + b.ru_stime
+
+    kids0, self0 = rusage()
+    subprocess.run([sys.executable, "-c", outer], check=True)
+    grown = meter._ours() - ours0
+    kids1, self1 = rusage()
+    assert kids1 - kids0 >= 0.8  # both processes burnt their 0.4 s
+    # ours = this process (sampler thread included) + every descendant, ended or alive
+    assert grown == pytest.approx((kids1 - kids0) + (self1 - self0), abs=0.05)
+    r = meter.stop()
+    assert r["seconds"] > 0 and r["other_cores"] >= 0 and r["samples"] >= 1
