@@ -5,9 +5,8 @@ Usage: .venv/bin/python benchmarks/bench_embed.py [--data DIR] [--only NAME,...]
            [--profile CONF] [--runs N] [--quick] [--results DIR] [--json FILE]
 
 1. For every configuration below, one fresh `wsi run --stages evaluate` (scheduler auto,
-   2 workers) trains
-   vectors on the six NLTK-derived corpora of ../shared/data/corpora and evaluates them
-   with the pipeline's evaluate stage: Spearman on every similarity set in
+   2 workers) trains vectors on the six NLTK-derived corpora of ../shared/data/corpora
+   and evaluates them with the pipeline's evaluate stage: Spearman on every similarity set in
    conf/default.yaml (WS-353, SimLex-999, MEN, RW) on the full set and on its two fixed
    halves (`tasks.evaluation.pair_half`: dev = the half settings may be chosen on, test =
    the other), and 3CosAdd on questions-words.txt (30k most frequent words). The word2vec
