@@ -18,8 +18,17 @@ Measured:
 2. Peak memory of the corpus once and repeated 4x (same distinct pairs).
 3. A plain numpy offset-loop count run here, on the run's tokenised corpus
    encoded with the run's vocabulary, checked equal to the pipeline's
-   ``cooc/`` output; plus GloVe ``cooccur`` figures quoted from the issue
-   (not measured: that tool is not installed here).
+   ``cooc/`` output.
+4. GloVe's ``vocab_count`` + ``cooccur`` (built from ../shared/reference/glove into
+   a cache folder by benchmarks/references.py; skipped with the reason when it
+   cannot be built), measured in the same run on the same text: the corpus
+   stage's output (lowercased tokens separated by spaces, one document per line),
+   min_count and window as the pipeline's, symmetric, 1/d weights. Ratios of
+   equal work: GloVe seconds / the pipeline's corpus+vocab+cooc stage seconds and
+   / its process wall time, for 1 and 2 workers.
+
+Results go to benchmarks/results/cooc.json (benchmarks/results.py); ``--quick``
+uses two small files and one run per configuration, to check the script.
 
 Targets are reported, never asserted: the exit status is 0 unless a run fails.
 """
@@ -44,13 +53,19 @@ FILES = ("abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webt
 WINDOW = 10
 SAMPLE_SECONDS = 0.02
 
-# Quoted from the issue, NOT measured here (GloVe's C tools are not installed).
-GLOVE = {"seconds": 4.1, "tokens_per_s": 0.92e6, "peak_mb": 654.0}
+QUICK_FILES = ("inaugural", "state_union")
 
 TARGETS = {"cooc_tokens_per_s_per_core": 1.0e6, "speedup_1_to_2": 1.7, "mem_ratio_4x": 1.2}
+# raw text -> co-occurrence counts, GloVe (vocab_count + cooccur) seconds / the pipeline's
+GLOVE_TARGETS = {("stage", 2): 2.0, ("wall", 2): 1.3, ("stage", 1): 1.0}
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import references  # noqa: E402
+import results  # noqa: E402
+from results import OtherLoad  # noqa: E402,F401  (other benchmarks import it from here)
 
 
 # ----------------------------------------------------------------------------------------
@@ -109,41 +124,16 @@ class TreeSampler(threading.Thread):
         return max(vals) if vals else 0
 
 
-class OtherLoad:
-    """CPU used by processes other than this benchmark and its (waited-for) descendants.
-
-    Busy CPU time of the whole machine minus our own and our children's, as a number of
-    cores averaged over the interval: other sessions' work on the machine skews timings.
-    """
-
-    def __init__(self):
-        import psutil
-        self._psutil = psutil
-        self.t0 = time.monotonic()
-        self.busy0 = self._busy()
-        self.ours0 = self._ours()
-
-    def _busy(self):
-        c = self._psutil.cpu_times()
-        return sum(getattr(c, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq"))
-
-    @staticmethod
-    def _ours():
-        import resource
-        a = resource.getrusage(resource.RUSAGE_SELF)
-        b = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
-
-    def cores(self):
-        dt = max(time.monotonic() - self.t0, 1e-9)
-        other = (self._busy() - self.busy0) - (self._ours() - self.ours0)
-        return max(0.0, other / dt)
+def run_label(cmd):
+    """A short label of a command for the results' timed runs."""
+    words = [str(c) for c in cmd[1:] if not str(c).startswith("corpus.paths=")]
+    return " ".join(w for w in words if w != "--set")[:160]
 
 
 def run_timed(cmd, env=None):
     """Run a command in the project root: (wall seconds, other processes' load in cores,
     stderr); a failure raises RuntimeError with the end of its stderr."""
-    meter = OtherLoad()
+    meter = OtherLoad(label=run_label(cmd))
     t = time.monotonic()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                        env=None if env is None else {**os.environ, **env})
@@ -186,7 +176,7 @@ def run_sampled(cmd, sampler_class):
     ``events[None]`` is the stopped sampler. A failure raises RuntimeError with the end
     of stderr.
     """
-    meter = OtherLoad()
+    meter = OtherLoad(label=run_label(cmd))
     t_start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -264,21 +254,29 @@ def fresh_run(parent, label, paths, workers, scheduler, keep=False, extra_sets=(
     return res
 
 
+EXTRA_HASHED = ("benchmarks/references.py", "benchmarks/results.py")
+
+
+def repeated_corpus(paths, times, dest):
+    """``times`` copies of the corpus files under ``dest`` (copy k in ``dest/k/``), as a
+    list of paths: the corpus stage reads a path listed twice only once, so a repeated
+    corpus needs distinct files."""
+    out = []
+    for k in range(times):
+        d = Path(dest) / str(k)
+        d.mkdir(parents=True, exist_ok=True)
+        for p in paths:
+            q = d / Path(p).name
+            if not q.exists():
+                shutil.copyfile(p, q)
+            out.append(q)
+    return out
+
+
 def code_hash():
-    """Short hash of the code and default configuration being measured (pipeline/, tasks/,
-    conf/default.yaml), to tell which version a table belongs to and to notice edits made
-    while the benchmark ran."""
-    import hashlib
-    h = hashlib.sha256()
-    files = sorted([*ROOT.glob("pipeline/**/*.py"), *ROOT.glob("tasks/*.py"),
-                    ROOT / "conf/default.yaml"])
-    for f in files:
-        h.update(str(f.relative_to(ROOT)).encode())
-        try:
-            h.update(f.read_bytes())
-        except OSError:
-            pass
-    return h.hexdigest()[:12]
+    """Code hash of what this benchmark measures (benchmarks/results.py: pipeline/,
+    tasks/, conf/, pyproject.toml, this script and its helpers; working-tree content)."""
+    return results.code_hash(results.hashed_paths(__file__, EXTRA_HASHED))
 
 
 def load_min_count():
@@ -408,6 +406,54 @@ def run_reference(run_dir):
 
 
 # ----------------------------------------------------------------------------------------
+# Reference: GloVe vocab_count + cooccur, built from its public source, same text
+# ----------------------------------------------------------------------------------------
+
+def run_tool(cmd, stdin_path, stdout_path, cwd):
+    """Run one GloVe tool with files as stdin/stdout, sampling its RSS; returns wall
+    seconds, peak MB, other load and stderr."""
+    meter = OtherLoad(label=" ".join(Path(c).name for c in cmd[:1]))
+    with open(stdin_path, "rb") as fin, open(stdout_path, "wb") as fout:
+        t = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=subprocess.PIPE,
+                                cwd=cwd)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        err = proc.stderr.read().decode(errors="replace")
+        code = proc.wait()
+        wall = time.monotonic() - t
+        sampler.stop()
+    other = meter.cores()
+    if code:
+        raise RuntimeError(f"`{' '.join(cmd)}` exited with {code}: {err.strip()[-500:]}")
+    return {"seconds": wall, "peak_mb": sampler.peak() / 2**20, "other_load": other,
+            "stderr": err[-2000:]}
+
+
+def run_glove(tools, text, work, min_count, window):
+    """vocab_count then cooccur on ``text`` in the folder ``work``: seconds of each,
+    their peaks, tokens counted, vocabulary size and non-zeros written."""
+    vocab, cooc = Path(work) / "vocab.txt", Path(work) / "cooccurrence.bin"
+    v = run_tool([tools["vocab_count"], "-min-count", str(min_count), "-verbose", "2"],
+                 text, vocab, work)
+    c = run_tool([tools["cooccur"], "-window-size", str(window), "-symmetric", "1",
+                  "-vocab-file", str(vocab), "-memory", "4.0", "-verbose", "2",
+                  "-overflow-file", str(Path(work) / "overflow")], text, cooc, work)
+    tokens = None
+    for line in v["stderr"].replace("\033[0G", "\n").splitlines():
+        if line.startswith("Processed ") and line.rstrip().endswith("tokens."):
+            tokens = int(line.split()[1])
+    res = {"vocab_count_s": v["seconds"], "cooccur_s": c["seconds"],
+           "seconds": v["seconds"] + c["seconds"],
+           "peak_mb": max(v["peak_mb"], c["peak_mb"]),
+           "other_load": max(v["other_load"], c["other_load"]), "tokens": tokens,
+           "vocabulary": sum(1 for _ in open(vocab, "rb")),
+           "nnz": cooc.stat().st_size // 16}  # CREC: int, int, double
+    cooc.unlink()
+    return res
+
+
+# ----------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------
 
@@ -431,16 +477,15 @@ def pipeline_row(label, r, ref):
     cooc_tps = r["tokens"] / s["cooc"]
     total_tps = r["tokens"] / total
     w = r["workers"]
-    return [label, w, f"{r['tokens']:,}", f"{s['corpus']:.2f}", f"{s['vocab']:.2f}",
-            f"{s['cooc']:.2f}", f"{total:.2f}", _m(cooc_tps), _m(total_tps), _m(cooc_tps / w),
-            _m(total_tps / w), f"{r['peak_mb']:.0f}",
-            f"{cooc_tps / (ref['tokens'] / ref['seconds']):.2f}x" if ref else "-",
-            f"{cooc_tps / GLOVE['tokens_per_s']:.2f}x"]
+    return [label, w, r["tokens"], s["corpus"], s["vocab"], s["cooc"], total, r["wall"],
+            cooc_tps / 1e6, total_tps / 1e6, cooc_tps / w / 1e6, total_tps / w / 1e6,
+            r["peak_mb"], cooc_tps / (ref["tokens"] / ref["seconds"]) if ref else None]
 
 
-HEADER = ["configuration", "workers", "tokens", "corpus s", "vocab s", "cooc s", "c+v+c s",
-          "cooc tok/s", "c+v+c tok/s", "cooc tok/s/core", "c+v+c tok/s/core", "peak MB",
-          "cooc vs numpy", "cooc vs GloVe"]
+COLUMNS = [("configuration", ""), ("workers", "d"), ("tokens", ",d"), ("corpus s", ".2f"),
+           ("vocab s", ".2f"), ("cooc s", ".2f"), ("c+v+c s", ".2f"), ("process wall s", ".2f"),
+           ("cooc M tok/s", ".2f"), ("c+v+c M tok/s", ".2f"), ("cooc M tok/s/core", ".2f"),
+           ("c+v+c M tok/s/core", ".2f"), ("peak MB", ".0f"), ("cooc vs numpy", ".2f")]
 
 
 def main(argv=None):
@@ -458,15 +503,21 @@ def main(argv=None):
     p.add_argument("--max-wait", type=float, default=90.0,
                    help="total seconds to wait, before runs, for other processes to leave "
                         "the CPUs idle (default 90; 0 = never wait)")
+    results.add_arguments(p, quick_help="two small files, one run per configuration: checks "
+                                        "the script end to end; figures are not publishable")
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error("--repeat must be >= 1")
+    if args.quick:
+        args.repeat, args.max_wait = 1, 0.0
+    rec = results.Recorder(__file__, args, EXTRA_HASHED)
+    files = QUICK_FILES if args.quick else FILES
 
-    paths = [args.data / f"{f}.txt" for f in FILES]
+    paths = [args.data / f"{f}.txt" for f in files]
     missing = [str(x) for x in paths if not x.is_file()]
     if missing:
         print(f"bench_cooc: skipped: corpus data not found ({', '.join(missing)}); "
-              f"pass --data DIR holding {', '.join(f + '.txt' for f in FILES)}")
+              f"pass --data DIR holding {', '.join(f + '.txt' for f in files)}")
         return 0
     try:
         import psutil  # noqa: F401
@@ -497,8 +548,16 @@ def main(argv=None):
             f", peak {r['peak_mb']:.0f} MB, other load {r['other_load']:.2f} cores")
         return r
 
+    try:
+        tools = references.glove_tools()
+        glove_skip = None
+    except references.Skip as e:
+        tools, glove_skip = None, str(e)
+        log(f"GloVe reference skipped: {glove_skip}")
+    base_min = load_min_count()
     runs = {1: [], 2: []}
-    keep = None  # the first 2-worker run directory, kept for the reference
+    glove_runs = []
+    keep = None  # the first 2-worker run directory, kept for the references
     try:
         for i in range(args.repeat):
             for w in (1, 2):
@@ -510,39 +569,58 @@ def main(argv=None):
                 runs[w].append(r)
         log("numpy offset-loop reference on the 2-worker run's corpus and vocabulary")
         wait_quiet(wait_budget, log)
-        meter = OtherLoad()
+        meter = OtherLoad(label="numpy offset loop")
         ref = run_reference(keep["run_dir"])
         ref["other_load"] = meter.cores()
         log(f"reference: {ref['seconds']:.2f}s; {ref['check']}")
+        if tools:
+            from pipeline.artifacts.corpus import shard_paths
+            gdir = Path(keep["tmp"]) / "glove"
+            gdir.mkdir()
+            text = references.concat_shards(shard_paths(keep["run_dir"]), gdir / "corpus.txt")
+            text.read_bytes()  # page cache, as for the pipeline's input
+            for i in range(args.repeat):
+                wait_quiet(wait_budget, log)
+                g = run_glove(tools, text, gdir, base_min, WINDOW)
+                glove_runs.append(g)
+                log(f"GloVe run {i + 1}/{args.repeat}: vocab_count {g['vocab_count_s']:.2f}s + "
+                    f"cooccur {g['cooccur_s']:.2f}s, peak {g['peak_mb']:.0f} MB, other load "
+                    f"{g['other_load']:.2f} cores")
     finally:
         if keep is not None:
             shutil.rmtree(keep["tmp"], ignore_errors=True)
     # A word seen c times in the corpus is seen 4c times in the 4x corpus: the same
     # vocabulary (hence the same distinct pairs) needs min_count scaled by 4 as well.
-    base_min = load_min_count()
     same_vocab = [f"vocab.min_count={4 * base_min}"]
+    copies = Path(tempfile.mkdtemp(prefix="wsi-bench-4x-", dir=args.out))
+    paths4 = repeated_corpus(paths, 4, copies)
     runs4 = [bench(f"4x corpus, 2 workers, min_count {4 * base_min}, run {i + 1}/"
-                   f"{args.repeat}", paths * 4, 2, extra_sets=same_vocab)
+                   f"{args.repeat}", paths4, 2, extra_sets=same_vocab)
              for i in range(args.repeat)]
     # The naive 4x run (min_count unchanged): the vocabulary, and the pairs, grow.
-    r4n = bench(f"4x corpus, 2 workers, min_count {base_min} (1 run)", paths * 4, 2)
+    r4n = bench(f"4x corpus, 2 workers, min_count {base_min} (1 run)", paths4, 2)
 
+    shutil.rmtree(copies, ignore_errors=True)
     r1, r2, r4 = median_run(runs[1]), median_run(runs[2]), median_run(runs4)
     # Peak memory is deterministic enough to take the worst run of each configuration.
     peak1x = max(r["peak_mb"] for r in runs[2])
     peak4x = max(r["peak_mb"] for r in runs4)
+    g = sorted(glove_runs, key=lambda x: x["seconds"])[(len(glove_runs) - 1) // 2] \
+        if glove_runs else None
 
     rows = [pipeline_row("wsi, 1x corpus, 1 worker", r1, ref),
             pipeline_row("wsi, 1x corpus, 2 workers", r2, ref),
             pipeline_row(f"wsi, 4x corpus, 2 workers, min_count {4 * base_min}", r4, ref),
             pipeline_row(f"wsi, 4x corpus, 2 workers, min_count {base_min} *", r4n, ref),
-            ["numpy offset loop (measured)", 1, f"{ref['tokens']:,}", "-", "-",
-             f"{ref['seconds']:.2f}", "-", _m(ref["tokens"] / ref["seconds"]), "-",
-             _m(ref["tokens"] / ref["seconds"]), "-", f"{ref['peak_mb']:.0f}", "1.00x",
-             f"{ref['tokens'] / ref['seconds'] / GLOVE['tokens_per_s']:.2f}x"],
-            ["GloVe cooccur (quoted)", 1, f"~{GLOVE['seconds'] * GLOVE['tokens_per_s']:,.0f}",
-             "-", "-", f"{GLOVE['seconds']:.2f}", "-", _m(GLOVE["tokens_per_s"]), "-",
-             _m(GLOVE["tokens_per_s"]), "-", f"{GLOVE['peak_mb']:.0f}", "-", "1.00x"]]
+            ["numpy offset loop (cooc only)", 1, ref["tokens"], None, None, ref["seconds"],
+             None, None, ref["tokens"] / ref["seconds"] / 1e6, None,
+             ref["tokens"] / ref["seconds"] / 1e6, None, ref["peak_mb"], 1.0]]
+    if g:
+        rows.append(["GloVe vocab_count + cooccur", 1, g["tokens"], None, g["vocab_count_s"],
+                     g["cooccur_s"], g["seconds"], g["seconds"],
+                     g["tokens"] / g["cooccur_s"] / 1e6, g["tokens"] / g["seconds"] / 1e6,
+                     g["tokens"] / g["cooccur_s"] / 1e6, g["tokens"] / g["seconds"] / 1e6,
+                     g["peak_mb"], g["tokens"] / g["cooccur_s"] / (ref["tokens"] / ref["seconds"])])
 
     s1, s2 = r1["seconds"], r2["seconds"]
     speed_cooc = s1["cooc"] / s2["cooc"]
@@ -555,59 +633,77 @@ def main(argv=None):
     def verdict(ok):
         return "met" if ok else "MISSED"
 
+    wall = {w: statistics.median(r["wall"] for r in rs) for w, rs in
+            ((1, runs[1]), (2, runs[2]), ("4x", runs4))}
+    # raw text -> co-occurrence counts: GloVe seconds / the pipeline's (> 1: pipeline faster)
+    glove_rows, glove_notes = [], []
+    if g:
+        for w, r in ((1, r1), (2, r2)):
+            stage = sum(r["seconds"].values())
+            glove_rows.append([w, r["tokens"], g["tokens"], stage, wall[w], g["vocab_count_s"],
+                               g["cooccur_s"], g["seconds"], g["seconds"] / stage,
+                               g["seconds"] / wall[w], r["peak_mb"], g["peak_mb"]])
+        for (kind, w), target in GLOVE_TARGETS.items():
+            r = r1 if w == 1 else r2
+            mine = sum(r["seconds"].values()) if kind == "stage" else wall[w]
+            ratio = g["seconds"] / mine
+            glove_notes.append(f"target: {w} worker(s), {kind} time >= {target}x GloVe: "
+                               f"{ratio:.2f}x -> {verdict(ratio >= target)}")
+        glove_notes.append(
+            f"vocabulary: pipeline {r2['vocabulary']:,} words, GloVe {g['vocabulary']:,}; "
+            f"tokens read: pipeline {r2['tokens']:,}, GloVe {g['tokens'] or 0:,}; non-zeros "
+            f"written: pipeline {r2['nnz']:,}, GloVe {g['nnz']:,} (GloVe drops out-of-"
+            "vocabulary tokens before windowing, so its windows reach further)")
+    else:
+        glove_notes.append(f"GloVe not measured: {glove_skip}")
+
     out = []
     out.append(f"bench_cooc: cooc.window={WINDOW}, scheduler={args.scheduler}, corpus = "
-               f"{', '.join(f + '.txt' for f in FILES)} ({args.data})")
+               f"{', '.join(f + '.txt' for f in files)} ({args.data})"
+               + (" -- QUICK run" if args.quick else ""))
     out.append(f"machine: {os.cpu_count()} cores, "
                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}, "
                f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M')}")
     code_end = code_hash()
-    out.append(f"code measured: sha256[:12] of pipeline/, tasks/, conf/default.yaml = "
-               f"{code_start}" + ("" if code_end == code_start else
-                                  f" at start, {code_end} at end: the code CHANGED while the "
-                                  "benchmark ran, so rows may mix versions; rerun"))
-    out.append(f"median of {args.repeat} fresh `wsi run` subprocesses per wsi row; numba "
-               "cache warmed by a tiny run first (no compile time measured); seconds from "
-               "manifest.json")
+    out.append(f"code measured: {code_start}" + ("" if code_end == code_start else
+               f" at start, {code_end} at end: the code CHANGED while the benchmark ran, so "
+               "rows may mix versions; rerun"))
     out.append("")
-    out.append(table(rows, HEADER))
+    out.append(table([[("-" if v is None else format(v, c[1]) if c[1] else str(v))
+                       for v, c in zip(row, COLUMNS)] for row in rows], [c[0] for c in COLUMNS]))
     out.append("")
-    out.append("peak MB = max over the run of the summed RSS of the wsi process and all its "
-               "children, sampled every 20 ms (shared pages count once per process); for the "
-               "numpy row, RSS of the benchmark process. 'vs' columns = cooc tokens/s "
-               "relative to the reference (higher is faster).")
-    out.append(f"* one run, default min_count: the 4x corpus then has a larger vocabulary "
-               f"({r4n['vocabulary']:,} vs {r2['vocabulary']:,} words) and more distinct pairs "
-               f"(nnz {r4n['nnz']:,} vs {r2['nnz']:,}); shown for information only.")
-    out.append("peak MB per stage (2 workers): " + "; ".join(
-        f"{label} " + ", ".join(f"{k} {v:.0f}" for k, v in r["stage_peak_mb"].items())
-        for label, r in (("1x", r2), (f"4x min_count {4 * base_min}", r4),
-                         (f"4x min_count {base_min}", r4n))))
-    out.append("")
-    out.append("targets (reported, not asserted):")
-    out.append(f"  cooc tokens/s per core >= 1.00M: 2 workers {_m(per_core)}, 1 worker "
-               f"{_m(per_core1)} -> "
-               f"{verdict(min(per_core, per_core1) >= TARGETS['cooc_tokens_per_s_per_core'])}")
-    out.append(f"  speed-up 1 -> 2 workers >= 1.7x: cooc {speed_cooc:.2f}x, corpus+vocab+cooc "
-               f"{speed_total:.2f}x (corpus {speed_stage['corpus']:.2f}x, vocab "
-               f"{speed_stage['vocab']:.2f}x) -> {verdict(speed_cooc >= TARGETS['speedup_1_to_2'])} "
-               f"(cooc), {verdict(speed_total >= TARGETS['speedup_1_to_2'])} (total)")
-    out.append(f"  peak memory 4x corpus within 20% of 1x (2 workers, worst of the runs): "
-               f"{peak4x:.0f} / {peak1x:.0f} MB = "
-               f"{mem_ratio:.2f}x -> {verdict(mem_ratio <= TARGETS['mem_ratio_4x'])}  (vocabulary "
-               f"{r2['vocabulary']:,} vs {r4['vocabulary']:,}, nnz {r2['nnz']:,} vs "
-               f"{r4['nnz']:,}, pairs x{r4['pairs'] / r2['pairs']:.2f}; default min_count: "
-               f"{r4n['peak_mb']:.0f} MB = {r4n['peak_mb'] / peak1x:.2f}x)")
-    out.append(f"  numpy offset-loop reference: {ref['seconds']:.2f}s (read+encode "
-               f"{ref['encode_s']:.2f}s, count+CSR+symmetrise {ref['count_s']:.2f}s); "
-               f"pipeline cooc/ output {ref['check']}")
-    out.append(f"  GloVe cooccur: {GLOVE['seconds']} s, ~0.92M tokens/s, "
-               f"{GLOVE['peak_mb']:.0f} MB peak at window 10 -- figures QUOTED from the issue, "
-               "not measured (the tool is not installed here)")
-    wall = {w: statistics.median(r["wall"] for r in rs) for w, rs in
-            ((1, runs[1]), (2, runs[2]), ("4x", runs4))}
-    out.append(f"  subprocess wall time (median, incl. interpreter start and imports): 1 worker "
-               f"{wall[1]:.1f}s, 2 workers {wall[2]:.1f}s, 4x corpus {wall['4x']:.1f}s")
+    main_notes = [
+        f"median of {args.repeat} fresh `wsi run` subprocesses per wsi row (numba cache warmed "
+        "first; stage seconds from manifest.json; process wall includes interpreter start and "
+        "imports); GloVe: median of its runs, wall time of each tool",
+        "peak MB = max of the summed RSS of the process and its children, sampled every 20 ms; "
+        "numpy row: RSS of the benchmark process",
+        f"* default min_count: the 4x corpus has a larger vocabulary ({r4n['vocabulary']:,} vs "
+        f"{r2['vocabulary']:,}) and more distinct pairs (nnz {r4n['nnz']:,} vs {r2['nnz']:,}); "
+        "for information",
+        f"target: cooc tokens/s per core >= 1.00M: 2 workers {_m(per_core)}, 1 worker "
+        f"{_m(per_core1)} -> "
+        f"{verdict(min(per_core, per_core1) >= TARGETS['cooc_tokens_per_s_per_core'])}",
+        f"target: speed-up 1 -> 2 workers >= 1.7x: cooc {speed_cooc:.2f}x, corpus+vocab+cooc "
+        f"{speed_total:.2f}x (corpus {speed_stage['corpus']:.2f}x, vocab "
+        f"{speed_stage['vocab']:.2f}x) -> {verdict(speed_cooc >= TARGETS['speedup_1_to_2'])} "
+        f"(cooc), {verdict(speed_total >= TARGETS['speedup_1_to_2'])} (total)",
+        f"target: peak memory 4x corpus within 20% of 1x (2 workers, worst runs): "
+        f"{peak4x:.0f} / {peak1x:.0f} MB = {mem_ratio:.2f}x -> "
+        f"{verdict(mem_ratio <= TARGETS['mem_ratio_4x'])} (nnz {r2['nnz']:,} vs {r4['nnz']:,}, "
+        f"pairs x{r4['pairs'] / r2['pairs']:.2f})",
+        f"numpy offset loop: read+encode {ref['encode_s']:.2f}s, count+CSR+symmetrise "
+        f"{ref['count_s']:.2f}s; pipeline cooc/ output {ref['check']}",
+    ]
+    out += main_notes
+    if glove_rows:
+        out.append("")
+        out.append("raw text -> co-occurrence counts, GloVe seconds / pipeline seconds:")
+        for row in glove_rows:
+            out.append(f"  {row[0]} worker(s): pipeline stages {row[3]:.2f}s, process "
+                       f"{row[4]:.2f}s; GloVe {row[7]:.2f}s -> {row[8]:.2f}x (stages), "
+                       f"{row[9]:.2f}x (process)")
+    out += glove_notes
     out.append("")
     out.append("all runs (corpus/vocab/cooc seconds, peak MB, CPU cores used by other "
                "processes meanwhile):")
@@ -619,22 +715,38 @@ def main(argv=None):
             f"{r['seconds']['cooc']:.2f} {r['peak_mb']:.0f} MB ({r['other_load']:.2f})"
             for r in rs))
     out.append(f"  numpy reference  other load {ref['other_load']:.2f}")
-    busy = [r for r in every if r["other_load"] > 0.2]
+    if glove_runs:
+        out.append("  GloVe            " + "; ".join(
+            f"{x['vocab_count_s']:.2f}+{x['cooccur_s']:.2f} {x['peak_mb']:.0f} MB "
+            f"({x['other_load']:.2f})" for x in glove_runs))
+    busy = [r for r in [*every, *glove_runs] if r["other_load"] > 0.2]
     if busy or ref["other_load"] > 0.2:
-        out.append(f"WARNING: other processes used > 0.2 cores during {len(busy)} of "
-                   f"{len(every)} runs{' and the reference' if ref['other_load'] > 0.2 else ''}"
+        out.append(f"WARNING: other processes used > 0.2 cores during {len(busy)} runs"
+                   f"{' and the reference' if ref['other_load'] > 0.2 else ''}"
                    ": timings on this machine are skewed; rerun on an idle machine")
     out.append(f"benchmark time {time.monotonic() - t_bench:.0f}s")
     print("\n".join(out))
 
+    slim = lambda r: {k: v for k, v in r.items() if k not in ("run_dir", "tmp")}
+    raw = {"window": WINDOW, "files": list(files), "code": [code_start, code_end],
+           "runs_1": [slim(r) for r in runs[1]], "runs_2": [slim(r) for r in runs[2]],
+           "runs_4x": [slim(r) for r in runs4], "run_4x_default_min_count": slim(r4n),
+           "reference": ref, "glove_runs": glove_runs, "glove_tools": tools,
+           "glove_skipped": glove_skip, "wall_median": {str(k): v for k, v in wall.items()},
+           "speedup_cooc": speed_cooc, "speedup_total": speed_total, "mem_ratio_4x": mem_ratio}
+    tables = {
+        "cooc": results.table(COLUMNS, rows, main_notes),
+        "cooc_vs_glove": results.table(
+            [("workers", "d"), ("pipeline tokens", ",d"), ("GloVe tokens", ",d"),
+             ("pipeline c+v+c s", ".2f"), ("pipeline process s", ".2f"),
+             ("GloVe vocab_count s", ".2f"), ("GloVe cooccur s", ".2f"), ("GloVe s", ".2f"),
+             ("GloVe / pipeline (stages)", ".2f"), ("GloVe / pipeline (process)", ".2f"),
+             ("pipeline peak MB", ".0f"), ("GloVe peak MB", ".0f")],
+            glove_rows, glove_notes),
+    }
+    rec.write("cooc", raw, tables)
     if args.json:
-        slim = lambda r: {k: v for k, v in r.items() if k not in ("run_dir", "tmp")}
-        args.json.write_text(json.dumps({
-            "window": WINDOW, "code": [code_start, code_end], "runs_1": [slim(r) for r in runs[1]],
-            "runs_2": [slim(r) for r in runs[2]], "runs_4x": [slim(r) for r in runs4],
-            "run_4x_default_min_count": slim(r4n),
-            "reference": ref, "glove_quoted": GLOVE, "speedup_cooc": speed_cooc,
-            "speedup_total": speed_total, "mem_ratio_4x": mem_ratio}, indent=2))
+        args.json.write_text(json.dumps(raw, indent=2, default=str))
     return 0
 
 

@@ -49,6 +49,8 @@ SHARED = ROOT.parent / "shared" / "data" / "corpora"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results  # noqa: E402
 from bench_cooc import _wsi_command, code_hash, run_timed, table  # noqa: E402  (same folder)
 from bench_scale import _count, make_corpus, size_label, warm_page_cache  # noqa: E402
 
@@ -147,7 +149,12 @@ def main(argv=None):
                    help="the shared English corpora instead of a generated corpus")
     p.add_argument("--keep", action="store_true", help="keep the run directories")
     p.add_argument("--json", type=Path, default=None)
+    results.add_arguments(p, quick_help="a 1e6-token corpus: checks the script end to end")
     a = p.parse_args(argv)
+    if a.quick:
+        a.tokens = 10**6
+    rec = results.Recorder(__file__, a, ("benchmarks/results.py", "benchmarks/bench_cooc.py",
+                                         "benchmarks/bench_scale.py"))
     if a.shared:
         names = ("abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext")
         files = [SHARED / f"{n}.txt" for n in names]
@@ -204,6 +211,30 @@ def main(argv=None):
     same_vocab, same_cooc = identical(runs / "inc", runs / "full")
     print("identical to the full recount: vocab.parquet " + ("yes" if same_vocab else "NO")
           + ", cooc rows " + ("yes" if same_cooc else "NO"))
+    trows = [[name, r["wall"], *(r["seconds"][k] for k in STAGES), sum(r["seconds"].values()),
+              r["counters"]["vocab"].get("shards_counted"),
+              r["counters"]["cooc"].get("shards_counted"), r["other_load"]]
+             for name, r in (("first run", r_first), ("incremental", r_inc),
+                             ("full recount (reference)", r_full))]
+    tnotes = [f"{label} corpus in {a.files} files, {a.added} added; {a.workers} worker(s), "
+              f"window {a.window}",
+              f"speed-up over the full recount: {t_full / t_inc:.2f}x (corpus+vocab+cooc s), "
+              f"{r_full['wall'] / r_inc['wall']:.2f}x (wall); per stage " + ", ".join(
+                  f"{k} {r_full['seconds'][k] / r_inc['seconds'][k]:.2f}x" for k in STAGES),
+              f"incremental run: corpus files reused {c['corpus']['files_reused']} of "
+              f"{c['corpus']['files']}; {c['cooc'].get('entering_words', 0)} words new to the "
+              f"vocabulary, rescanned in {c['cooc'].get('shards_refocused', 0)} old shards",
+              "identical to the full recount: vocab.parquet "
+              + ("yes" if same_vocab else "NO") + ", cooc rows "
+              + ("yes" if same_cooc else "NO"),
+              "disk (10^6 bytes): " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in disk.items())]
+    name = f"incremental_{label}"
+    rec.write(name, {"first": r_first, "incremental": r_inc, "full": r_full,
+                     "identical": [same_vocab, same_cooc], "disk": disk,
+                     "args": {k: str(v) for k, v in vars(a).items()}},
+              {name: results.table([(h, "" if i == 0 else ".1f" if i < 6 else
+                                     "d" if i < 8 else ".2f")
+                                    for i, h in enumerate(header)], trows, tnotes)})
     if a.json:
         a.json.write_text(json.dumps({"first": r_first, "incremental": r_inc, "full": r_full,
                                       "identical": [same_vocab, same_cooc], "disk": disk,

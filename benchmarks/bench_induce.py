@@ -37,6 +37,9 @@ a linear fit (A u, ``induce.fit_intercept=false``) and a constant predictor
 (the mean training vector); and the induce stage's similarity counters: coverage
 and Spearman of the full run's trained vectors vs trained + induced (RW).
 
+Results go to benchmarks/results/induce.json; `--quick` uses two small files and the
+first embedding only, to check the script end to end.
+
 Takes about 5-15 minutes on 2 cores (mostly the two PPMI-SVD trainings), and
 about 2 GB of disk in a temporary directory (deleted unless --keep).
 """
@@ -58,9 +61,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results  # noqa: E402
 from pipeline.artifacts.corpus import shard_paths  # noqa: E402
 
 FILES = ["abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext"]
+QUICK_FILES = ["inaugural", "state_union"]
+EXTRA_HASHED = ("benchmarks/results.py",)
 FRACTIONS = (0.25, 0.50, 0.75, 1.00)
 PAPER = {0.25: 0.94, 0.50: 0.95, 0.75: 0.96, 1.00: 0.96}
 ISSUE_BASELINE = 0.934
@@ -241,6 +248,43 @@ def fmt_bands(bands):
     return " ".join("-" if v is None else f"{v:.3f}" for v in bands.values())
 
 
+def tables(found):
+    """The results as tables for benchmarks/README.md."""
+    rows, full_rows = [], []
+    for label, res in found.items():
+        for rc in (1, 0):
+            for f, row in res["rows"].items():
+                r = row[rc]
+                rows.append([label, rc, f, r["documents"], r["tokens"], row["min_count"],
+                             r["train_words"], r["heldout_words"], r["cos"], PAPER[f],
+                             r["fixed"][0]])
+        fl = res["full"]
+        for name, c in (("ours: affine A u + b, log-count weights, 1 direction removed",
+                         fl["ours"]),
+                        ("induce.fit_intercept=false (linear A u)", fl["linear"]),
+                        ("induce.log_count_weights=false (plain LS)", fl["unweighted"]),
+                        ("context.remove_components=0", fl["rc0"]),
+                        ("context.remove_components=0, plain LS", fl["rc0_unweighted"])):
+            full_rows.append([label, name, c["heldout_mean_cosine"], c["train_words"]])
+        full_rows.append([label, "constant predictor (mean training vector)",
+                          fl["constant"], None])
+        full_rows.append([label, "affine plain LS, in-sample, all words with u and v",
+                          fl["insample_plain_all"][0], fl["insample_plain_all"][1]])
+    cols = [("v", ""), ("remove_components", "d"), ("fraction", ".0%"), ("docs", ",d"),
+            ("tokens", ",d"), ("induce.min_count", "d"), ("train words", ",d"),
+            ("held out", ",d"), ("held-out cos", ".4f"), ("paper", ".2f"),
+            ("fixed-set cos", ".4f")]
+    notes = ["paper = Arora et al. (2018) Table 1 (GloVe, 250k-1M Wikipedia paragraphs); "
+             "held-out cos = the induce stage's heldout_mean_cosine; fixed-set cos = refit on "
+             "exactly the 100% run's words with this fraction's u"]
+    fcols = [("v", ""), ("configuration (full corpus)", ""), ("held-out cos", ".4f"),
+             ("words", ",d")]
+    fnotes = [f"the issue's comparison point: {ISSUE_BASELINE} (unweighted windows, plain "
+              "least squares over all words)"]
+    return {"induce": results.table(cols, rows, notes),
+            "induce_full": results.table(fcols, full_rows, fnotes)}
+
+
 def report(results, args, elapsed, machine):
     out = []
     p = out.append
@@ -331,31 +375,35 @@ def main(argv=None):
     ap.add_argument("--embeddings", help="comma-separated names of " + ", ".join(EMBEDDINGS))
     ap.add_argument("--json", help="write raw results here")
     ap.add_argument("--keep", action="store_true", help="keep the run directories")
+    results.add_arguments(ap, quick_help="two small files, first embedding only: checks the "
+                                         "script end to end")
     args = ap.parse_args(argv)
-    files = [Path(args.data) / f"{n}.txt" for n in FILES]
+    rec = results.Recorder(__file__, args, EXTRA_HASHED)
+    files = [Path(args.data) / f"{n}.txt" for n in (QUICK_FILES if args.quick else FILES)]
     missing = [f for f in files if not f.exists()]
     if missing:
         print(f"bench_induce: skipped: shared corpus absent ({missing[0]})")
         return 0
     names = [n.strip() for n in args.embeddings.split(",")] if args.embeddings \
-        else list(EMBEDDINGS)
+        else list(EMBEDDINGS)[:1 if args.quick else None]
     import os
     import platform
     machine = f"{os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
     t0 = time.time()
-    results = {}
+    found = {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-induce-", dir=args.out))
     try:
         for name in names:
-            results[name] = bench_embedding(tmp, name, EMBEDDINGS[name], files, args.sample)
+            found[name] = bench_embedding(tmp, name, EMBEDDINGS[name], files, args.sample)
     finally:
         if args.keep:
             log(f"run directories kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(report(results, args, time.time() - t0, machine))
+    print(report(found, args, time.time() - t0, machine))
+    rec.write("induce", found, tables(found))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+        Path(args.json).write_text(json.dumps(found, indent=2, default=str))
     return 0
 
 

@@ -68,6 +68,8 @@ MEMORY_MARGIN = 0.10  # of the small size's peak
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results as bench_results  # noqa: E402
 from bench_cooc import (TreeSampler, _wsi_command, code_hash, run_sampled,  # noqa: E402  (same folder)
                         run_timed, table)
 
@@ -361,7 +363,13 @@ def main(argv=None):
                    help="wsi synth --vocab: words in the generator's vocabulary (default 50000)")
     p.add_argument("--window", type=_count, default=10, help="cooc.window (default 10)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    bench_results.add_arguments(p, quick_help="one 1e6-token corpus: checks the script end to "
+                                              "end; figures not publishable")
     args = p.parse_args(argv)
+    if args.quick:
+        args.sizes = [10**6]
+    rec = bench_results.Recorder(__file__, args, ("benchmarks/results.py",
+                                                  "benchmarks/bench_cooc.py"))
 
     try:
         import psutil
@@ -483,6 +491,29 @@ def main(argv=None):
     out.append(f"benchmark time {time.monotonic() - t_bench:.0f}s")
     print("\n".join(out))
 
+    cols = [("size", ""), ("workers", "d"), ("tokens", ",d"), ("wall s", ".1f"),
+            ("corpus s", ".2f"), ("vocab s", ".2f"), ("cooc s", ".2f"),
+            ("c+v+c M tok/s", ".2f"), ("cooc M tok/s", ".2f"), ("speed-up c+v+c", ".2f"),
+            ("speed-up cooc", ".2f"), ("peak tree MB", ".0f"), ("peak largest MB", ".0f"),
+            ("cooc out MB", ".1f"), ("nnz", ",d"), ("other load", ".2f")]
+    trows = []
+    for size in args.sizes:
+        b = results.get((size, 1))
+        for w in args.workers:
+            r = results[(size, w)]
+            s_, tot = r["seconds"], sum(r["seconds"].values())
+            sp = b is not None and b is not r
+            trows.append([size_label(size), w, r["tokens"], r["wall"], s_["corpus"],
+                          s_["vocab"], s_["cooc"], r["tokens"] / tot / 1e6,
+                          r["tokens"] / s_["cooc"] / 1e6,
+                          sum(b["seconds"].values()) / tot if sp else None,
+                          b["seconds"]["cooc"] / s_["cooc"] if sp else None,
+                          r["peak_tree_mb"], r["peak_largest_mb"], _mb(r["cooc_bytes"]),
+                          r["nnz"], r["other_load"]])
+    rec.write("scale", {"window": args.window, "runs": [{"size": s, **r} for (s, _w), r in
+                                                        results.items()],
+                        "setup": {size_label(s): st for s, st in setups.items()}},
+              {"scale": bench_results.table(cols, trows, [m.strip() for m in mem])})
     if args.json:
         args.json.write_text(json.dumps({
             "command": command, "code": [code_start, code_end], "window": args.window,

@@ -66,19 +66,29 @@ def load_pairs(name):
 def eval_similarity(words, mat):
     """Spearman on each set over pairs with both words in vocabulary.
 
-    `mat` rows are vectors (any norm; cosine is used)."""
+    `mat` rows are vectors (any norm; cosine is used). ``name`` is the score on the set's
+    DEVELOPMENT half (tasks.evaluation.pair_half), the only one a search may choose on;
+    ``name_test`` (the other half) and ``name_full`` are reported, never selected on."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+    from tasks.evaluation import pair_half
     idx = {w: i for i, w in enumerate(words)}
     m = normalize(np.asarray(mat, dtype=np.float64))
     out = {}
     for name in SIM_SETS:
         pairs = load_pairs(name)
-        gold, pred = [], []
+        got = {"dev": ([], []), "test": ([], [])}
         for a, b, s in pairs:
             if a in idx and b in idx:
+                gold, pred = got[pair_half(a, b)]
                 gold.append(s)
                 pred.append(float(m[idx[a]] @ m[idx[b]]))
-        out[name] = round(float(spearmanr(gold, pred).correlation), 4)
-        out[name + "_n"] = f"{len(gold)}/{len(pairs)}"
+        full_gold = got["dev"][0] + got["test"][0]
+        full_pred = got["dev"][1] + got["test"][1]
+        out[name] = round(float(spearmanr(*got["dev"]).correlation), 4)
+        out[name + "_test"] = round(float(spearmanr(*got["test"]).correlation), 4)
+        out[name + "_full"] = round(float(spearmanr(full_gold, full_pred).correlation), 4)
+        out[name + "_n"] = f"{len(full_gold)}/{len(pairs)} (dev {len(got['dev'][0])})"
     return out
 
 
