@@ -204,8 +204,8 @@ def test_score_senses_on_many_occurrences_against_a_direct_loop():
 
 
 @pytest.mark.parametrize("setting, message", [
-    ("atoms.n_atoms=500", "atoms.n_atoms=500 exceeds"),
-    ("atoms.sparsity=13", "atoms.sparsity=13 exceeds the vector dimension 12"),
+    ("atoms.n_atoms=500", "atoms.n_atoms=500 exceeds the"),
+    ("atoms.sparsity=13", "atoms.sparsity=13 must be <= min(n_dims=12"),
     ("atoms.min_count=100000", "too few to learn atoms"),
 ])
 def test_bad_atoms_settings_give_one_line(tmp_path, wsi, setting, message):

@@ -30,50 +30,46 @@ from ..storage import write_parquet
 
 
 def build(ctx):
-    a = ctx.cfg.atoms
+    settings = ctx.cfg.atoms
     emb, vectors = read_vectors(ctx.input_url("embeddings"))
-    rows, x = dictionary_words(emb["count"].to_numpy(), vectors, min_count=a.min_count,
-                               max_words=a.max_words, normalize=a.normalize)
+    rows, x = dictionary_words(emb["count"].to_numpy(), vectors, min_count=settings.min_count,
+                               max_words=settings.max_words, normalize=settings.normalize)
     if len(x) < 2:
         raise InputError(f"only {len(x)} word(s) with a non-zero vector and count >= "
-                         f"atoms.min_count={a.min_count}: too few to learn atoms")
-    if a.n_atoms > len(x):
-        raise InputError(f"atoms.n_atoms={a.n_atoms} exceeds the {len(x)} words coded "
-                         f"(atoms.min_count={a.min_count}, atoms.max_words={a.max_words}): "
-                         "lower atoms.n_atoms")
-    if a.sparsity > min(x.shape[1], a.n_atoms):
-        raise InputError(f"atoms.sparsity={a.sparsity} exceeds the vector dimension "
-                         f"{x.shape[1]} or atoms.n_atoms={a.n_atoms}")
+                         f"atoms.min_count={settings.min_count}: too few to learn atoms")
 
     def progress(restart, iteration, error, replaced):
-        ctx.log(f"atoms: restart {restart + 1}/{a.restarts} iteration {iteration + 1}: "
+        ctx.log(f"atoms: restart {restart + 1}/{settings.restarts} iteration {iteration + 1}: "
                 f"relative error {error:.4f}" + (f", {replaced} unused atom(s) replaced"
                                                  if replaced else ""))
 
-    model = KSVD(n_atoms=a.n_atoms, sparsity=a.sparsity, max_iter=a.iterations, tol=a.tol,
-                 n_restarts=a.restarts, random_state=a.seed,
-                 coder=DaskCoder(ctx.runner, a.block_rows), callback=progress)
+    model = KSVD(n_atoms=settings.n_atoms, sparsity=settings.sparsity,
+                 max_iter=settings.iterations, tol=settings.tol,
+                 n_restarts=settings.restarts, random_state=settings.seed,
+                 coder=DaskCoder(ctx.runner, settings.block_rows), callback=progress)
     try:
         model.fit(x)
-    except ValueError as e:
-        raise InputError(f"atoms: {e}") from None
+    except ValueError as e:  # KSVD's checks name its parameters: the settings' own names
+        msg = str(e)
+        raise InputError(f"atoms.{msg}" if msg.startswith(("n_atoms=", "sparsity="))
+                         else f"atoms: {msg}") from None
     dictionary = model.components_
     idx = model.idx_
-    usage = np.bincount(idx[idx >= 0], minlength=a.n_atoms)
+    usage = np.bincount(idx[idx >= 0], minlength=settings.n_atoms)
     # Nearest words among the coded words frequent enough to have reliable vectors
     # (rare words' vectors crowd together and would top many atoms).
-    frequent = np.flatnonzero(emb["count"].to_numpy()[rows] >= a.top_words_min_count)
+    frequent = np.flatnonzero(emb["count"].to_numpy()[rows] >= settings.top_words_min_count)
     if len(frequent) == 0:
         frequent = np.arange(len(rows))
-    top, sim = top_words(ctx.runner, x[frequent], dictionary, a.top_words)
+    top, sim = top_words(ctx.runner, x[frequent], dictionary, settings.top_words)
     top = frequent[top]
     words = np.asarray(emb["word"].to_pylist(), dtype=object)[rows]
     d = dictionary.shape[1]
     flat = pa.array(dictionary.astype(np.float32).reshape(-1), type=pa.float32())
     n_top = top.shape[1]
-    offsets = pa.array(np.arange(0, (a.n_atoms + 1) * n_top, n_top, dtype=np.int32))
+    offsets = pa.array(np.arange(0, (settings.n_atoms + 1) * n_top, n_top, dtype=np.int32))
     table = pa.table({
-        "atom_id": pa.array(np.arange(a.n_atoms), type=pa.int32()),
+        "atom_id": pa.array(np.arange(settings.n_atoms), type=pa.int32()),
         "vector": pa.FixedSizeListArray.from_arrays(flat, d),
         "usage": pa.array(usage, type=pa.int64()),
         "top_words": pa.ListArray.from_arrays(offsets, pa.array(words[top.reshape(-1)].tolist(),
@@ -82,8 +78,8 @@ def build(ctx):
             offsets, pa.array(sim.reshape(-1).astype(np.float32), type=pa.float32())),
     })
     write_parquet(ctx.output_url("atoms"), table)
-    return {"words": int(len(x)), "dimension": int(d), "atoms": int(a.n_atoms),
-            "sparsity": int(a.sparsity), "iterations": int(model.n_iter_),
+    return {"words": int(len(x)), "dimension": int(d), "atoms": int(settings.n_atoms),
+            "sparsity": int(settings.sparsity), "iterations": int(model.n_iter_),
             "relative_error": float(model.error_[-1]),
             "error_history": [float(e) for e in model.error_],
             "restart_errors": [float(e) for e in model.restart_errors_],

@@ -29,6 +29,8 @@ import dask.array as da
 import fsspec
 import numpy as np
 
+from tasks.linalg import combine_vectors
+
 from ..artifacts.cooc import part_urls, read_parts
 from ..artifacts.corpus import list_shards
 from ..artifacts.tables import read_vocab, vectors_table
@@ -179,24 +181,6 @@ def _train(ctx, e, words, counts, total_tokens):
     return np.asarray(ids), np.asarray(vectors, dtype=np.float32), counters
 
 
-def _combine(parts, weights):
-    """Unit-normalise each part, scale by sqrt(weight) and concatenate, on common ids.
-
-    The cosine of two combined vectors is then the weight-averaged cosine of
-    their parts (weights are normalised to sum to 1).
-    """
-    common = parts[0][0]
-    for ids, _v in parts[1:]:
-        common = np.intersect1d(common, ids)
-    total = float(sum(weights))
-    blocks = []
-    for (ids, vectors), w in zip(parts, weights):
-        rows = vectors[np.searchsorted(ids, common)] if len(ids) else vectors[:0]
-        norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        blocks.append(rows / np.where(norms > 0, norms, 1) * np.sqrt(w / total))
-    return common, np.hstack(blocks).astype(np.float32)
-
-
 def build(ctx):
     cfg = ctx.cfg.embed
     vocab, total_tokens = read_vocab(ctx.input_url("vocab"))
@@ -214,7 +198,7 @@ def build(ctx):
             weights.append(weight)
             counters[f"component_{i}"] = {"method": sub_cfg.method, "weight": weight,
                                           "dimension": int(vectors.shape[1]), **sub}
-        ids, vectors = _combine(parts, weights)
+        ids, vectors = combine_vectors(parts, weights)
     else:
         ids, vectors, sub = _train(ctx, cfg.model_dump(), words, counts, total_tokens)
         counters.update(sub)
