@@ -7,16 +7,19 @@ seconds, external inputs (paths, sizes, mtimes) and counters.
 """
 from __future__ import annotations
 
+import json
+import os
 import platform
 import sys
 import time
+from contextlib import contextmanager
 from importlib import metadata
 
 from . import registry
 from .errors import StorageError, WsiError
 from .runner import Runner
 from .stage import StageContext
-from .storage import RunDir, join
+from .storage import RunDir, join, to_url
 
 __all__ = ["run_pipeline", "package_versions"]
 
@@ -69,21 +72,32 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
     log = log or (lambda msg: print(msg, file=sys.stderr))
     selected = stages or list(registry.STAGES)
     order = registry.closure(selected)
-    run = RunDir(join(cfg.run.out, cfg.run.name))
+    with storage_options(cfg.run.storage_options):
+        return _run_pipeline(cfg, selected, order, force, quiet, argv, log)
+
+
+def _run_pipeline(cfg, selected, order, force, quiet, argv, log):
+    run = RunDir(join(cfg.run.out, cfg.run.name), lease_seconds=cfg.run.lock_lease_seconds)
     # Inputs are resolved before anything is written, so a bad path fails first.
     externals = {n: registry.get(n).inputs(cfg) if registry.get(n).inputs else None
                  for n in order}
     run.prepare()
     with run:
-        run.clean_tmp()
         old = _load_manifest(run, log)
+        outputs = old.get("outputs") if isinstance(old.get("outputs"), dict) else {}
+        run.set_outputs(outputs)
+        run.collect_garbage()  # what killed or failed attempts left
         manifest = {"version": 1, "run": cfg.run.name, "created": old.get("created", _now()),
                     "updated": _now(), "command": argv or sys.argv,
-                    "config": cfg.model_dump(mode="json"), "packages": package_versions(),
-                    "stages": dict(old.get("stages", {}))}
+                    "config": redact(cfg.model_dump(mode="json")),
+                    "packages": package_versions(),
+                    "stages": dict(old.get("stages", {})), "outputs": dict(run.outputs)}
         fingerprints = {}
         with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
                     process_min_bytes=cfg.run.process_min_bytes) as runner:
+            if runner.client is not None and cfg.run.storage_options:
+                runner.client.register_plugin(FsspecConfig(cfg.run.storage_options),
+                                              name="wsi-storage-options")
             for name in order:
                 stage = registry.get(name)
                 fp = stage.fingerprint(cfg, {u: fingerprints[u] for u in stage.needs},
@@ -110,7 +124,7 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                            previous)
         manifest["updated"] = _now()
         run.write_json("manifest.json", manifest)
-        run.clean_tmp()
+        run.collect_garbage()
         if cfg.run.report:
             _report(run, log)
     return manifest
@@ -141,41 +155,120 @@ def _output_sizes(run, stage):
 
 
 def _run_stage(stage, cfg, run, runner, manifest, fp, external, log, previous=None):
+    """Build one stage under a fresh attempt prefix, then publish its outputs: the
+    manifest naming them is written last, in one piece (see :class:`RunDir`)."""
     started = time.time()
     manifest["stages"][stage.name] = {"status": "running", "fingerprint": fp,
                                       "started": _now()}
     run.write_json("manifest.json", manifest)
-    tmp = run.tmp_dir(stage.name)
-    ctx = StageContext(cfg=cfg, run=run, out=join(tmp, stage.output), runner=runner,
+    attempt = run.attempt_dir(stage.name)
+    ctx = StageContext(cfg=cfg, run=run, out=join(attempt, stage.output), runner=runner,
                        upstream={u: manifest["stages"].get(u, {}) for u in stage.needs},
                        external=external, log=log, previous=previous)
+    names = (stage.output, *stage.also)
+    replaced = None
     try:
         counters = stage.build(ctx)
-        for name in stage.also:  # the main output last: its presence means complete
-            run.commit(ctx.also_path(name), name)
-        run.commit(ctx.out, stage.output)
+        written = {name: ctx.also_path(name) for name in names}
+        for name, path in written.items():
+            if not run.fs.exists(path):
+                raise StorageError(f"{stage.name}: {name} was not written "
+                                   f"({to_url(run.fs, path)})")
+        replaced = run.publish(written)
+        manifest["outputs"] = dict(run.outputs)
+        seconds = time.time() - started
+        rec = {"status": "complete", "fingerprint": fp,
+               "started": manifest["stages"][stage.name]["started"], "ended": _now(),
+               "seconds": round(seconds, 3), "counters": counters,
+               "outputs": _output_sizes(run, stage), "attempt": run.relative(attempt)}
+        if external is not None:
+            rec["inputs"] = external
+        manifest["stages"][stage.name] = rec
+        run.write_json("manifest.json", manifest)  # the publication
     except BaseException as e:
-        run.discard(tmp)
+        if replaced is not None:  # not published: the names keep their old locations
+            run.set_outputs({**run.outputs, **{n: w for n, w in replaced.items() if w}})
+            for n, w in replaced.items():
+                if not w:
+                    run.outputs.pop(n, None)
+            manifest["outputs"] = dict(run.outputs)
+        run.discard(attempt)
         err = str(e) if isinstance(e, WsiError) else f"{e.__class__.__name__}: {e}"
-        manifest["stages"][stage.name].update(status="failed", ended=_now(), error=err,
-                                              seconds=round(time.time() - started, 3))
+        manifest["stages"][stage.name] = {
+            "status": "failed", "fingerprint": fp, "started": manifest["stages"][stage.name][
+                "started"], "ended": _now(), "error": err,
+            "seconds": round(time.time() - started, 3)}
         try:
             run.write_json("manifest.json", manifest)
-        except StorageError:
+        except WsiError:
             pass
         if isinstance(e, OSError) and not isinstance(e, WsiError):
             raise StorageError(f"{stage.name}: {e.strerror or e} "
                                f"({getattr(e, 'filename', '') or run.url})") from None
         raise
-    run.discard(tmp)
-    seconds = time.time() - started
-    rec = {"status": "complete", "fingerprint": fp, "started": manifest["stages"][stage.name][
-        "started"], "ended": _now(), "seconds": round(seconds, 3), "counters": counters,
-        "outputs": _output_sizes(run, stage)}
-    if external is not None:
-        rec["inputs"] = external
-    manifest["stages"][stage.name] = rec
-    run.write_json("manifest.json", manifest)
+    try:
+        run.after_publish(names, replaced)
+    except OSError as e:  # published already; links and garbage are redone next run
+        log(f"warning: {stage.name}: {e}")
     summary = ", ".join(f"{k}={v}" for k, v in counters.items()
                         if isinstance(v, (int, float)) and not isinstance(v, bool))
     log(f"{stage.name}: done in {seconds:.1f}s ({summary})")
+
+
+_SECRET = ("secret", "key", "token", "password", "credential", "sas", "signature")
+
+
+def redact(config):
+    """The configuration for the manifest: ``run.storage_options`` values whose keys
+    look like credentials are replaced by ``"***"``."""
+    def walk(v):
+        if isinstance(v, dict):
+            return {k: ("***" if isinstance(k, str) and any(s in k.lower() for s in _SECRET)
+                        and not isinstance(v[k], dict) else walk(v[k])) for k in v}
+        return v
+    run = dict(config.get("run", {}))
+    if run.get("storage_options"):
+        run["storage_options"] = walk(run["storage_options"])
+    return {**config, "run": run}
+
+
+class FsspecConfig:
+    """A Dask worker plugin giving every worker (also those joining later)
+    ``run.storage_options`` as fsspec's per-protocol defaults."""
+
+    def __init__(self, options):
+        self.options = {p: dict(o) for p, o in options.items()}
+
+    def setup(self, worker=None):
+        import fsspec.config
+        for protocol, opts in self.options.items():
+            fsspec.config.conf[protocol] = {**fsspec.config.conf.get(protocol, {}), **opts}
+
+
+@contextmanager
+def storage_options(options):
+    """Make ``run.storage_options`` ({protocol: fsspec keyword arguments}) fsspec's
+    defaults while a run lasts: here (``fsspec.config.conf``) and in the worker
+    processes it starts (``FSSPEC_<PROTOCOL>`` in the environment they inherit)."""
+    import fsspec.config
+    if not options:
+        yield
+        return
+    saved_conf = {p: fsspec.config.conf.get(p) for p in options}
+    saved_env = {p: os.environ.get(f"FSSPEC_{p.upper()}") for p in options}
+    try:
+        for p, opts in options.items():
+            merged = {**(fsspec.config.conf.get(p) or {}), **opts}
+            fsspec.config.conf[p] = merged
+            os.environ[f"FSSPEC_{p.upper()}"] = json.dumps(merged)
+        yield
+    finally:
+        for p in options:
+            if saved_conf[p] is None:
+                fsspec.config.conf.pop(p, None)
+            else:
+                fsspec.config.conf[p] = saved_conf[p]
+            if saved_env[p] is None:
+                os.environ.pop(f"FSSPEC_{p.upper()}", None)
+            else:
+                os.environ[f"FSSPEC_{p.upper()}"] = saved_env[p]
