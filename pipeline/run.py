@@ -96,6 +96,7 @@ def _run_pipeline(cfg, selected, order, force, quiet, argv, log):
         with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
                     process_min_bytes=cfg.run.process_min_bytes) as runner:
             if runner.client is not None and cfg.run.storage_options:
+                from ._worker_plugin import FsspecConfig
                 runner.client.register_plugin(FsspecConfig(cfg.run.storage_options),
                                               name="wsi-storage-options")
             for name in order:
@@ -230,19 +231,6 @@ def redact(config):
     if run.get("storage_options"):
         run["storage_options"] = walk(run["storage_options"])
     return {**config, "run": run}
-
-
-class FsspecConfig:
-    """A Dask worker plugin giving every worker (also those joining later)
-    ``run.storage_options`` as fsspec's per-protocol defaults."""
-
-    def __init__(self, options):
-        self.options = {p: dict(o) for p, o in options.items()}
-
-    def setup(self, worker=None):
-        import fsspec.config
-        for protocol, opts in self.options.items():
-            fsspec.config.conf[protocol] = {**fsspec.config.conf.get(protocol, {}), **opts}
 
 
 @contextmanager

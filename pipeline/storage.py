@@ -71,7 +71,8 @@ class RunDir:
     def __init__(self, url, lease_seconds=600):
         self.url = url
         try:
-            self.fs, self.root = url_to_fs(url)
+            # No cached directory listings: other processes (the workers) write here.
+            self.fs, self.root = url_to_fs(url, use_listings_cache=False)
         except (ValueError, ImportError) as e:
             raise UsageError(f"run.out {url!r}: unsupported location ({e})") from None
         self.local = isinstance(self.fs, LocalFileSystem)
