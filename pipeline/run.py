@@ -95,10 +95,15 @@ def _run_pipeline(cfg, selected, order, force, quiet, argv, log):
         fingerprints = {}
         with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
                     process_min_bytes=cfg.run.process_min_bytes) as runner:
-            if runner.client is not None and cfg.run.storage_options:
-                from ._worker_plugin import FsspecConfig
-                runner.client.register_plugin(FsspecConfig(cfg.run.storage_options),
-                                              name="wsi-storage-options")
+            if runner.client is not None:
+                # The workers open the same URLs: give them this process's fsspec
+                # defaults (run.storage_options and FSSPEC_* variables).
+                import fsspec.config
+                conf = {p: dict(o) for p, o in fsspec.config.conf.items() if o}
+                if conf:
+                    from ._worker_plugin import FsspecConfig
+                    runner.client.register_plugin(FsspecConfig(conf),
+                                                  name="wsi-storage-options")
             for name in order:
                 stage = registry.get(name)
                 fp = stage.fingerprint(cfg, {u: fingerprints[u] for u in stage.needs},

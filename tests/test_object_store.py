@@ -29,7 +29,7 @@ SETS = ["--set", "embed.method=ppmi_svd", "--set", "embed.vector_size=16",
         "--set", "atoms.sparsity=3", "--set", "atoms.iterations=5",
         "--set", "evaluate.similarity=[]", "--set", "evaluate.analogies=null",
         "--set", "induce.evaluation_targets=false", "--set", "induce.min_count=20",
-        "--set", "corpus.blocksize=65536", "--set", "cooc.block_nnz=20000",
+        "--set", "corpus.blocksize=65536", "--set", "cooc.block_nnz=200000",
         "--set", "run.report=false"]
 
 
@@ -167,7 +167,7 @@ def test_client_killed_mid_stage_on_s3_resumes_to_equal_outputs(tmp_path, wsi, s
     stage is published, and a rerun (fsspec's environment variables for the endpoint)
     takes the dead run's lock over and resumes to the local run's outputs."""
     bucket = s3.bucket("runs-client-killed")
-    local, remote = _corpus(tmp_path, s3.fs, bucket, n_docs=6000)
+    local, remote = _corpus(tmp_path, s3.fs, bucket, n_docs=4000)
     code, _, err = wsi(*_args(tmp_path / "ref", local, "sync", stages="cooc"))
     assert code == 0, err
     url = f"s3://{bucket}/out"
@@ -195,7 +195,7 @@ def test_worker_killed_mid_stage_on_s3_costs_only_recomputation(tmp_path, wsi, s
     run succeeds with the local run's outputs."""
     import threading
     bucket = s3.bucket("runs-worker-killed")
-    local, remote = _corpus(tmp_path, s3.fs, bucket, n_docs=6000)
+    local, remote = _corpus(tmp_path, s3.fs, bucket, n_docs=4000)
     code, _, err = wsi(*_args(tmp_path / "ref", local, "sync", stages="cooc"))
     assert code == 0, err
     url = f"s3://{bucket}/out"
