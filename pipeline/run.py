@@ -251,6 +251,9 @@ def storage_options(options):
     saved_env = {p: os.environ.get(f"FSSPEC_{p.upper()}") for p in options}
     try:
         for p, opts in options.items():
+            # "***": a credential masked in a saved manifest (wsi evaluate RUN_DIR
+            # reuses its configuration): the usual sources provide it instead
+            opts = {k: v for k, v in opts.items() if v != "***"}
             merged = {**(fsspec.config.conf.get(p) or {}), **opts}
             fsspec.config.conf[p] = merged
             os.environ[f"FSSPEC_{p.upper()}"] = json.dumps(merged)

@@ -81,6 +81,8 @@ class RunDir:
         self._lock_token = None
         self._heartbeat = None
         self._outputs = None  # published name -> path relative to the root; None: not loaded
+        self._managed = False  # the writer sets the outputs; a reader follows the manifest
+        self._version = None
 
     # -- paths -----------------------------------------------------------
     @property
@@ -88,7 +90,11 @@ class RunDir:
         """{published name: its location relative to the run directory} (``manifest.json``'s
         ``outputs``; empty for a run directory written before attempts existed, whose
         outputs sit at their names)."""
-        if self._outputs is None:
+        if self._managed:
+            return self._outputs
+        # A reader: follow the manifest as other runs publish (a cheap stat decides).
+        version = self._manifest_version()
+        if self._outputs is None or version != self._version:
             try:
                 manifest = self.read_json(self.MANIFEST)
             except (ValueError, UnicodeDecodeError, OSError):
@@ -96,9 +102,25 @@ class RunDir:
             found = manifest.get("outputs") if isinstance(manifest, dict) else None
             self._outputs = ({k: v for k, v in found.items() if _inside(v)}
                              if isinstance(found, dict) else {})
+            self._version = version
         return self._outputs
 
+    def _manifest_version(self):
+        path = join(self.root, self.MANIFEST)
+        try:
+            if self.local:
+                st = os.stat(path)
+                return (st.st_ino, st.st_mtime_ns, st.st_size)
+            info = self.fs.info(path)
+            return tuple(str(info.get(k)) for k in ("ETag", "etag", "mtime", "LastModified",
+                                                    "size", "generation", "created"))
+        except (OSError, ValueError):
+            return None
+
     def set_outputs(self, outputs):
+        """Take the published outputs from the writer (the lock holder), which keeps
+        them from now on instead of reading the manifest."""
+        self._managed = True
         self._outputs = {k: v for k, v in dict(outputs).items() if _inside(v)}
 
     def path(self, *parts):
@@ -213,10 +235,12 @@ class RunDir:
             t.join()
             self._heartbeat = None
         if self._lock_owned:
-            try:
-                self.fs.rm(join(self.root, self.LOCK))
-            except FileNotFoundError:
-                pass
+            lock = join(self.root, self.LOCK)
+            if (self._read_lock(lock) or {}).get("token") in (self._lock_token, None):
+                try:
+                    self.fs.rm(lock)
+                except FileNotFoundError:
+                    pass
             self._lock_owned = False
 
     def __enter__(self):
@@ -236,7 +260,12 @@ class RunDir:
                 f.write(data)
             return
         self.fs.invalidate_cache(path)
-        self.fs.pipe_file(path, data, mode="create")
+        try:
+            self.fs.pipe_file(path, data, mode="create")
+        except TypeError:  # a file system without the mode: check, then write
+            if self.fs.exists(path):
+                raise FileExistsError(path) from None
+            self.fs.pipe_file(path, data)
 
     def _read_lock(self, path):
         try:

@@ -80,7 +80,7 @@ class S3:
         return name
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """moto's S3 server (``python -m moto.server``) on 127.0.0.1 and a free port."""
     pytest.importorskip("moto.server")
@@ -121,7 +121,7 @@ class Cluster:
             c.wait_for_workers(n, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory, s3):
     """``dask scheduler`` and two ``dask worker`` processes (separate working
     directories, ``--nthreads 1``) on 127.0.0.1; the workers have the S3 credentials
