@@ -210,7 +210,7 @@ def test_worker_killed_mid_stage_on_s3_costs_only_recomputation(tmp_path, wsi, s
         pids = cluster.worker_pids()
         if pids:
             os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
+            killed.append(time.time())
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
@@ -220,6 +220,9 @@ def test_worker_killed_mid_stage_on_s3_costs_only_recomputation(tmp_path, wsi, s
     t.join()
     assert code == 0, err
     assert killed, "no worker was killed"
+    from datetime import datetime
+    ended = _manifest(s3, url + "/t")["stages"]["cooc"]["ended"]
+    assert datetime.strptime(ended, "%Y-%m-%dT%H:%M:%S%z").timestamp() >= int(killed[0])
     _assert_same(url + "/t", tmp_path / "ref" / "t", s3.options)
     _assert_only_published(s3, url + "/t")
     cluster.wait_for_workers(2)  # the nanny restarted it, for the next tests
