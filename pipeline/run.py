@@ -82,6 +82,7 @@ def _run_pipeline(cfg, selected, order, force, quiet, argv, log):
     externals = {n: registry.get(n).inputs(cfg) if registry.get(n).inputs else None
                  for n in order}
     run.prepare()
+    run.renew_on_enter = False  # the lease's thread starts after the Runner forks its pool
     with run:
         old = _load_manifest(run, log)
         outputs = old.get("outputs") if isinstance(old.get("outputs"), dict) else {}
@@ -95,6 +96,7 @@ def _run_pipeline(cfg, selected, order, force, quiet, argv, log):
         fingerprints = {}
         with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
                     process_min_bytes=cfg.run.process_min_bytes) as runner:
+            run.start_heartbeat()
             if runner.client is not None:
                 # The workers open the same URLs: give them this process's fsspec
                 # defaults (run.storage_options and FSSPEC_* variables).

@@ -80,6 +80,7 @@ class RunDir:
         self._lock_owned = False
         self._lock_token = None
         self._heartbeat = None
+        self.renew_on_enter = True  # False: the owner calls start_heartbeat() itself
         self._outputs = None  # published name -> path relative to the root; None: not loaded
         self._managed = False  # the writer sets the outputs; a reader follows the manifest
         self._version = None
@@ -189,7 +190,8 @@ class RunDir:
                 if (self._read_lock(lock) or {}).get("token") != self._lock_token:
                     continue
             self._lock_owned = True
-            self._start_heartbeat()
+            if self.renew_on_enter:
+                self.start_heartbeat()
             return
         raise LockError(f"could not take the lock {to_url(self.fs, lock)}")
 
@@ -200,7 +202,12 @@ class RunDir:
                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                            "renewed": now, "lease_seconds": self.lease_seconds}).encode()
 
-    def _start_heartbeat(self):
+    def start_heartbeat(self):
+        """Renew the lease from a thread until :meth:`release`. ``wsi run`` starts it
+        once its scheduler has forked its worker pool (forking is only safe while a
+        process has one thread)."""
+        if self._heartbeat is not None or not self._lock_owned:
+            return
         stop = threading.Event()
         lock = join(self.root, self.LOCK)
 

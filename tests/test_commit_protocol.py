@@ -113,3 +113,30 @@ def test_a_run_directory_of_the_layout_without_attempts_is_read_then_upgraded(tm
     assert code == 0, err
     assert (run / "cooc").is_symlink() and pq.read_table(run / "cooc").equals(ref)
     assert not (run / "vocab.parquet").is_symlink()  # not recomputed: still in place
+
+
+def test_the_lock_is_a_lease_renewed_while_held_and_taken_over_once_expired(tmp_path):
+    import time
+
+    from pipeline.errors import LockError
+    from pipeline.storage import RunDir
+    a, b = RunDir(str(tmp_path / "r"), lease_seconds=1.2), RunDir(str(tmp_path / "r"))
+    a.prepare()
+    with a:
+        first = json.loads((tmp_path / "r" / ".lock").read_text())["renewed"]
+        time.sleep(2.5)  # longer than the lease: renewed meanwhile, so still held
+        held = json.loads((tmp_path / "r" / ".lock").read_text())
+        assert held["renewed"] > first + 1
+        held["host"] = "elsewhere"  # not checkable by pid: only the lease protects it
+        (tmp_path / "r" / ".lock").write_text(json.dumps(held))
+        with pytest.raises(LockError):
+            b.acquire()
+    assert not (tmp_path / "r" / ".lock").exists()
+    # A holder on another host that stopped renewing: taken over after its lease.
+    held["renewed"] = time.time() - 2
+    (tmp_path / "r" / ".lock").write_text(json.dumps(held))
+    b.acquire()
+    try:
+        assert json.loads((tmp_path / "r" / ".lock").read_text())["token"] != held["token"]
+    finally:
+        b.release()
