@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
@@ -38,6 +38,16 @@ class RunConfig(_Section):
     split_every: int = Field(ge=2)
     report: bool
     incremental: bool
+    storage_options: dict[str, dict[str, Any]]
+    lock_lease_seconds: float = Field(gt=0)
+
+    @field_validator("storage_options")
+    @classmethod
+    def _protocols(cls, v):
+        for protocol in v:
+            if not protocol.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"{protocol!r} is not an fsspec protocol name (s3, gcs, abfs, ...)")
+        return v
 
 
 class PathItem(_Section):

@@ -7,16 +7,19 @@ seconds, external inputs (paths, sizes, mtimes) and counters.
 """
 from __future__ import annotations
 
+import json
+import os
 import platform
 import sys
 import time
+from contextlib import contextmanager
 from importlib import metadata
 
 from . import artifacts, registry
 from .errors import StorageError, WsiError
 from .runner import Runner
 from .stage import StageContext
-from .storage import RunDir, join
+from .storage import RunDir, join, to_url
 
 __all__ = ["run_pipeline", "package_versions"]
 
@@ -69,22 +72,41 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
     log = log or (lambda msg: print(msg, file=sys.stderr))
     selected = stages or list(registry.STAGES)
     order = registry.closure(selected, cfg)
-    run = RunDir(join(cfg.run.out, cfg.run.name))
+    with storage_options(cfg.run.storage_options):
+        return _run_pipeline(cfg, selected, order, force, quiet, argv, log)
+
+
+def _run_pipeline(cfg, selected, order, force, quiet, argv, log):
+    run = RunDir(join(cfg.run.out, cfg.run.name), lease_seconds=cfg.run.lock_lease_seconds)
     # Inputs are resolved before anything is written, so a bad path fails first.
     externals = {n: registry.get(n).inputs(registry.get(n).scoped(cfg))
                  if registry.get(n).inputs else None for n in order}
     run.prepare()
+    run.renew_on_enter = False  # the lease's thread starts after the Runner forks its pool
     with run:
-        run.clean_tmp()
         old = _load_manifest(run, log)
+        outputs = old.get("outputs") if isinstance(old.get("outputs"), dict) else {}
+        run.set_outputs(outputs)
+        run.collect_garbage()  # what killed or failed attempts left
         manifest = {"version": 1, "run": cfg.run.name, "created": old.get("created", _now()),
                     "updated": _now(), "command": argv or sys.argv,
-                    "config": cfg.model_dump(mode="json"), "packages": package_versions(),
-                    "stages": dict(old.get("stages", {}))}
+                    "config": redact(cfg.model_dump(mode="json")),
+                    "packages": package_versions(),
+                    "stages": dict(old.get("stages", {})), "outputs": dict(run.outputs)}
         fingerprints = {}
         with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
                     process_min_bytes=cfg.run.process_min_bytes,
                     split_every=cfg.run.split_every) as runner:
+            run.start_heartbeat()
+            if runner.client is not None:
+                # The workers open the same URLs: give them this process's fsspec
+                # defaults (run.storage_options and FSSPEC_* variables).
+                import fsspec.config
+                conf = {p: dict(o) for p, o in fsspec.config.conf.items() if o}
+                if conf:
+                    from ._worker_plugin import FsspecConfig
+                    runner.client.register_plugin(FsspecConfig(conf),
+                                                  name="wsi-storage-options")
             for name in order:
                 stage = registry.get(name)
                 ups = registry.upstream(name, cfg)
@@ -111,7 +133,7 @@ def run_pipeline(cfg, *, stages=None, force=False, quiet=False, argv=None, log=N
                            previous)
         manifest["updated"] = _now()
         run.write_json("manifest.json", manifest)
-        run.clean_tmp()
+        run.collect_garbage()
     return manifest
 
 
@@ -131,42 +153,112 @@ def _output_sizes(run, stage):
 
 
 def _run_stage(stage, cfg, run, runner, manifest, fp, external, log, previous=None):
+    """Build one stage under a fresh attempt prefix, then publish its outputs: the
+    manifest naming them is written last, in one piece (see :class:`RunDir`)."""
     started = time.time()
     manifest["stages"][stage.name] = {"status": "running", "fingerprint": fp,
                                       "started": _now()}
     run.write_json("manifest.json", manifest)
-    tmp = run.tmp_dir(stage.name)
-    ctx = StageContext(stage=stage, cfg=stage.scoped(cfg), run=run, workdir=tmp, runner=runner,
-                       upstream={u: manifest["stages"].get(u, {})
-                                 for u in registry.upstream(stage.name, cfg)},
+    attempt = run.attempt_dir(stage.name)
+    ctx = StageContext(stage=stage, cfg=stage.scoped(cfg), run=run, workdir=attempt,
+                       runner=runner, upstream={u: manifest["stages"].get(u, {})
+                                                for u in registry.upstream(stage.name, cfg)},
                        external=external, log=log, previous=previous,
                        reads=stage.reads_for(cfg))
+    names = tuple(artifacts.path_of(a) for a in stage.writes)
+    replaced = None
     try:
         counters = stage.build(ctx)
-        for name in stage.writes[::-1]:  # the main output last: its presence means complete
-            run.commit(ctx.output_path(name), artifacts.path_of(name))
+        written = {artifacts.path_of(a): ctx.output_path(a) for a in stage.writes}
+        for name, path in written.items():
+            if not run.fs.exists(path):
+                raise StorageError(f"{stage.name}: {name} was not written "
+                                   f"({to_url(run.fs, path)})")
+        replaced = run.publish(written)
+        manifest["outputs"] = dict(run.outputs)
+        seconds = time.time() - started
+        rec = {"status": "complete", "fingerprint": fp,
+               "started": manifest["stages"][stage.name]["started"], "ended": _now(),
+               "seconds": round(seconds, 3), "counters": counters,
+               "outputs": _output_sizes(run, stage), "attempt": run.relative(attempt)}
+        if external is not None:
+            rec["inputs"] = external
+        manifest["stages"][stage.name] = rec
+        run.write_json("manifest.json", manifest)  # the publication
     except BaseException as e:
-        run.discard(tmp)
+        if replaced is not None:  # not published: the names keep their old locations
+            run.set_outputs({**run.outputs, **{n: w for n, w in replaced.items() if w}})
+            for n, w in replaced.items():
+                if not w:
+                    run.outputs.pop(n, None)
+            manifest["outputs"] = dict(run.outputs)
+        run.discard(attempt)
         err = str(e) if isinstance(e, WsiError) else f"{e.__class__.__name__}: {e}"
-        manifest["stages"][stage.name].update(status="failed", ended=_now(), error=err,
-                                              seconds=round(time.time() - started, 3))
+        manifest["stages"][stage.name] = {
+            "status": "failed", "fingerprint": fp, "started": manifest["stages"][stage.name][
+                "started"], "ended": _now(), "error": err,
+            "seconds": round(time.time() - started, 3)}
         try:
             run.write_json("manifest.json", manifest)
-        except StorageError:
+        except WsiError:
             pass
         if isinstance(e, OSError) and not isinstance(e, WsiError):
             raise StorageError(f"{stage.name}: {e.strerror or e} "
                                f"({getattr(e, 'filename', '') or run.url})") from None
         raise
-    run.discard(tmp)
-    seconds = time.time() - started
-    rec = {"status": "complete", "fingerprint": fp, "started": manifest["stages"][stage.name][
-        "started"], "ended": _now(), "seconds": round(seconds, 3), "counters": counters,
-        "outputs": _output_sizes(run, stage)}
-    if external is not None:
-        rec["inputs"] = external
-    manifest["stages"][stage.name] = rec
-    run.write_json("manifest.json", manifest)
+    try:
+        run.after_publish(names, replaced)
+    except OSError as e:  # published already; links and garbage are redone next run
+        log(f"warning: {stage.name}: {e}")
     summary = ", ".join(f"{k}={v}" for k, v in counters.items()
                         if isinstance(v, (int, float)) and not isinstance(v, bool))
     log(f"{stage.name}: done in {seconds:.1f}s ({summary})")
+
+
+_SECRET = ("secret", "key", "token", "password", "credential", "sas", "signature")
+
+
+def redact(config):
+    """The configuration for the manifest: ``run.storage_options`` values whose keys
+    look like credentials are replaced by ``"***"``."""
+    def walk(v):
+        if isinstance(v, dict):
+            return {k: ("***" if isinstance(k, str) and any(s in k.lower() for s in _SECRET)
+                        and not isinstance(v[k], dict) else walk(v[k])) for k in v}
+        return v
+    run = dict(config.get("run", {}))
+    if run.get("storage_options"):
+        run["storage_options"] = walk(run["storage_options"])
+    return {**config, "run": run}
+
+
+@contextmanager
+def storage_options(options):
+    """Make ``run.storage_options`` ({protocol: fsspec keyword arguments}) fsspec's
+    defaults while a run lasts: here (``fsspec.config.conf``) and in the worker
+    processes it starts (``FSSPEC_<PROTOCOL>`` in the environment they inherit)."""
+    import fsspec.config
+    if not options:
+        yield
+        return
+    saved_conf = {p: fsspec.config.conf.get(p) for p in options}
+    saved_env = {p: os.environ.get(f"FSSPEC_{p.upper()}") for p in options}
+    try:
+        for p, opts in options.items():
+            # "***": a credential masked in a saved manifest (wsi evaluate RUN_DIR
+            # reuses its configuration): the usual sources provide it instead
+            opts = {k: v for k, v in opts.items() if v != "***"}
+            merged = {**(fsspec.config.conf.get(p) or {}), **opts}
+            fsspec.config.conf[p] = merged
+            os.environ[f"FSSPEC_{p.upper()}"] = json.dumps(merged)
+        yield
+    finally:
+        for p in options:
+            if saved_conf[p] is None:
+                fsspec.config.conf.pop(p, None)
+            else:
+                fsspec.config.conf[p] = saved_conf[p]
+            if saved_env[p] is None:
+                os.environ.pop(f"FSSPEC_{p.upper()}", None)
+            else:
+                os.environ[f"FSSPEC_{p.upper()}"] = saved_env[p]

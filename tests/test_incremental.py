@@ -168,9 +168,11 @@ def test_incremental_run_on_fsspec_storage(tmp_path, wsi):
             assert code == 0, err
 
         def tables(name):
-            with fs.open(f"/wsi-inc/{name}/vocab.parquet", "rb") as f:
+            from pipeline.storage import RunDir
+            run = RunDir(f"memory://wsi-inc/{name}")  # outputs are found through the manifest
+            with fs.open(run.path("vocab.parquet"), "rb") as f:
                 vocab = pq.read_table(f)
-            parts = sorted(p for p in fs.find(f"/wsi-inc/{name}/cooc") if p.endswith(".parquet"))
+            parts = sorted(p for p in fs.find(run.path("cooc")) if p.endswith(".parquet"))
             rows = []
             for p in parts:
                 with fs.open(p, "rb") as f:

@@ -16,7 +16,7 @@ LAYERS = [
     ["pipeline.errors"],
     ["pipeline.config", "pipeline.storage"],
     ["pipeline.artifacts", "pipeline.readers"],
-    ["pipeline.stage", "pipeline.runner", "pipeline.coding"],
+    ["pipeline.stage", "pipeline.runner", "pipeline.coding", "pipeline._worker_plugin"],
     ["pipeline.stages"],
     ["pipeline.registry"],
     ["pipeline.run", "pipeline.runs"],

@@ -46,8 +46,8 @@ def test_run_killed_mid_stage_leaves_nothing_partial_and_resumes(tmp_path):
     run = out / "t"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and p.poll() is None:
-        if any(d.name.startswith("cooc-") for d in (run / ".tmp").glob("*")) \
-                if (run / ".tmp").is_dir() else False:
+        if any(d.name.startswith("cooc-") for d in (run / "_attempts").glob("*")) \
+                if (run / "_attempts").is_dir() else False:
             break
         time.sleep(0.005)
     assert p.poll() is None, "the run ended before the cooc stage could be interrupted"
@@ -67,6 +67,9 @@ def test_run_killed_mid_stage_leaves_nothing_partial_and_resumes(tmp_path):
     m = json.loads((run / "manifest.json").read_text())
     assert m["stages"]["cooc"]["status"] == "complete"
     assert not any((run / ".tmp").glob("*")) if (run / ".tmp").exists() else True
+    published = {p.name for p in (run / "_attempts").iterdir()}  # the killed attempt is gone
+    assert published == {json.loads((run / "manifest.json").read_text())["stages"][s]["attempt"]
+                         .split("/")[-1] for s in ("corpus", "vocab", "cooc")}
     assert _tables(run, "cooc").equals(_tables(ref / "t", "cooc"))
     assert _tables(run, "vocab.parquet").equals(_tables(ref / "t", "vocab.parquet"))
 
@@ -121,8 +124,8 @@ def test_worker_killed_mid_stage_on_a_local_cluster(tmp_path, wsi, stage):
     def killer():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if (run / ".tmp").is_dir() and any(d.name.startswith(f"{stage}-")
-                                                for d in (run / ".tmp").glob("*")):
+            if (run / "_attempts").is_dir() and any(d.name.startswith(f"{stage}-")
+                                                     for d in (run / "_attempts").glob("*")):
                 time.sleep(0.3)
                 # The nannies live in this process; each spawned a worker process.
                 workers = [c for c in psutil.Process().children(recursive=True)

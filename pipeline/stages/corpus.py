@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob as _glob
 import hashlib
+import io
 import json
 import os
 from dataclasses import asdict
@@ -26,6 +27,7 @@ import dask
 import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.spec import AbstractBufferedFile
 from fsspec.utils import infer_compression
 
 from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_docs,
@@ -169,7 +171,8 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
     writer = _ShardWriter(prefix, shard_bytes)
     fmt = file["format"]
     try:
-        with fsspec.open(file["url"], "rb", compression=file["compression"]) as f:
+        with fsspec.open(file["url"], "rb", compression=file["compression"]) as raw:
+            f = _buffered(raw)
             if start:
                 f.seek(start - 1)
                 f.readline()  # the line holding byte start-1 belongs to the previous range
@@ -202,6 +205,16 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
     out.update(out.pop("extra"))
     out["shards"] = writer.shards
     return out
+
+
+def _buffered(f):
+    """A file object with the whole ``io`` reading interface (``readline(limit)``,
+    ``peek``): fsspec's own remote files (S3, GCS, HTTP: ``AbstractBufferedFile``)
+    lack some of it, so they are read through ``io.BufferedReader``; local and
+    decompressed files already have it."""
+    if isinstance(f, AbstractBufferedFile):
+        return io.BufferedReader(f, buffer_size=1 << 20)
+    return f
 
 
 _COUNTERS = ("documents", "tokens", "empty_documents", "split_documents", "decode_errors",
