@@ -29,6 +29,7 @@ reader is small, and splitting would separate a metric from the data format it s
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import warnings
@@ -39,7 +40,8 @@ import scipy.stats
 
 from .linalg import unit_rows
 
-__all__ = ["read_pairs", "similarity_scores", "read_analogies", "analogy_scores"]
+__all__ = ["read_pairs", "similarity_scores", "read_analogies", "analogy_scores",
+           "is_dev_pair", "split_pairs"]
 
 _MAX_SHOWN = 80  # characters of a bad line quoted in an error message
 
@@ -285,6 +287,24 @@ def similarity_scores(pairs, vectors, index):
     out["pearson"] = _correlation(scipy.stats.pearsonr, cos, gold)
     out["spearman"] = _correlation(scipy.stats.spearmanr, cos, gold)
     return out
+
+
+def is_dev_pair(word1, word2):
+    """Whether a pair belongs to the fixed development half of a similarity set.
+
+    A pair is development iff the first byte of md5(f"{word1} {word2}") (UTF-8)
+    is even, else test: a split that needs no stored list, does not depend on
+    the order of the file, and that issue 17's research used on RW.
+    """
+    return hashlib.md5(f"{word1} {word2}".encode("utf-8")).digest()[0] % 2 == 0
+
+
+def split_pairs(pairs):
+    """(dev pairs, test pairs) of a sequence of (word1, word2, score), see :func:`is_dev_pair`."""
+    dev, test = [], []
+    for p in pairs:
+        (dev if is_dev_pair(p[0], p[1]) else test).append(p)
+    return dev, test
 
 
 # --------------------------------------------------------------------------- analogies
