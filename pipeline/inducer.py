@@ -89,7 +89,9 @@ class Inducer:
         """
         rows, tokens, spans, group = [], [], [], []
         for item in items:
-            row = {"id": item.get("id"), "word": item.get("word"), "vector": None,
+            word = item.get("word")
+            row = {"id": item.get("id"), "word": word if isinstance(word, str) else None,
+                   "vector": None,
                    "n_contexts": 0, "n_context_words": 0, "error": None}
             rows.append(row)
             found = self._locate(item, row)
