@@ -82,11 +82,11 @@ def _combine(*parts):
                                          for k in range(2, 6))
 
 
-def _blocks(ctx, vectors):
-    """(n_blocks, 3) rows (start, end, norm): a combined space's components, else one block."""
-    emb = ctx.upstream.get("embed", {}).get("counters", {})
-    parts = [emb[f"component_{i}"] for i in range(len(emb))
-             if isinstance(emb.get(f"component_{i}"), dict)]
+def component_blocks(embed_counters, vectors):
+    """(n_blocks, 3) rows (start, end, norm) of the rescaling: the components of a combined
+    space (from the embed stage's counters), else one block at the vectors' mean norm."""
+    parts = [embed_counters[f"component_{i}"] for i in range(len(embed_counters))
+             if isinstance(embed_counters.get(f"component_{i}"), dict)]
     if parts and sum(p["dimension"] for p in parts) == vectors.shape[1]:
         total = sum(p["weight"] for p in parts)
         ends = np.cumsum([p["dimension"] for p in parts])
@@ -201,7 +201,8 @@ def build(ctx):
                          f"{vectors.shape[1]}x{u.shape[1]} map (lower induce.min_count or "
                          "set induce.ridge > 0)")
     weights = count_weights(counts, cfg.weights)
-    blocks = _blocks(ctx, vectors) if cfg.rescale else None
+    blocks = (component_blocks(ctx.upstream.get("embed", {}).get("counters", {}), vectors)
+              if cfg.rescale else None)
 
     def fit(rows):
         out = fit_induction_map(u_clean[rows], v_all[rows],
