@@ -18,7 +18,7 @@ import scipy.linalg
 from . import _checks
 
 __all__ = ["fit_induction_map", "apply_map", "holdout_split", "row_cosines",
-           "target_contexts", "count_weights", "span_context_sums", "pool_contexts",
+           "count_weights", "span_context_sums", "pool_contexts",
            "rescale_blocks", "first_occurrences"]
 
 
@@ -161,58 +161,6 @@ def row_cosines(x, y):
     num = np.einsum("ij,ij->i", x, y)
     den = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-
-def target_contexts(ids, doc_offsets, target_ids, weighted_vectors, has_vector, *, window,
-                    n_targets):
-    """Context sums of target occurrences in one partition (à la carte's second pass).
-
-    Parameters
-    ----------
-    ids : ndarray of shape (n_tokens,), int
-        Token ids; vocabulary words 0..V-1, targets ``target_ids`` (any ids
-        >= V), others -1.
-    doc_offsets : ndarray of shape (n_docs + 1,)
-    target_ids : ndarray of shape (n_targets,)
-        The id of each target in ``ids``.
-    weighted_vectors : ndarray of shape (V, d)
-        s(w) v_w (zero rows for words without a vector).
-    has_vector : ndarray of shape (V,), bool
-    window, n_targets : int
-
-    Returns
-    -------
-    sums : ndarray of shape (n_targets, d)
-    counts : ndarray of shape (n_targets,)
-        Number of (occurrence, context token with a vector) pairs.
-    occurrences : ndarray of shape (n_targets,)
-    """
-    ids = np.asarray(ids, dtype=np.int64)
-    n_words, d = weighted_vectors.shape
-    lookup = {int(t): k for k, t in enumerate(np.asarray(target_ids))}
-    sums = np.zeros((n_targets, d))
-    counts = np.zeros(n_targets)
-    occurrences = np.zeros(n_targets, dtype=np.int64)
-    is_target = np.isin(ids, np.asarray(target_ids))
-    pos = np.flatnonzero(is_target)
-    if len(pos) == 0:
-        return sums, counts, occurrences
-    doc = np.searchsorted(doc_offsets, pos, side="right") - 1
-    start, end = doc_offsets[doc], doc_offsets[doc + 1]
-    slot = np.array([lookup[int(t)] for t in ids[pos]])
-    np.add.at(occurrences, slot, 1)
-    for off in range(-window, window + 1):
-        if off == 0:
-            continue
-        q = pos + off
-        ok = (q >= start) & (q < end)
-        qi = ids[q[ok]]
-        good = (qi >= 0) & (qi < n_words)
-        good[good] = has_vector[qi[good]]
-        rows = slot[ok][good]
-        np.add.at(sums, rows, weighted_vectors[qi[good]])
-        np.add.at(counts, rows, 1)
-    return sums, counts, occurrences
 
 
 def span_context_sums(ids, doc_offsets, starts, ends, weighted_vectors, has_vector, *, window):

@@ -6,7 +6,7 @@ import pytest
 
 from tasks.induce import (apply_map, count_weights, first_occurrences, fit_induction_map,
                           holdout_split, pool_contexts, rescale_blocks, row_cosines,
-                          span_context_sums, target_contexts)
+                          span_context_sums)
 
 
 def test_planted_map_is_recovered_exactly():
@@ -41,32 +41,6 @@ def test_holdout_and_cosines():
     x = np.array([[1.0, 0], [0, 0], [1, 1]])
     y = np.array([[2.0, 0], [1, 1], [-1, -1]])
     np.testing.assert_allclose(row_cosines(x, y), [1, 0, -1])
-
-
-def test_target_contexts_brute_force():
-    rng = np.random.default_rng(2)
-    n_words, d, window = 6, 3, 2
-    wv = rng.standard_normal((n_words, d))
-    has = np.array([True, True, False, True, True, True])
-    wv[~has] = 0
-    ids = rng.integers(-1, 8, size=60)  # 6 and 7 are targets
-    offsets = np.array([0, 10, 10, 35, 60])
-    sums, counts, occ = target_contexts(ids, offsets, np.array([6, 7]), wv, has,
-                                        window=window, n_targets=2)
-    ref_s, ref_c, ref_o = np.zeros((2, d)), np.zeros(2), np.zeros(2)
-    for k in range(len(offsets) - 1):
-        lo, hi = offsets[k], offsets[k + 1]
-        for i in range(lo, hi):
-            if ids[i] in (6, 7):
-                t = ids[i] - 6
-                ref_o[t] += 1
-                for j in range(max(lo, i - window), min(hi, i + window + 1)):
-                    if j != i and 0 <= ids[j] < n_words and has[ids[j]]:
-                        ref_s[t] += wv[ids[j]]
-                        ref_c[t] += 1
-    np.testing.assert_allclose(sums, ref_s)
-    np.testing.assert_array_equal(counts, ref_c)
-    np.testing.assert_array_equal(occ, ref_o)
 
 
 def test_removed_directions_are_allowed_and_mapped_to_zero():
