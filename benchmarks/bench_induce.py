@@ -1,7 +1,30 @@
-"""Arora et al. (2018) Table 1 on the shared corpus: the induction map v_w ~ A u_w vs corpus size.
+"""The induction map: few-context induction (issue 17) and Arora et al. (2018) Table 1.
 
-Usage: .venv/bin/python benchmarks/bench_induce.py [--data DIR] [--out DIR] [--sample random|first]
-                                                   [--embeddings NAME,...] [--json FILE] [--keep]
+Usage: .venv/bin/python benchmarks/bench_induce.py [--protocol all|rarity|size] [--quick]
+           [--run RUN_DIR] [--data DIR] [--out DIR] [--sample random|first]
+           [--embeddings NAME,...] [--json FILE] [--keep]
+
+``--protocol rarity`` (issue 17's development protocols, on the default sense profile:
+``-c small_corpus -c shared``, or an existing run given with ``--run``, read only):
+
+* simulated rarity: 400 words drawn (``default_rng(0)``) from the words with count >= 100
+  are left out of the map fit; 16 of their occurrences are drawn (``default_rng(1)``) and
+  each word's vector is induced from the first n = 1, 2, 4, 8, 16 (nested), contexts
+  being ``induce.window`` tokens each side within the line. Score: mean cosine with the
+  trained vector, for the map (as the induce stage fits and applies it) and for the
+  baselines on the same contexts: the SIF average, the SIF average with the common
+  direction removed (the map's input) and the additive (unweighted) average; and the
+  constant predictor (the mean training vector). Also the map's cosine from all their
+  corpus contexts.
+* RW: the fixed dev/test halves (``tasks.evaluation.split_pairs``); trained vectors
+  wherever the run has one, otherwise induced from every corpus occurrence; Spearman
+  and coverage for trained-only pairs, pairs needing an induced vector, and all pairs.
+  Choose on dev, report test.
+
+With ``--run``, the run supplies the tokenised corpus, the vocabulary and the
+vectors; the induce and context settings are always conf/default.yaml's.
+``--quick`` runs it on a small profile (two corpora, PPMI-SVD 100d, 100 held-out words)
+to check the code, not for figures. ``--protocol size`` is the corpus-size table below.
 
 Arora, Li, Liang, Ma & Risteski (2018, "Linear algebraic structure of word
 senses", Table 1) fit a linear map from a word's average (SIF) context vector
@@ -90,7 +113,7 @@ def log(msg):
 
 def wsi(out, name, sets):
     cmd = [sys.executable, "-m", "pipeline", "run", "--out", str(out), "--name", name,
-           "--quiet", "--stages", "induce"]
+           "--quiet", "--stages", "context,induce"]
     for s in COMMON + sets:
         cmd += ["--set", s]
     t = time.time()
@@ -207,11 +230,10 @@ def bench_embedding(out, label, sets, files, mode):
     all_w = [ref["words"][i] for i in np.flatnonzero(ref["ok"])]
     res["full"]["insample_plain_all"] = (fit_eval(ref, all_w, all_w, log_weights=False,
                                                   intercept=True)[0], len(all_w))
-    res["full"]["unweighted"] = counters(wsi(out, full.name,
-                                             base + ["induce.log_count_weights=false"]))
+    res["full"]["weighted"] = counters(wsi(out, full.name, base + ["induce.weights=log"]))
     res["full"]["rc0"] = counters(wsi(out, full.name, base + ["context.remove_components=0"]))
-    res["full"]["rc0_unweighted"] = counters(wsi(out, full.name, base + [
-        "context.remove_components=0", "induce.log_count_weights=false"]))
+    res["full"]["rc0_weighted"] = counters(wsi(out, full.name, base + [
+        "context.remove_components=0", "induce.weights=log"]))
     vectors = out / f"{tag}-vectors.w2v.txt"
     shutil.move(str(full / "embeddings.w2v.txt"), vectors)  # the fixed v of the subsets
 
@@ -306,7 +328,7 @@ def report(results, args, elapsed, machine):
           f"{res['vocab_min_count']})")
         for rc, what in ((1, "context.remove_components=1 (default)"),
                          (0, "context.remove_components=0")):
-            p(f"-- {what}, induce.log_count_weights=true")
+            p(f"-- {what}, the induce defaults")
             h = (f"{'fraction':>8} {'docs':>7} {'tokens':>9} {'min_count':>9} {'train':>6} "
                  f"{'in 100%':>7} {'held':>5} {'held-out cos':>12} {'paper':>5} "
                  f"{'fixed-set cos':>13}  by band (full-corpus counts 100/200/1000/10000+)")
@@ -324,11 +346,11 @@ def report(results, args, elapsed, machine):
         p(f"-- full corpus, comparison point (issue: {ISSUE_BASELINE} with unweighted windows "
           f"and a plain least-squares fit over all words)")
         rows = [
-            ("ours: affine A u + b, log-count weighted, 1 dir removed", ours),
+            ("ours: affine ridge A u + b, unweighted, 1 dir removed", ours),
             ("induce.fit_intercept=false (linear A u)", fl["linear"]),
-            ("induce.log_count_weights=false (plain LS)", fl["unweighted"]),
-            ("context.remove_components=0, log-count weights", fl["rc0"]),
-            ("context.remove_components=0, plain LS", fl["rc0_unweighted"]),
+            ("induce.weights=log", fl["weighted"]),
+            ("context.remove_components=0", fl["rc0"]),
+            ("context.remove_components=0, induce.weights=log", fl["rc0_weighted"]),
         ]
         for name, c in rows:
             p(f"  {name:<52} held-out {c['heldout_mean_cosine']:.4f} "
@@ -367,8 +389,180 @@ def report(results, args, elapsed, machine):
     return "\n".join(out)
 
 
+# -- issue 17: simulated rarity and the RW dev/test split -------------------------------
+
+RARITY_NS = (1, 2, 4, 8, 16)
+QUICK = ["corpus.paths=[../shared/data/corpora/inaugural.txt, "
+         "../shared/data/corpora/state_union.txt]", "embed.method=ppmi_svd",
+         "embed.vector_size=100", "embed.components=[]"]
+
+
+def rarity_run(out, quick):
+    """A run of the default sense profile (or the quick one) up to the induce stage."""
+    cmd = [sys.executable, "-m", "pipeline", "run", "-c", "small_corpus", "-c", "shared",
+           "--out", str(out), "--name", "rarity", "--quiet", "--stages", "induce",
+           "--set", "run.workers=2"]
+    for x in (QUICK if quick else []):
+        cmd += ["--set", x]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(f"wsi run failed ({r.returncode}): {r.stderr.strip()[-800:]}")
+    return Path(out) / "rarity"
+
+
+def rarity_data(run):
+    """Tokens, vocabulary, vectors and the induce settings of a finished run."""
+    import pyarrow as pa
+
+    from pipeline.artifacts.tables import read_vectors, read_vocab
+    from tasks.counting import encode_lines
+    import yaml
+    manifest = json.loads((run / "manifest.json").read_text())
+    # The run gives the corpus, vocabulary and vectors; the induce and context settings
+    # are always conf/default.yaml's (a run made before them may lack or differ in them).
+    cfg = yaml.safe_load((ROOT / "conf" / "default.yaml").read_text())
+    vocab, total = read_vocab(str(run / "vocab.parquet"))
+    words = vocab["word"].to_pylist()
+    emb, vec = read_vectors(str(run / "embeddings.parquet"))
+    docs = []
+    for p in map(Path, shard_paths(run)):
+        docs += [d for d in p.read_text(encoding="utf-8").split("\n") if d]
+    from tasks.evaluation import read_pairs
+    rw = read_pairs((ROOT.parent / "shared" / "data" / "similarity" /
+                     "EN-RW-STANFORD.txt").read_text().splitlines(), lowercase=True)
+    extra = sorted({w for a, b, _ in rw for w in (a, b)} - set(words))
+    ids, offsets = encode_lines(docs, pa.array(words + extra, pa.string()))
+    return {"words": words, "extra": extra, "counts": vocab["count"].to_numpy(),
+            "total": total, "emb_ids": emb["id"].to_numpy(), "vec": vec, "ids": ids,
+            "offsets": offsets, "cfg": cfg, "rw": rw,
+            "embed_counters": manifest["stages"]["embed"]["counters"]}
+
+
+def rarity_eval(d, n_held):
+    """Every figure of the rarity protocol and the RW split for one run (see the docstring)."""
+    from tasks.context import gram_components, remove_components, sif_weighted_vectors
+    from tasks.cooc import cooc_partial
+    from tasks.evaluation import similarity_scores, split_pairs
+    from tasks.induce import (apply_map, count_weights, fit_induction_map, pool_contexts,
+                              rescale_blocks, row_cosines, span_context_sums)
+    ic, n_words = d["cfg"]["induce"], len(d["words"])
+    window = ic["window"]
+    weighted, has_v = sif_weighted_vectors(d["vec"], d["emb_ids"], d["counts"], d["total"],
+                                           a=d["cfg"]["context"]["sif_a"])
+    v = np.zeros((n_words, d["vec"].shape[1]))
+    v[d["emb_ids"]] = d["vec"]
+    c = cooc_partial(d["ids"], d["offsets"], n_words=n_words + len(d["extra"]),
+                     window=window)[0][:, :n_words].astype(np.float64)
+    denom = c @ has_v.astype(np.float64)
+    u = np.asarray(c @ weighted)
+    np.divide(u, denom[:, None], out=u, where=denom[:, None] > 0)
+    vocab_u = np.flatnonzero(denom[:n_words] > 0)
+    common = gram_components(u[vocab_u].T @ u[vocab_u], d["cfg"]["context"]["remove_components"])
+    from pipeline.stages.induce import component_blocks
+    blocks = component_blocks(d["embed_counters"], d["vec"]) if ic["rescale"] else None
+    counts = d["counts"]
+    held = np.sort(np.random.default_rng(0).choice(
+        np.flatnonzero(has_v & (counts >= 100)), n_held, replace=False))
+    train = np.flatnonzero(has_v & (denom[:n_words] > 0) & (counts >= ic["min_count"]))
+
+    def fit(rows):
+        w = count_weights(counts[rows], ic["weights"])
+        out = fit_induction_map(remove_components(u[rows], common), v[rows], w,
+                                removed=len(common), intercept=ic["fit_intercept"],
+                                ridge=ic["ridge"])
+        return out if ic["fit_intercept"] else (out, np.zeros(v.shape[1]))
+
+    def induce(a, b, x):
+        out = apply_map(a, remove_components(x, common), b)
+        return out if blocks is None else rescale_blocks(out, blocks)
+    a, b = fit(np.setdiff1d(train, held))
+    truth = v[held]
+    res = {"held_words": int(len(held)), "train_words": int(len(np.setdiff1d(train, held))),
+           "constant": float(row_cosines(np.tile(v[np.setdiff1d(train, held)].mean(axis=0),
+                                                 (len(held), 1)), truth).mean()),
+           "full_contexts": float(row_cosines(induce(a, b, u[held]), truth).mean())}
+    # 16 occurrences of each held word, nested prefixes of n
+    ids = np.asarray(d["ids"], dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    first = np.searchsorted(ids[order], held)
+    last = np.searchsorted(ids[order], held, side="right")
+    rng = np.random.default_rng(1)
+    pos = np.concatenate([rng.choice(order[f:e], 16, replace=False)
+                          for f, e in zip(first, last)])
+    group = np.repeat(np.arange(len(held)), 16)
+    rank = np.tile(np.arange(16), len(held))
+    sif, n = span_context_sums(ids, d["offsets"], pos, pos + 1, weighted, has_v, window=window)
+    add, _ = span_context_sums(ids, d["offsets"], pos, pos + 1, v, has_v, window=window)
+    for k in RARITY_NS:
+        m = rank < k
+        us, _ = pool_contexts(sif[m], n[m], group[m], n_groups=len(held))
+        ua, _ = pool_contexts(add[m], n[m], group[m], n_groups=len(held))
+        res[f"n{k}"] = {"map": float(row_cosines(induce(a, b, us), truth).mean()),
+                        "sif": float(row_cosines(us, truth).mean()),
+                        "sif_common_removed": float(row_cosines(
+                            remove_components(us, common), truth).mean()),
+                        "additive": float(row_cosines(ua, truth).mean())}
+    # RW: the map on every training word; induced vectors from all corpus contexts
+    a, b = fit(train)
+    index = {w: i for i, w in enumerate(d["words"]) if has_v[i]}
+    rest = [k for k in range(len(d["extra"])) if denom[n_words + k] > 0]
+    induced = induce(a, b, u[[n_words + k for k in rest]]) if rest else np.zeros((0, v.shape[1]))
+    both = np.vstack([v, induced])
+    both_index = dict(index, **{d["extra"][k]: n_words + j for j, k in enumerate(rest)})
+    for half, pairs in zip(("dev", "test"), split_pairs(d["rw"])):
+        new = [p for p in pairs if not (p[0] in index and p[1] in index)]
+        res[f"rw_{half}"] = {"pairs": len(pairs),
+                             "trained": similarity_scores(pairs, v, index),
+                             "induced_only": similarity_scores(new, both, both_index),
+                             "all": similarity_scores(pairs, both, both_index)}
+    return res
+
+
+def rarity_report(res, label):
+    out = [f"== simulated rarity ({label}): {res['held_words']} held-out words (count >= 100), "
+           f"map fitted on {res['train_words']} words; mean cosine with the trained vector",
+           f"{'n':>3} {'map':>7} {'SIF avg':>8} {'SIF ũ':>7} {'additive':>9}"]
+    for k in RARITY_NS:
+        r = res[f"n{k}"]
+        out.append(f"{k:>3} {r['map']:>7.3f} {r['sif']:>8.3f} {r['sif_common_removed']:>7.3f} "
+                   f"{r['additive']:>9.3f}")
+    out.append(f"all contexts: map {res['full_contexts']:.3f}; constant predictor "
+               f"{res['constant']:.3f}")
+    for half in ("dev", "test"):
+        r = res[f"rw_{half}"]
+
+        def f(x):
+            rho = "n/a" if x["spearman"] is None else f"{x['spearman']:.3f}"
+            return f"rho {rho} on {x['pairs_used']}"
+        out.append(f"RW {half} ({r['pairs']} pairs): trained {f(r['trained'])}; needing an "
+                   f"induced vector {f(r['induced_only'])}; all {f(r['all'])}")
+    return "\n".join(out)
+
+
+def main_rarity(args):
+    t0 = time.time()
+    if args.run:
+        run, tmp = Path(args.run), None
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-induce-rarity-", dir=args.out))
+        log("[rarity] training the run" + (" (quick profile)" if args.quick else ""))
+        run = rarity_run(tmp, args.quick)
+    try:
+        res = rarity_eval(rarity_data(run), 100 if args.quick else 400)
+    finally:
+        if tmp is not None and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    label = f"run {args.run}" if args.run else ("quick profile: NOT for figures" if args.quick
+                                                else "-c small_corpus -c shared")
+    print(rarity_report(res, label))
+    print(f"benchmark time {time.time() - t0:.0f}s")
+    return res
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--protocol", choices=("all", "rarity", "size"), default="all")
+    ap.add_argument("--run", help="rarity protocol on this finished run (read only)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "corpora"))
     ap.add_argument("--out", help="parent of the temporary run directories")
     ap.add_argument("--sample", choices=("random", "first"), default="random")
@@ -379,6 +573,14 @@ def main(argv=None):
                                          "script end to end")
     args = ap.parse_args(argv)
     rec = results.Recorder(__file__, args, EXTRA_HASHED)
+    rarity = main_rarity(args) if args.protocol in ("all", "rarity") else None
+    if rarity is not None:  # raw figures; the protocol's table is printed above
+        results.write_result("induce_rarity", rarity, script=__file__,
+                             extra_paths=EXTRA_HASHED, quick=args.quick,
+                             started=rec.started, hash_at_start=rec.hash,
+                             out_dir=args.results)
+    if args.protocol == "rarity":
+        return 0
     files = [Path(args.data) / f"{n}.txt" for n in (QUICK_FILES if args.quick else FILES)]
     missing = [f for f in files if not f.exists()]
     if missing:
@@ -403,7 +605,8 @@ def main(argv=None):
     print(report(found, args, time.time() - t0, machine))
     rec.write("induce", found, tables(found))
     if args.json:
-        Path(args.json).write_text(json.dumps(found, indent=2, default=str))
+        Path(args.json).write_text(json.dumps({"rarity": rarity, "size": found}, indent=2,
+                                              default=str))
     return 0
 
 

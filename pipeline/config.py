@@ -188,9 +188,13 @@ class ContextConfig(_Section):
 
 class InduceConfig(_Section):
     min_count: int = Field(ge=1)
-    holdout: float = Field(ge=0, lt=1)
-    log_count_weights: bool
+    window: int = Field(ge=1)
+    ridge: float = Field(ge=0)
+    weights: Literal["none", "log", "sqrt"]
     fit_intercept: bool
+    rescale: bool
+    holdout: float = Field(ge=0, lt=1)
+    rarity_min_count: int = Field(ge=1)
     seed: int = Field(ge=0)
     targets: list[str]
     evaluation_targets: bool

@@ -4,8 +4,16 @@ weights, window and common components.
 The definition is the context stage's, applied to one occurrence
 (:func:`tasks.context.occurrence_context`): the mean of s(w') v_w' over the
 tokens within ``cooc.window`` of the target that have a vector, and then the
-same vector with the run's common components removed (what the induction map
-takes).
+same vector with the run's common components removed. With ``for_map=True``
+the window is ``induce.window`` and the components are the induce stage's:
+the input the induction map was fitted on (``wsi assign``, ``wsi induce``).
+
+A target is one token or several (a phrase): ``<<interest rate>>`` marks a
+two-token span; an unmarked ``word`` is found at its first occurrence as a
+token sequence (``ballroom_dancing`` is the span ``ballroom dancing``, since
+the tokeniser splits at underscores; a hyphenated ``ice-cream`` also matches
+``ice cream``, and ``ice cream`` matches the token ``ice-cream``). A span's own
+tokens are never its context.
 
     enc = ContextEncoder("outputs/default")
     enc.encode("the <<bank>> raised interest rates")        # marked target
@@ -38,13 +46,18 @@ class ContextEncoder:
     ----------
     run_dir : str
         A run directory (path or fsspec URL) with ``vocab.parquet``,
-        ``embeddings.parquet`` and ``context_common.npy``.
+        ``embeddings.parquet`` and ``context_common.npy`` (``induction_common.npy``
+        with ``for_map``).
+    for_map : bool
+        Window and common components of the induction map's input instead of
+        the context stage's.
     """
 
-    def __init__(self, run_dir):
-        run, manifest = open_run(run_dir, ["vocab", "embeddings", "common_directions"])
+    def __init__(self, run_dir, *, for_map=False):
+        common = "induction_common" if for_map else "common_directions"
+        run, manifest = open_run(run_dir, ["vocab", "embeddings", common])
         cfg = manifest["config"]
-        self.window = int(cfg["cooc"]["window"])
+        self.window = int(cfg["induce"]["window"] if for_map else cfg["cooc"]["window"])
         self.lowercase = bool(cfg["corpus"]["lowercase"])
         vocab, total = read_vocab(artifact_url(run, "vocab"))
         emb, vectors = read_vectors(artifact_url(run, "embeddings"))
@@ -55,7 +68,7 @@ class ContextEncoder:
             vectors, np.arange(len(words)), np.array([counts[w] for w in words]), total,
             a=float(cfg["context"]["sif_a"]))
         self.index = {w: i for i, w in enumerate(words)}
-        self.common = load_npy(artifact_url(run, "common_directions"))
+        self.common = load_npy(artifact_url(run, common))
 
     def encode_tokens(self, context):
         """Context vector of a list of context tokens (the target not among them).
@@ -69,34 +82,63 @@ class ContextEncoder:
         raw = self.weighted[ids].mean(axis=0)
         return raw, remove_components(raw[None, :], self.common)[0], len(ids)
 
-    def encode(self, text, word=None):
-        """Context vector of one occurrence in ``text``.
+    def locate(self, text, word=None):
+        """Tokens of ``text`` and the target's span [start, end) in them.
 
-        The target is the ``<<word>>``-marked token, else the first occurrence
-        of ``word``. Returns a dict: word, position, context (tokens used),
-        vector, vector_clean, n_context.
+        The target is the ``<<...>>``-marked text (one or several tokens), else
+        the first occurrence of ``word`` (see the module docstring).
+
+        Raises
+        ------
+        InputError
+            No mark and no word, an empty mark, or a word that does not occur.
         """
         m = _MARK.search(text)
         if m:
             target = tokenize(m.group(1), lowercase=self.lowercase)
-            if len(target) != 1:
-                raise InputError(f"marked target {m.group(0)!r} is not one token")
+            if not target:
+                raise InputError(f"marked target {m.group(0)!r} has no token")
             before = tokenize(text[:m.start()], lowercase=self.lowercase)
             after = tokenize(text[m.end():], lowercase=self.lowercase)
-            tokens, position = before + target + after, len(before)
+            return before + target + after, len(before), len(before) + len(target)
+        if not word:
+            raise InputError("no <<target>> marked in the text and no word given")
+        tokens = tokenize(text, lowercase=self.lowercase)
+        for seq in self._forms(word):
+            k = len(seq)
+            for i in range(len(tokens) - k + 1):
+                if tuple(tokens[i:i + k]) == seq:
+                    return tokens, i, i + k
+        raise InputError(f"{word!r} does not occur in the text")
+
+    def _forms(self, word):
+        """Token sequences that count as ``word``: as tokenised, hyphens split, hyphen-joined."""
+        seq = tokenize(word, lowercase=self.lowercase)
+        if not seq:
+            raise InputError(f"target word {word!r} has no token")
+        split = [p for t in seq for p in t.split("-")]
+        return list(dict.fromkeys(tuple(x) for x in (seq, split, ["-".join(seq)])))
+
+    def span_context(self, tokens, start, end):
+        """Context tokens of the span [start, end): ``window`` each side, the span left out."""
+        return tokens[max(0, start - self.window):start] + tokens[end:end + self.window]
+
+    def encode(self, text, word=None):
+        """Context vector of one occurrence in ``text``.
+
+        The target is the ``<<word>>``-marked token(s), else the first
+        occurrence of ``word``. Returns a dict: word (the target's tokens
+        joined by spaces), position (its first token), length (its tokens),
+        context (tokens used), vector, vector_clean, n_context.
+        """
+        tokens, start, end = self.locate(text, word)
+        context = self.span_context(tokens, start, end)
+        if end - start == 1:
+            raw = occurrence_context(tokens, start, self.index, self.weighted,
+                                     window=self.window)
         else:
-            if not word:
-                raise InputError("no <<target>> marked in the text and no word given")
-            tokens = tokenize(text, lowercase=self.lowercase)
-            key = word.lower() if self.lowercase else word
-            if key not in tokens:
-                raise InputError(f"{word!r} does not occur in the text")
-            position = tokens.index(key)
-        lo, hi = max(0, position - self.window), position + self.window + 1
-        context = tokens[lo:position] + tokens[position + 1:hi]
-        raw = occurrence_context(tokens, position, self.index, self.weighted,
-                                 window=self.window)
+            raw, _clean, _n = self.encode_tokens(context)
         n = sum(t in self.index for t in context)
         clean = None if raw is None else remove_components(raw[None, :], self.common)[0]
-        return {"word": tokens[position], "position": position, "context": context,
-                "vector": raw, "vector_clean": clean, "n_context": n}
+        return {"word": " ".join(tokens[start:end]), "position": start, "length": end - start,
+                "context": context, "vector": raw, "vector_clean": clean, "n_context": n}

@@ -44,7 +44,7 @@ class SenseModel:
     def __init__(self, run_dir, *, assign=True, max_senses=None):
         needed = ["senses", "atoms"]
         if assign:
-            needed += ["induction_map", "common_directions"]
+            needed += ["induction_map", "induction_common"]
         run, manifest = open_run(run_dir, needed)
         if max_senses is None:
             max_senses = manifest["config"].get("senses", {}).get("assign_max", 0)
@@ -58,7 +58,7 @@ class SenseModel:
         self.top_words = atoms["top_words"].to_pylist()
         self.encoder = None
         if assign:
-            self.encoder = ContextEncoder(run_dir)
+            self.encoder = ContextEncoder(run_dir, for_map=True)
             self.map = load_npy(artifact_url(run, "induction_map"))
             self.intercept = (load_npy(artifact_url(run, "induction_intercept"))
                               if run.exists(artifacts.path_of("induction_intercept"))

@@ -43,7 +43,8 @@ import scipy.stats
 
 from .linalg import unit_rows
 
-__all__ = ["read_pairs", "similarity_scores", "pair_half", "read_analogies", "analogy_scores"]
+__all__ = ["read_pairs", "similarity_scores", "pair_half", "split_pairs", "read_analogies",
+           "analogy_scores"]
 
 _MAX_SHOWN = 80  # characters of a bad line quoted in an error message
 
@@ -324,6 +325,14 @@ def _split_scores(pairs, cos, gold, used):
         out[f"spearman_{name}"] = (_correlation(scipy.stats.spearmanr, cos[in_used],
                                                 gold[in_used]) if enough else None)
     return out
+
+
+def split_pairs(pairs):
+    """(dev pairs, test pairs) of a sequence of (word1, word2, score), see :func:`pair_half`."""
+    dev, test = [], []
+    for p in pairs:
+        (dev if pair_half(p[0], p[1]) == "dev" else test).append(p)
+    return dev, test
 
 
 # --------------------------------------------------------------------------- analogies

@@ -63,6 +63,11 @@ _ARTIFACTS = (
              "word, count, vector, source (trained | induced)"),
     Artifact("induction_map", "induction_map.npy", "float64 (n_dims, n_dims): A of v = A u + b"),
     Artifact("induction_intercept", "induction_intercept.npy", "float64 (n_dims,): b"),
+    Artifact("induction_common", "induction_common.npy",
+             "float64 (n_common, n_dims): common directions removed from the map's input"),
+    Artifact("induction_blocks", "induction_blocks.npy",
+             "float64 (n_blocks, 3): start, end, norm of each rescaled block of an induced "
+             "vector (no rows: not rescaled)"),
     Artifact("atoms", "atoms.parquet",
              "atom_id: int32, vector, usage: int64, top_words: list<string>, "
              "top_similarities: list<float32>"),

@@ -19,6 +19,7 @@ COMMANDS = {
     "context": "context",
     "senses": "senses",
     "assign": "assign",
+    "induce": "induce",
     "report": "report",
     "synth": "synth",
     "config": "config",

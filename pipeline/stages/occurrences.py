@@ -1,9 +1,9 @@
 """occurrences stage: the sense of every corpus occurrence of chosen words → ``occurrences/``.
 
 For each word of ``occurrences.targets`` that has senses, every occurrence in
-the tokenised corpus gets the SIF context vector of its ±``cooc.window``
-tokens (as the context stage defines it), the common components removed, the
-induction map applied (v̂ = A ũ + b) and the best-scoring of the word's
+the tokenised corpus gets the SIF context vector of its ±``induce.window``
+tokens (the input the induction map was fitted on), the induce stage's common
+components removed, the induction map applied (v̂ = A ũ + b) and the best-scoring of the word's
 ``senses.assign_max`` strongest sense atoms (:mod:`tasks.senses`), as ``wsi
 assign`` does. One Dask task per corpus shard; one Parquet
 part per shard: ``occurrences/part-NNNNN.parquet`` with ``document: int64``
@@ -111,10 +111,10 @@ def build(ctx):
     _atoms, dictionary = read_atoms(ctx.input_url("atoms"))
     a = load_npy(ctx.input_url("induction_map"))
     b = load_npy(ctx.input_url("induction_intercept"))
-    common = load_npy(ctx.input_url("common_directions"))
+    common = load_npy(ctx.input_url("induction_common"))
     model = ctx.runner.share((weighted, has_vector, is_target, common, a, b, dictionary, senses),
                              "occurrences-model")
-    parts = [dask.delayed(_shard, pure=True, nout=2)(url, vocab_words, model, cfg.cooc.window,
+    parts = [dask.delayed(_shard, pure=True, nout=2)(url, vocab_words, model, cfg.induce.window,
                                                     dask_key_name=f"occurrences-shard-{i}")
              for i, url in enumerate(urls)]
     # Document numbers are global: each part's base is the documents of the shards
@@ -131,10 +131,10 @@ def build(ctx):
 STAGE = Stage(
     name="occurrences",
     summary="sense of every corpus occurrence of occurrences.targets → occurrences/",
-    reads=("corpus", "vocab", "embeddings", "common_directions", "induction_map",
+    reads=("corpus", "vocab", "embeddings", "induction_common", "induction_map",
            "induction_intercept", "atoms", "senses"),
     writes=("occurrences",),
-    params=("occurrences", "cooc.window", "context.sif_a", "senses.assign_max"),
+    params=("occurrences", "induce.window", "context.sif_a", "senses.assign_max"),
     build=build,
     code=("tasks.senses", "tasks.context"),
 )

@@ -510,3 +510,19 @@ def test_format_table_prints_unscored_figures_as_dashes():
                                        "questions_total": 5}})
     assert "analogies: 3CosAdd -, 3CosMul -, coverage 0.0% (0/5)" in text
     assert text.splitlines()[1].split()[-2:] == ["-", "-"]
+
+
+def test_split_pairs_follows_pair_half():
+    import hashlib
+
+    from tasks.evaluation import pair_half, split_pairs
+    # md5("a b") = 0cc9cd4d...: first byte 0x0c = 12, even -> dev
+    assert hashlib.md5(b"a b").hexdigest().startswith("0c")
+    assert pair_half("a", "b") == "dev"
+    pairs = [(f"w{i}", f"x{i}", float(i)) for i in range(200)]
+    dev, test = split_pairs(pairs)
+    assert len(dev) + len(test) == 200 and 70 < len(dev) < 130
+    for w1, w2, _ in dev:
+        assert hashlib.md5(f"{w1} {w2}".encode()).digest()[0] % 2 == 0
+    for w1, w2, _ in test:
+        assert hashlib.md5(f"{w1} {w2}".encode()).digest()[0] % 2 == 1
