@@ -137,3 +137,42 @@ def test_without_the_criterion_the_function_word_is_split(planted):
     _l, _s, info = with_criterion.cluster([with_criterion.occurrence(x["context"])
                                            for x in lines])
     assert info["senses"] == 1 and info["excess"] < with_criterion.settings.min_excess
+
+
+def _pos_file(path, docs, doc_topic, word):
+    """A Senseval-2 .pos file (NLTK's XML) of the documents holding ``word``."""
+    out = [f'<corpus lang="en">', f'<lexelt item="{word}-n">']
+    for i, doc in enumerate(docs):
+        tokens = doc.split()
+        if word not in tokens:
+            continue
+        p = tokens.index(word)
+        wfs = [f'<wf pos="NN">{t}</wf>' for t in tokens]
+        wfs[p] = f'<head><wf pos="NN">{word}</wf></head>'
+        out.append(f'<instance id="{word}.{i}"><answer instance="{word}.{i}" '
+                   f'senseid="topic{doc_topic[i]}"/><context>{" ".join(wfs)}</context>'
+                   '</instance>')
+    path.write_text("\n".join(out + ["</lexelt>", "</corpus>"]))
+
+
+def test_evaluate_senseval2_scores_the_planted_word_and_the_baseline(planted, wsi, tmp_path):
+    from sklearn.metrics import v_measure_score as v
+    run, docs, doc_topic, _tmp = planted
+    _pos_file(tmp_path / "tie.pos", docs, doc_topic, "tie")
+    code, out, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path)
+    assert code == 0, err
+    result = json.loads((run / "evaluations" / "senseval2.json").read_text())
+    tie = result["words"]["tie"]
+    assert result["method"] == "cluster" and tie["gold_senses"] >= 2
+    assert tie["system"]["senses"] == 2 and tie["system"]["v_measure"] > 0.6
+    assert set(tie["baseline"]) == {"k=2", "k=3", "k=4", "k=6"}
+    assert result["mean"]["system"] == {m: tie["system"][m] for m in ("v_measure", "ari",
+                                                                     "paired_f")}
+    # the file's V-measure is the one of the labels `wsi assign` gives the same contexts
+    lines, truth = _batch(docs, doc_topic, "tie")
+    _c, rows, _e = _assign(wsi, run, _tmp, lines)
+    assert tie["system"]["v_measure"] == pytest.approx(v(truth, rows["sense"]), abs=1e-9)
+    assert "k-means k=6" in out
+    code, _o, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path,
+                        "--set", "atoms.sparsity=1")
+    assert code == 2 and "only senses.* settings" in err

@@ -172,6 +172,8 @@ def _senseval2_args(p):
                    help=f"folder of hard/interest/line/serve.pos (default: {DEFAULT_DATA})")
     p.add_argument("--method", choices=("cluster", "atoms"), default=None,
                    help="labelling method (default: the run's senses.method)")
+    p.add_argument("--set", action="append", default=[], metavar="senses.KEY=VALUE",
+                   dest="sets", help="override one of the run's senses settings")
     return p
 
 
@@ -183,6 +185,7 @@ def _senseval2(args):
     run_dir = getattr(args, "run", "outputs/default")
     result = evaluate_senseval2(run_dir, getattr(args, "data", None) or DEFAULT_DATA,
                                 method=getattr(args, "method", None),
+                                sets=getattr(args, "sets", None) or (),
                                 log=lambda msg: print(msg, file=sys.stderr))
     run, _ = open_run(run_dir)
     where = save_result(run, "senseval2", lambda _old: result)

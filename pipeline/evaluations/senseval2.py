@@ -25,12 +25,11 @@ from tasks.sense_clusters import centre_unit, cluster_scores
 from ..errors import InputError, UsageError
 from ..storage import resolve_pkg
 
-__all__ = ["DEFAULT_DATA", "WORDS", "read_senseval", "evaluate_senseval2",
+__all__ = ["DEFAULT_DATA", "read_senseval", "evaluate_senseval2",
            "format_senseval2"]
 
 DEFAULT_DATA = str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wsi"
                    / "senseval2_ls")
-WORDS = ("hard", "interest", "line", "serve")
 BASELINE_WINDOW = 10
 BASELINE_K = (2, 3, 4, 6)
 METRICS = ("v_measure", "ari", "paired_f")
@@ -72,14 +71,27 @@ def _mean(results):
     return {m: float(np.mean([r[m] for r in results])) for m in METRICS}
 
 
-def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, words=WORDS, method=None, log=None):
-    """Scores of a run on the development set (a dict; see the module docstring)."""
+def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=None):
+    """Scores of a run on the development set (a dict; see the module docstring).
+
+    Every ``WORD.pos`` file of ``data`` is a word; ``sets`` are ``senses.KEY=VALUE``
+    overrides of the run's settings (to compare settings on this set).
+    """
+    from ..config import load_config
+    from ..runs import open_run
     from ..sense_clusters import ClusterModel
     from ..sense_model import SenseModel
     data = resolve_pkg(data)
     if not os.path.isdir(data):
         raise UsageError(f"{data}: no such directory (give --data DIR)")
-    clusters = ClusterModel(run_dir)
+    words = sorted(f[:-4] for f in os.listdir(data) if f.endswith(".pos"))
+    if not words:
+        raise UsageError(f"{data}: no WORD.pos files")
+    bad = [x for x in sets if not x.startswith("senses.")]
+    if bad:
+        raise UsageError(f"--set {bad[0]}: only senses.* settings can be changed here")
+    _run, manifest = open_run(run_dir)
+    clusters = ClusterModel(run_dir, load_config(base=manifest["config"], sets=sets).senses)
     method = method or clusters.settings.method
     atoms = SenseModel(run_dir) if method == "atoms" else None
     out = {"data": data, "method": method, "settings": clusters.settings.model_dump(),
