@@ -141,7 +141,7 @@ def test_without_the_criterion_the_function_word_is_split(planted):
 
 def _pos_file(path, docs, doc_topic, word):
     """A Senseval-2 .pos file (NLTK's XML) of the documents holding ``word``."""
-    out = [f'<corpus lang="en">', f'<lexelt item="{word}-n">']
+    out = ['<corpus lang="en">', f'<lexelt item="{word}-n">']
     for i, doc in enumerate(docs):
         tokens = doc.split()
         if word not in tokens:
@@ -176,3 +176,18 @@ def test_evaluate_senseval2_scores_the_planted_word_and_the_baseline(planted, ws
     code, _o, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path,
                         "--set", "atoms.sparsity=1")
     assert code == 2 and "only senses.* settings" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<corpus><lexelt>", "not a Senseval XML file"),
+    ('<corpus><lexelt item="x"><instance id="a"><context><wf>w</wf></context></instance>'
+     "</lexelt></corpus>", "instance 'a' has no answer or context"),
+    ('<corpus><lexelt item="x"><instance id="b"><answer senseid="s"/><context><wf>w</wf>'
+     "</context></instance></lexelt></corpus>", "instance 'b' has 0 head words"),
+])
+def test_a_bad_senseval_file_is_one_line_naming_it(planted, wsi, tmp_path, text, message):
+    run = planted[0]
+    (tmp_path / "x.pos").write_text(text)
+    code, _out, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path)
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert "x.pos" in err and message in err
