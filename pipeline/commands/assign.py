@@ -54,7 +54,7 @@ def assign_batch(run_dir, lines, method):
     for lineno, item, error in lines:
         row = {"id": str(lineno) if item is None else str(item.get("id", lineno)),
                "word": None, "method": method, "sense": None, "score": None, "scores": [],
-               "atoms": [], "error": error}
+               "atoms": [], "error": error, "line": lineno}
         rows.append(row)
         if error:
             continue
@@ -118,6 +118,6 @@ def main(args):
           f"written to {args.output}")
     if errors:
         first = errors[0]
-        print(f"wsi assign: {len(errors)} line(s) without a sense in {args.input}; first: "
-              f"id {first['id']}: {first['error']}", file=sys.stderr)
+        print(f"wsi: {len(errors)} line(s) without a sense in {args.input}; first: "
+              f"line {first['line']} (id {first['id']}): {first['error']}", file=sys.stderr)
     return 0
