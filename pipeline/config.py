@@ -4,6 +4,10 @@ Resolution order (later wins): ``conf/default.yaml`` → each ``-c FILE`` →
 each ``--set dotted.key=value`` (the value is parsed as YAML) → command-line
 flags such as ``--out``. Every default lives in ``conf/default.yaml``; the
 models below only say what is allowed, so a setting cannot hide in code.
+
+Longer than 400 lines because it holds one validated model per section of
+``conf/default.yaml`` beside the loader and its error messages, which name the keys of
+all of them.
 """
 from __future__ import annotations
 
@@ -219,6 +223,21 @@ class SensesConfig(_Section):
     code_all: bool
     top_words: int = Field(ge=1)
     assign_max: int = Field(ge=0)
+    method: Literal["cluster", "atoms"]
+    windows: list[int] = Field(min_length=1)
+    clusters: int = Field(ge=1)
+    min_batch: int = Field(ge=1)
+    min_excess: float
+    background: int = Field(ge=0)
+    n_init: int = Field(ge=1)
+    seed: int = Field(ge=0)
+
+    @field_validator("windows")
+    @classmethod
+    def _positive_windows(cls, v):
+        if any(w < 1 for w in v):
+            raise ValueError(f"every window must be >= 1, got {v}")
+        return v
 
 
 class OccurrencesConfig(_Section):

@@ -20,8 +20,8 @@ LAYERS = [
     ["pipeline.stages"],
     ["pipeline.registry"],
     ["pipeline.run", "pipeline.runs"],
-    ["pipeline.encoder", "pipeline.sense_model", "pipeline.inducer", "pipeline.evaluations",
-     "pipeline.report"],
+    ["pipeline.encoder", "pipeline.sense_model", "pipeline.inducer", "pipeline.sense_clusters",
+     "pipeline.evaluations", "pipeline.report"],
     ["pipeline.commands"],
     ["pipeline.cli", "pipeline.__main__", "pipeline"],
 ]

@@ -34,8 +34,9 @@ def planted_run(tmp_path_factory):
     from pipeline.cli import main
     tmp = tmp_path_factory.mktemp("planted")
     atoms, names, topic, corpus, vf, doc_topic = _planted(tmp)
+    # context: the cluster method of wsi assign reads its common direction
     args = base_args(tmp / "out", [corpus], *_settings(vf, "occurrences.targets=[tie, w2x0]"),
-                     stages="occurrences")
+                     stages="context,occurrences")
     assert main([str(a) for a in args]) == 0
     return tmp / "out" / "t", atoms, names, topic, doc_topic
 
@@ -101,13 +102,15 @@ def test_assign_picks_the_sense_of_the_context(planted_run, wsi, tmp_path):
     src = tmp_path / "q.jsonl"
     src.write_text("\n".join(lines) + "\n")
     dst = tmp_path / "a.parquet"
-    code, out, err = wsi("assign", "--run", run, "--input", src, "--output", dst)
+    code, out, err = wsi("assign", "--run", run, "--input", src, "--output", dst,
+                         "--method", "atoms")
     assert code == 0, err
     t = pq.read_table(dst).to_pandas()
     assert list(t.id[:20]) == [f"q{i}" for i in range(20)]
-    assert (t.atom_id[:20].to_numpy() == np.array(want)).mean() >= 0.9
+    assert (t.sense[:20].to_numpy() == np.array(want)).mean() >= 0.9
     assert all(len(s) == len(a) == 2 for s, a in zip(t.scores[:20], t.atoms[:20]))
-    assert t.atom_id.isna().iloc[-1]  # no context word with a vector: no sense, no NaN
+    assert t.sense.isna().iloc[-1]  # no context word with a vector: no sense, no NaN
+    assert t.error.notna().iloc[-1] and t.error[:20].isna().all()
     code, out, err = wsi("assign", "--run", run, "--text", "w1x3 w1x4 <<tie>> w1x5 w1x6")
     assert code == 0, err
     assert json.loads(out)["atom_id"] == best[1]
@@ -233,11 +236,13 @@ def test_assign_and_senses_bad_input_give_one_line(planted_run, wsi, tmp_path):
     src = tmp_path / "bad.jsonl"
     src.write_text('{"id": 1, "context": "w0x1 <<tie>> w0x2"}\n{"id": 2, "context": \n')
     code, _, err = wsi("assign", "--run", run, "--input", src, "--output", tmp_path / "o.parquet")
-    assert code == 3 and "bad.jsonl: line 2" in one_line(err)
-    assert not (tmp_path / "o.parquet").exists()
-    src.write_text('{"id": 1, "context": "no marked target here"}\n')
-    code, _, err = wsi("assign", "--run", run, "--input", src, "--output", tmp_path / "o.parquet")
-    assert code == 3 and "line 1" in one_line(err)
+    # the batch goes on: the bad line has its error row, the summary names file and line
+    assert code == 0 and "bad.jsonl; first: line 2 (id 2): not valid JSON" in one_line(err)
+    t = pq.read_table(tmp_path / "o.parquet").to_pandas()
+    assert list(t.id) == ["1", "2"] and t.error.isna()[0] and t.sense.isna()[1]
+    code, _, err = wsi("assign", "--run", run, "--input", tmp_path / "missing.jsonl",
+                       "--output", tmp_path / "o.parquet")
+    assert code == 3 and "missing.jsonl" in one_line(err)
     code, _, err = wsi("senses", "tie", "--run", tmp_path / "nowhere")
     assert code == 2 and "not a run directory" in one_line(err)
     code, _, err = wsi("assign", "--run", run)

@@ -85,6 +85,9 @@ _ARTIFACTS = (
     Artifact("lineup_testset", "lineup_testset.jsonl", "the lineup test set, one word a line"),
     Artifact("planted_metrics", "evaluations/planted.json",
              "recovery of planted senses (wsi evaluate planted)"),
+    Artifact("senseval2_metrics", "evaluations/senseval2.json",
+             "senseval2_ls development-set V-measure, ARI, paired F per word and mean, "
+             "with the k-means baseline (wsi evaluate senseval2)"),
     Artifact("manifest", "manifest.json", "configuration, versions and per-stage records"),
     Artifact("report", "report.html", "the run's self-contained HTML report"),
 )

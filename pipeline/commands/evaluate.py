@@ -1,7 +1,7 @@
 """``wsi evaluate``: re-score a run's vectors, or run one of the sense evaluations.
 
     wsi evaluate RUN_DIR [-c CONF] [--set ...]        # the evaluate stage again
-    wsi evaluate semeval2013|lineup|planted ...       # see EVALUATIONS
+    wsi evaluate semeval2013|lineup|planted|senseval2 ...   # see EVALUATIONS
 
 Each sense evaluation writes its own file in the run directory
 (:mod:`pipeline.evaluations`).
@@ -15,7 +15,7 @@ import sys
 from ..errors import UsageError
 
 HELP = "evaluate an existing run's vectors (writes metrics.json); also: wsi evaluate " \
-    "semeval2013|lineup|planted ..."
+    "semeval2013|lineup|planted|senseval2 ..."
 
 
 def add_arguments(e):
@@ -163,6 +163,37 @@ def _planted(args):
     return 0
 
 
+def _senseval2_args(p):
+    """Add ``wsi evaluate senseval2``'s arguments to the (sub-)parser ``p``."""
+    from ..evaluations.senseval2 import DEFAULT_DATA
+    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
+                   help="run directory (default: outputs/default)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help=f"folder of hard/interest/line/serve.pos (default: {DEFAULT_DATA})")
+    p.add_argument("--method", choices=("cluster", "atoms"), default=None,
+                   help="labelling method (default: the run's senses.method)")
+    p.add_argument("--set", action="append", default=[], metavar="senses.KEY=VALUE",
+                   dest="sets", help="override one of the run's senses settings")
+    return p
+
+
+def _senseval2(args):
+    """``wsi evaluate senseval2 --run RUN_DIR [--data DIR]`` → evaluations/senseval2.json."""
+    from ..evaluations import save_result
+    from ..evaluations.senseval2 import DEFAULT_DATA, evaluate_senseval2, format_senseval2
+    from ..runs import open_run
+    run_dir = getattr(args, "run", "outputs/default")
+    result = evaluate_senseval2(run_dir, getattr(args, "data", None) or DEFAULT_DATA,
+                                method=getattr(args, "method", None),
+                                sets=getattr(args, "sets", None) or (),
+                                log=lambda msg: print(msg, file=sys.stderr))
+    run, _ = open_run(run_dir)
+    where = save_result(run, "senseval2", lambda _old: result)
+    print(format_senseval2(result))
+    print(f"written to {where}", file=sys.stderr)
+    return 0
+
+
 # name: (add its arguments, run it, help)
 EVALUATIONS = {
     "semeval2013": (_semeval_args, _semeval,
@@ -171,6 +202,9 @@ EVALUATIONS = {
                "police-lineup test of the senses against WordNet (Arora et al. 2018)"),
     "planted": (_planted_args, _planted,
                 "recovery of a `wsi synth` corpus's planted sense components"),
+    "senseval2": (_senseval2_args, _senseval2,
+                  "senseval2_ls development set: V-measure, ARI, paired F with a k-means "
+                  "baseline"),
 }
 
 

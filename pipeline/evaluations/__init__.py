@@ -1,5 +1,6 @@
 """Evaluations of a finished run's senses: SemEval-2013 Task 13 (:mod:`.semeval`), the
-police lineup (:mod:`.lineup`) and planted senses (:mod:`.planted`).
+police lineup (:mod:`.lineup`), planted senses (:mod:`.planted`) and the senseval2_ls
+development set (:mod:`.senseval2`).
 
 Each writes its own declared artifact (``evaluations/<name>.json``, see
 :mod:`pipeline.artifacts`), never another stage's output.
@@ -14,7 +15,7 @@ __all__ = ["save_result", "load_results", "EVALUATION_ARTIFACTS"]
 
 # evaluation name -> catalog name of the file it writes
 EVALUATION_ARTIFACTS = {"semeval2013": "semeval_metrics", "lineup": "lineup_metrics",
-                        "planted": "planted_metrics"}
+                        "planted": "planted_metrics", "senseval2": "senseval2_metrics"}
 
 
 def save_result(run, evaluation, update):

@@ -78,7 +78,7 @@ STAGE = Stage(
     summary="each word's sparse code over the atoms, ranked → senses.parquet",
     reads=("embeddings", "atoms"),
     writes=("senses", "reconstruction"),
-    params=("senses", "atoms.sparsity", "atoms.block_rows", "atoms.normalize",
+    params=("senses.code_all", "senses.top_words", "atoms.sparsity", "atoms.block_rows", "atoms.normalize",
             "atoms.min_count", "atoms.max_words"),
     build=build,
     code=("tasks.ksvd", "tasks.senses", "tasks.atoms", "pipeline.coding"),

@@ -1,0 +1,142 @@
+"""The senseval2_ls development set: sense labels of a run against gold senses
+(``wsi evaluate senseval2 --run RUN_DIR [--data DIR]``).
+
+The data are NLTK's Senseval-2 lexical-sample files ``hard.pos``,
+``interest.pos``, ``line.pos`` and ``serve.pos`` (well-formed XML: ``lexelt`` →
+``instance`` with an ``answer senseid`` and a ``context`` of ``wf`` tokens and
+one ``head``). Every instance of a word (all its inflections pooled, as the
+lexelt does) is labelled with the run's default method (``senses.method``);
+beside it, the plain k-means baseline: the same run's SIF context vectors over
+±``BASELINE_WINDOW`` tokens, common directions removed, centred and unit,
+k-means with k in ``BASELINE_K``. Per word and on average: V-measure, ARI and
+paired F-score. Written to ``evaluations/senseval2.json``.
+"""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from tasks.sense_clusters import centre_unit, cluster_scores
+
+from ..errors import InputError, UsageError
+from ..storage import resolve_pkg
+
+__all__ = ["DEFAULT_DATA", "read_senseval", "evaluate_senseval2",
+           "format_senseval2"]
+
+DEFAULT_DATA = str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wsi"
+                   / "senseval2_ls")
+BASELINE_WINDOW = 10
+BASELINE_K = (2, 3, 4, 6)
+METRICS = ("v_measure", "ari", "paired_f")
+
+
+def _clean(token):
+    return (token or "").replace("<", " ").replace(">", " ").strip()
+
+
+def read_senseval(path):
+    """[(instance id, text with the head marked <<form>>, gold sense)] of one .pos file."""
+    try:
+        root = ET.parse(path).getroot()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: not found (give --data DIR)") from None
+    except (ET.ParseError, OSError) as e:
+        raise InputError(f"{path}: not a Senseval XML file ({e})") from None
+    out = []
+    for inst in root.iter("instance"):
+        answer, context = inst.find("answer"), inst.find("context")
+        if answer is None or context is None or not answer.get("senseid"):
+            raise InputError(f"{path}: instance {inst.get('id')!r} has no answer or context")
+        parts, heads = [], 0
+        for el in context:
+            if el.tag == "head":
+                wf = el.find("wf")
+                form = _clean(wf.text if wf is not None else el.text)
+                parts.append(f"<<{form}>>")
+                heads += 1
+            elif el.tag == "wf" and _clean(el.text):
+                parts.append(_clean(el.text))
+        if heads != 1:
+            raise InputError(f"{path}: instance {inst.get('id')!r} has {heads} head words")
+        out.append((inst.get("id"), " ".join(parts), answer.get("senseid")))
+    return out
+
+
+def _mean(results):
+    return {m: float(np.mean([r[m] for r in results])) for m in METRICS}
+
+
+def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=None):
+    """Scores of a run on the development set (a dict; see the module docstring).
+
+    Every ``WORD.pos`` file of ``data`` is a word; ``sets`` are ``senses.KEY=VALUE``
+    overrides of the run's settings (to compare settings on this set).
+    """
+    from ..config import load_config
+    from ..runs import open_run
+    from ..sense_clusters import ClusterModel
+    from ..sense_model import SenseModel
+    data = resolve_pkg(data)
+    if not os.path.isdir(data):
+        raise UsageError(f"{data}: no such directory (give --data DIR)")
+    words = sorted(f[:-4] for f in os.listdir(data) if f.endswith(".pos"))
+    if not words:
+        raise UsageError(f"{data}: no WORD.pos files")
+    bad = [x for x in sets if not x.startswith("senses.")]
+    if bad:
+        raise UsageError(f"--set {bad[0]}: only senses.* settings can be changed here")
+    _run, manifest = open_run(run_dir)
+    clusters = ClusterModel(run_dir, load_config(base=manifest["config"], sets=sets).senses)
+    method = method or clusters.settings.method
+    atoms = SenseModel(run_dir) if method == "atoms" else None
+    out = {"data": data, "method": method, "settings": clusters.settings.model_dump(),
+           "baseline": {"window": BASELINE_WINDOW, "k": list(BASELINE_K)}, "words": {}}
+    for word in words:
+        instances = read_senseval(os.path.join(data, f"{word}.pos"))
+        occ = [clusters.occurrence(text) for _i, text, _g in instances]
+        gold = [g for _i, _t, g in instances]
+        if method == "cluster":
+            labels, _scores, info = clusters.cluster(occ)
+        else:
+            labels = np.array([(lambda r: -1 if r["atom_id"] is None else r["atom_id"])(
+                atoms.assign(text)) for _i, text, _g in instances])
+            info = {"senses": int(len(set(labels) - {-1}))}
+        res = {"instances": len(instances), "gold_senses": len(set(gold)),
+               "system": {**cluster_scores(gold, labels), **info}, "baseline": {}}
+        x, _n = clusters.window_vectors(occ, BASELINE_WINDOW)
+        nz = np.any(x != 0, axis=1)
+        y = centre_unit(x[nz])
+        for k in BASELINE_K:
+            lab = np.full(len(x), -1)
+            lab[nz] = KMeans(k, n_init=10, random_state=clusters.settings.seed).fit_predict(y)
+            res["baseline"][f"k={k}"] = cluster_scores(gold, lab)
+        out["words"][word] = res
+        if log:
+            log(f"{word}: V {res['system']['v_measure']:.3f} ({res['system']['senses']} "
+                f"senses); baseline k=6 V {res['baseline']['k=6']['v_measure']:.3f}")
+    per = out["words"].values()
+    out["mean"] = {"system": _mean([r["system"] for r in per]),
+                   "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"] for r in per])
+                                for k in BASELINE_K}}
+    return out
+
+
+def format_senseval2(result):
+    """A plain-text table of :func:`evaluate_senseval2`'s result."""
+    head = f"{'':14s}" + "".join(f"{w:>10s}" for w in result["words"]) + f"{'mean':>10s}"
+    lines = [f"senseval2_ls, method {result['method']} (V-measure / ARI / paired F)", head]
+    rows = [("system", lambda r: r["system"], result["mean"]["system"])]
+    rows += [(f"k-means {k}", lambda r, k=k: r["baseline"][k], result["mean"]["baseline"][k])
+             for k in result["mean"]["baseline"]]
+    for metric in METRICS:
+        lines.append(metric)
+        for name, get, mean in rows:
+            lines.append(f"  {name:12s}" + "".join(f"{get(r)[metric]:10.3f}"
+                                                  for r in result["words"].values())
+                         + f"{mean[metric]:10.3f}")
+    return "\n".join(lines)

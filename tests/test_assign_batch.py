@@ -1,0 +1,194 @@
+"""``wsi assign --input`` on a planted-sense corpus: batches never abort, clustering
+recovers planted senses, a function word gets one sense.
+
+The corpus (conftest.planted_sense_corpus) gives every document one discourse
+atom; "tie" is an even mix of atoms 0 and 1, so the atom of the document an
+occurrence of "tie" sits in is its true sense. "fw", inserted at random places of
+every document, is a function word: its contexts are those of random positions.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import v_measure_score
+
+from conftest import base_args, planted_sense_corpus, planted_settings
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    from pipeline.cli import main
+    tmp = tmp_path_factory.mktemp("assign")
+    atoms, names, topic, corpus, vf, doc_topic = planted_sense_corpus(tmp, {"tie": (0, 1)})
+    # a function word: two occurrences at random places of every document, whatever its atom
+    rng = np.random.default_rng(1)
+    lines = []
+    for doc in corpus.read_text().split("\n")[:-1]:
+        tokens = doc.split()
+        for _ in range(2):
+            tokens.insert(int(rng.integers(len(tokens) + 1)), "fw")
+        lines.append(" ".join(tokens))
+    corpus.write_text("\n".join(lines) + "\n")
+    args = base_args(tmp / "out", [corpus], *planted_settings(vf, "senses.clusters=2",
+                                                                 "senses.background=5000"),
+                     stages="context,induce,senses")
+    assert main([str(a) for a in args]) == 0
+    docs = corpus.read_text().split("\n")
+    return tmp / "out" / "t", docs, doc_topic, tmp
+
+
+def _batch(docs, doc_topic, word, limit=None):
+    """Lines marking the first ``word`` of every document that has it, and their truth."""
+    lines, truth = [], []
+    for i, doc in enumerate(docs):
+        tokens = doc.split()
+        if word in tokens:
+            p = tokens.index(word)
+            text = " ".join(tokens[:p] + [f"<<{word}>>"] + tokens[p + 1:])
+            lines.append({"id": f"{word}-{i}", "context": text})
+            truth.append(doc_topic[i])
+    return lines[:limit], truth[:limit]
+
+
+def _assign(wsi, run, tmp, lines, *extra, raw=()):
+    src, out = tmp / "batch.jsonl", tmp / "out.parquet"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines) + "".join(raw))
+    code, stdout, err = wsi("assign", "--run", run, "--input", src, "--output", out, *extra)
+    assert code == 0, err
+    return code, pq.read_table(out).to_pandas(), err
+
+
+def test_clustering_recovers_the_planted_senses(planted, wsi):
+    run, docs, doc_topic, tmp = planted
+    lines, truth = _batch(docs, doc_topic, "tie")
+    assert len(lines) > 100 and np.isin(truth, [0, 1]).mean() > 0.9
+    code, rows, _err = _assign(wsi, run, tmp, lines)
+    assert code == 0 and list(rows["id"]) == [x["id"] for x in lines]
+    assert set(rows["method"]) == {"cluster"} and rows["error"].isna().all()
+    labels = rows["sense"].to_numpy()
+    v = v_measure_score(truth, labels)
+    shuffled = np.mean([v_measure_score(truth, np.random.default_rng(s).permutation(labels))
+                        for s in range(20)])
+    assert v > 0.6 and shuffled < 0.05, (v, shuffled)
+    scores = np.stack(rows["scores"].to_numpy())
+    assert scores.shape == (len(lines), 2)
+    # k-means labels: nearest centre; scores: cosine to the unit centroids (nearly the same)
+    assert (np.argmax(scores, axis=1) == labels).mean() > 0.95
+    np.testing.assert_allclose(rows["score"], scores[np.arange(len(labels)), labels], rtol=1e-6)
+
+
+def test_a_function_word_gets_one_sense(planted, wsi):
+    run, docs, doc_topic, tmp = planted
+    lines, truth = _batch(docs, doc_topic, "fw")
+    assert len(lines) > 1000 and len(set(truth)) == 6
+    code, rows, _err = _assign(wsi, run, tmp, lines)
+    assert set(rows["sense"]) == {0} and all(list(s) == [1.0] for s in rows["scores"])
+
+
+def test_bad_lines_get_their_error_row_and_good_lines_a_sense(planted, wsi):
+    run, docs, doc_topic, tmp = planted
+    good, _ = _batch(docs, doc_topic, "tie", limit=60)
+    bad = ['{"id": "broken", \n', '[1, 2]\n', '{"id": "nocontext"}\n',
+           '{"id": "unmarked", "context": "tie w0x1 w0x2"}\n',
+           '{"id": "empty", "context": "  "}\n',
+           '{"id": "novector", "context": "<<tie>> zzz qqq"}\n',
+           '{"id": "notword", "context": "w0x1 w0x2", "word": "tie"}\n']
+    code, rows, err = _assign(wsi, run, tmp, good, raw=bad)
+    assert code == 0
+    assert len(rows) == len(good) + len(bad)
+    by_id = rows.set_index("id")
+    assert by_id.loc[[x["id"] for x in good], "sense"].notna().all()
+    assert by_id.loc[[x["id"] for x in good], "error"].isna().all()
+    errors = rows[rows["error"].notna()]
+    assert len(errors) == len(bad) and errors["sense"].isna().all()
+    msgs = dict(zip(errors["id"], errors["error"]))
+    n = len(good)
+    assert "not valid JSON" in msgs[str(n + 1)]
+    assert "expected a JSON object" in msgs[str(n + 2)]
+    assert "context" in msgs["nocontext"] and "context" in msgs["empty"]
+    assert "no <<target>> marked" in msgs["unmarked"]
+    assert "no context word with a vector" in msgs["novector"]
+    assert "does not occur" in msgs["notword"]
+    assert len(err.strip().splitlines()) == 1 and "7 line(s) without a sense" in err
+
+
+def test_atoms_method_and_single_text_fallback_name_the_method(planted, wsi):
+    run, docs, doc_topic, tmp = planted
+    good, _ = _batch(docs, doc_topic, "tie", limit=5)
+    code, rows, _err = _assign(wsi, run, tmp, good, "--method", "atoms")
+    assert code == 0 and set(rows["method"]) == {"atoms"} and rows["sense"].notna().all()
+    assert all(s in a for s, a in zip(rows["sense"], rows["atoms"]))
+    code, out, _err = wsi("assign", "--run", run, "--text", good[0]["context"])
+    r = json.loads(out)
+    assert code == 0 and r["method"].startswith("atoms (") and r["atom_id"] in r["atoms"]
+
+
+def test_without_the_criterion_the_function_word_is_split(planted):
+    """The one sense of "fw" above comes from the criterion, not from the data alone."""
+    from pipeline.sense_clusters import ClusterModel, settings_of
+    run, docs, doc_topic, _tmp = planted
+    lines, _truth = _batch(docs, doc_topic, "fw")
+    plain = ClusterModel(run, settings_of(run).model_copy(update={"background": 0}))
+    labels, _scores, info = plain.cluster([plain.occurrence(x["context"]) for x in lines])
+    assert info["senses"] == 2 and info["excess"] is None and len(set(labels)) == 2
+    with_criterion = ClusterModel(run)
+    _l, _s, info = with_criterion.cluster([with_criterion.occurrence(x["context"])
+                                           for x in lines])
+    assert info["senses"] == 1 and info["excess"] < with_criterion.settings.min_excess
+
+
+def _pos_file(path, docs, doc_topic, word):
+    """A Senseval-2 .pos file (NLTK's XML) of the documents holding ``word``."""
+    out = ['<corpus lang="en">', f'<lexelt item="{word}-n">']
+    for i, doc in enumerate(docs):
+        tokens = doc.split()
+        if word not in tokens:
+            continue
+        p = tokens.index(word)
+        wfs = [f'<wf pos="NN">{t}</wf>' for t in tokens]
+        wfs[p] = f'<head><wf pos="NN">{word}</wf></head>'
+        out.append(f'<instance id="{word}.{i}"><answer instance="{word}.{i}" '
+                   f'senseid="topic{doc_topic[i]}"/><context>{" ".join(wfs)}</context>'
+                   '</instance>')
+    path.write_text("\n".join(out + ["</lexelt>", "</corpus>"]))
+
+
+def test_evaluate_senseval2_scores_the_planted_word_and_the_baseline(planted, wsi, tmp_path):
+    from sklearn.metrics import v_measure_score as v
+    run, docs, doc_topic, _tmp = planted
+    _pos_file(tmp_path / "tie.pos", docs, doc_topic, "tie")
+    code, out, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path)
+    assert code == 0, err
+    result = json.loads((run / "evaluations" / "senseval2.json").read_text())
+    tie = result["words"]["tie"]
+    assert result["method"] == "cluster" and tie["gold_senses"] >= 2
+    assert tie["system"]["senses"] == 2 and tie["system"]["v_measure"] > 0.6
+    assert set(tie["baseline"]) == {"k=2", "k=3", "k=4", "k=6"}
+    assert result["mean"]["system"] == {m: tie["system"][m] for m in ("v_measure", "ari",
+                                                                     "paired_f")}
+    # the file's V-measure is the one of the labels `wsi assign` gives the same contexts
+    lines, truth = _batch(docs, doc_topic, "tie")
+    _c, rows, _e = _assign(wsi, run, _tmp, lines)
+    assert tie["system"]["v_measure"] == pytest.approx(v(truth, rows["sense"]), abs=1e-9)
+    assert "k-means k=6" in out
+    code, _o, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path,
+                        "--set", "atoms.sparsity=1")
+    assert code == 2 and "only senses.* settings" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<corpus><lexelt>", "not a Senseval XML file"),
+    ('<corpus><lexelt item="x"><instance id="a"><context><wf>w</wf></context></instance>'
+     "</lexelt></corpus>", "instance 'a' has no answer or context"),
+    ('<corpus><lexelt item="x"><instance id="b"><answer senseid="s"/><context><wf>w</wf>'
+     "</context></instance></lexelt></corpus>", "instance 'b' has 0 head words"),
+])
+def test_a_bad_senseval_file_is_one_line_naming_it(planted, wsi, tmp_path, text, message):
+    run = planted[0]
+    (tmp_path / "x.pos").write_text(text)
+    code, _out, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path)
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert "x.pos" in err and message in err
