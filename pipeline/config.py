@@ -298,6 +298,21 @@ def _read_yaml(path):
     return data
 
 
+def _known(data, model):
+    """``data`` without the keys ``model`` no longer has: a run saved by an older version
+    (a setting since renamed or removed) is read with today's defaults for the rest."""
+    out = {}
+    for k, v in data.items():
+        field = model.model_fields.get(k)
+        if field is None:
+            continue
+        ann = field.annotation
+        if isinstance(v, dict) and isinstance(ann, type) and issubclass(ann, BaseModel):
+            v = _known(v, ann)
+        out[k] = v
+    return out
+
+
 def parse_set(expr):
     """``"a.b.c=value"`` → ``{"a": {"b": {"c": value}}}`` with value parsed as YAML."""
     key, sep, raw = expr.partition("=")
@@ -375,7 +390,8 @@ def load_config(files=(), sets=(), overrides=None, base=None):
         Nested mapping applied last (command-line flags).
     base : dict or None
         A resolved configuration to start from instead of ``conf/default.yaml``
-        (a run's saved configuration); defaults fill keys it lacks.
+        (a run's saved configuration); defaults fill keys it lacks, and keys the
+        configuration no longer has (an older version's) are dropped.
 
     Returns
     -------
@@ -388,7 +404,7 @@ def load_config(files=(), sets=(), overrides=None, base=None):
     """
     data = _read_yaml(DEFAULT_CONFIG)
     if base:
-        data = _merge(data, base)
+        data = _merge(data, _known(base, Config))
     for f in files:
         p = Path(f)
         if not p.exists() and not p.suffix and (CONF_DIR / f"{f}.yaml").exists():

@@ -192,3 +192,15 @@ def test_a_bad_senseval_file_is_one_line_naming_it(planted, wsi, tmp_path, text,
     code, _out, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path)
     assert code == 3 and len(err.strip().splitlines()) == 1
     assert "x.pos" in err and message in err
+
+
+def test_a_multi_word_target_is_clustered_on_the_context_around_the_span(planted, wsi):
+    """``<<tie knot>>``: two tokens, the second unseen; the batch is clustered on the tokens
+    around the whole span, so the planted senses come out as for ``<<tie>>``."""
+    run, docs, doc_topic, tmp = planted
+    lines, truth = _batch(docs, doc_topic, "tie")
+    phrase = [{"id": x["id"], "context": x["context"].replace("<<tie>>", "<<tie knot>>")}
+              for x in lines]
+    code, rows, _err = _assign(wsi, run, tmp, phrase)
+    assert rows["error"].isna().all() and set(rows["word"]) == {"tie knot"}
+    assert v_measure_score(truth, rows["sense"].to_numpy()) > 0.6

@@ -139,3 +139,16 @@ def test_module_entry_point_with_worker_processes(tmp_path):
     assert r.returncode == 0, r.stderr
     c = read_manifest(tmp_path / "out" / "t")["stages"]["corpus"]["counters"]
     assert c["tokens"] == 12000 and c["shards"] > 2
+
+
+def test_a_saved_configuration_with_retired_settings_still_loads():
+    """A run saved by an older version (a setting since renamed or removed) is read with
+    today's defaults for what it lacks; what it still has is kept."""
+    from pipeline.config import load_config
+    old = {"induce": {"log_count_weights": True, "min_count": 7}, "retired_section": {"x": 1},
+           "cooc": {"window": 4}}
+    cfg = load_config(base=old)
+    assert cfg.induce.min_count == 7 and cfg.cooc.window == 4
+    assert cfg.induce.weights == load_config().induce.weights
+    with pytest.raises(Exception, match="log_count_weights"):  # a user's own file is strict
+        load_config(sets=["induce.log_count_weights=true"])
