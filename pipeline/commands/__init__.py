@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["COMMANDS", "load", "refresh_report", "add_occurrence_arguments"]
+__all__ = ["COMMANDS", "load", "refresh_report", "add_occurrence_arguments",
+           "add_run_argument"]
 
 # verb -> module in this package, in the order ``wsi --help`` lists them
 COMMANDS = {
@@ -29,6 +30,12 @@ COMMANDS = {
 def load(verb):
     """The module of command ``verb``."""
     return importlib.import_module(f"{__name__}.{COMMANDS[verb]}")
+
+
+def add_run_argument(p):
+    """``--run RUN_DIR``, the finished run a command reads (default outputs/default)."""
+    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
+                   help="run directory (default: outputs/default)")
 
 
 def add_occurrence_arguments(p, input_help):

@@ -14,7 +14,7 @@ import pyarrow as pa
 from ..errors import InputError, UsageError
 from ..readers import read_jsonl
 from ..storage import write_parquet
-from . import add_occurrence_arguments
+from . import add_occurrence_arguments, add_run_argument
 
 HELP = "the sense of target occurrences in new text"
 
@@ -22,8 +22,7 @@ FALLBACK = "atoms (one context cannot be clustered)"
 
 
 def add_arguments(a):
-    a.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
+    add_run_argument(a)
     add_occurrence_arguments(
         a, 'lines {"id": ..., "word": ..., "context": "text with <<word>>"}')
     a.add_argument("--method", choices=("cluster", "atoms"), default=None,

@@ -13,6 +13,7 @@ import os
 import sys
 
 from ..errors import UsageError
+from . import add_run_argument
 
 HELP = "evaluate an existing run's vectors (writes metrics.json); also: wsi evaluate " \
     "semeval2013|lineup|planted|senseval2 ..."
@@ -76,8 +77,7 @@ def _semeval(args):
 def _semeval_args(p):
     """Add ``wsi evaluate semeval2013``'s arguments to the parser ``p``."""
     from ..evaluations.semeval import DEFAULT_DATA
-    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
+    add_run_argument(p)
     p.add_argument("--data", default=None, metavar="DIR",
                    help=f"the task's folder (default: {DEFAULT_DATA})")
     p.add_argument("--key-out", default=None, metavar="FILE", dest="key_out",
@@ -102,8 +102,7 @@ def _semeval_args(p):
 
 def _lineup_args(p):
     """Add the ``wsi evaluate lineup`` arguments to the argparse (sub-)parser ``p``."""
-    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
+    add_run_argument(p)
     p.add_argument("--wordnet", default=None, metavar="DIR",
                    help="WordNet 3.0 database directory (default: "
                         "<project>/../shared/data/wordnet)")
@@ -166,8 +165,7 @@ def _planted(args):
 def _senseval2_args(p):
     """Add ``wsi evaluate senseval2``'s arguments to the (sub-)parser ``p``."""
     from ..evaluations.senseval2 import DEFAULT_DATA
-    p.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
+    add_run_argument(p)
     p.add_argument("--data", default=None, metavar="DIR",
                    help=f"folder of hard/interest/line/serve.pos (default: {DEFAULT_DATA})")
     p.add_argument("--method", choices=("cluster", "atoms"), default=None,

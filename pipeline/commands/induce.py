@@ -4,13 +4,13 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
+from . import add_run_argument
 
 HELP = "vectors for new words and phrases from a few contexts (the induction map)"
 
 
 def add_arguments(a):
-    a.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
+    add_run_argument(a)
     a.add_argument("--input", required=True, metavar="FILE.jsonl",
                    help='lines {"id": ..., "contexts": ["text with <<target>>", ...]} or '
                         '{"id": ..., "word": "...", "contexts": ["unmarked text", ...]}')

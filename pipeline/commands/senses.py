@@ -1,13 +1,13 @@
 """``wsi senses WORD...``: words' senses (atoms, coefficients, nearest words) as a table."""
 from __future__ import annotations
+from . import add_run_argument
 
 HELP = "print words' senses (atoms, coefficients, nearest words)"
 
 
 def add_arguments(w):
     w.add_argument("words", nargs="+", metavar="WORD")
-    w.add_argument("--run", default="outputs/default", metavar="RUN_DIR",
-                   help="run directory (default: outputs/default)")
+    add_run_argument(w)
 
 
 def main(args):
