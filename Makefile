@@ -32,6 +32,7 @@ bench-main: $(STAMP)
 	$(BIN)/python benchmarks/bench_embed.py
 	$(BIN)/python benchmarks/bench_senses.py
 	$(BIN)/python benchmarks/bench_incremental.py --shared
+	$(BIN)/python benchmarks/bench_storage.py
 
 # The long ones (generated corpora of 10^7 and 10^8 tokens, kept in /tmp/bscale; ~40 min).
 bench-scale: $(STAMP)
