@@ -3,7 +3,8 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_scale.py [--out DIR] [--sizes 1e7,1e8] [--workers 1,2]
-        [--vocab 50000] [--window 10] [--json FILE]
+        [--vocab 50000] [--window 10] [--json FILE] [--quick] [--results DIR]
+    .venv/bin/python benchmarks/bench_scale.py --project benchmarks/results/scale.json
 
 Setup (not timed): one corpus per size from the planted-sense generator,
 ``wsi synth --out DIR/synth-<size> --tokens <size> --vocab <V> --dim 50 --polysemous 100
@@ -27,6 +28,9 @@ Measured per run:
 - tokens (corpus stage counter), tokens/s over corpus+vocab+cooc and of the cooc stage
   alone, and the speed-up of 2 workers over 1 (per size);
 - nnz (cooc counter) and the cooc output's size on disk (sum of ``cooc/part-*.parquet``);
+- the bytes of every published output per stage, as ``manifest.json`` records them, per
+  unit of what it grows with: corpus shards per token, vocab.parquet +
+  vocab.counts.parquet per vocabulary word, cooc parts per distinct pair;
 - memory: every ~50 ms psutil reads the RSS of the ``wsi`` process and of each of its
   descendants (the ``auto`` scheduler's worker processes, which tokenise; counting and
   cooc run on threads in the main process). Reported: (a) the peak of the whole tree's
@@ -39,6 +43,14 @@ Memory growth (per worker count, between the smallest and the largest size): pea
 requirement — memory must not grow with corpus size beyond the output's own size —
 checked as peak(large) - peak(small) <= output(large) - output(small) + 10% of
 peak(small) (the margin covers sampling and allocator noise), reported met/MISSED.
+
+Capacity plan (table ``capacity``, a pure function of the runs in the results file, see
+:func:`capacity`): distinct pairs and vocabulary fitted as power laws of the tokens, time
+per stage as fixed + per-token seconds with the measured parallel efficiency, memory per
+process as base + bytes per pair, storage as bytes per unit; projected to 10^9 and 10^10
+tokens on 1, 2, 8 and 32 workers. ``--project FILE`` prints it from an existing results
+file without running anything. ``--quick`` measures 1e5 and 1e6 tokens (two sizes, so
+that the fits run) unless ``--sizes`` is given.
 
 Figures are reported, never asserted: the exit status is 0 unless a command fails.
 """
