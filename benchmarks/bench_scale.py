@@ -425,11 +425,13 @@ def capacity(runs, tokens=PROJECT_TOKENS, workers=PROJECT_WORKERS, vocab_limit=N
         eff = 1.0 if wmax == w1 or rw <= 0 else min(1.0, r1 * w1 / (rw * wmax))
         time_fit[s] = {"fixed_s": c1, "s_per_token_1_worker": r1 * w1, "workers_measured":
                        [w1, wmax], "efficiency": eff}
-        pts = [(r["nnz"], r["stage_peaks"][s]["largest_mb"]) for r in at[wmax]
-               if r["stage_peaks"][s]["largest_is_main"] is not None]
-        if not pts:
-            pts = [(r["nnz"], r["peak_largest_mb"]) for r in at[wmax]]
-        m0, m1 = fit_affine(*zip(*pts))
+        # memory: per size the highest of the worker counts (the conservative reading)
+        worst = {}
+        for r in runs:
+            p = r["stage_peaks"][s]
+            mb = p["largest_mb"] if p["largest_is_main"] is not None else r["peak_largest_mb"]
+            worst[r["nnz"]] = max(worst.get(r["nnz"], 0.0), mb)
+        m0, m1 = fit_affine(list(worst), list(worst.values()))
         memory_fit[s] = {"base_mb": m0, "mb_per_pair": m1}
     model = {"sizes": sizes, "workers": ws, "nnz": {"a": nnz_a, "b": nnz_b},
              "vocab_limit": vocab_limit,
@@ -487,7 +489,8 @@ def capacity_table(runs, vocab_limit=None):
             f"{s} {f['s_per_token_1_worker'] * 1e6:.3f} us/token + {f['fixed_s']:.2f} s, "
             f"efficiency {f['efficiency']:.2f}" for s, f in model["time"].items()),
         "peak GB / process = the largest stage's base + per-pair growth of the largest "
-        "process's peak RSS (non-negative least squares over sizes at the most workers): "
+        "process's peak RSS (non-negative least squares over the sizes, each at the worker "
+        "count with the highest peak): "
         + "; ".join(f"{s} {m['base_mb']:.0f} MB + {m['mb_per_pair'] * 2**20:.2f} B/pair"
                     for s, m in model["memory"].items()),
         "storage per unit at the largest size: " + ", ".join(
@@ -495,6 +498,13 @@ def capacity_table(runs, vocab_limit=None):
         + " (published outputs as manifest.json records them; corpus = tokenised shards, "
         "vocab = vocab.parquet + vocab.counts.parquet, cooc = cooc/ parts)",
     ]
+    slow = [s for s, f in model["time"].items()
+            if f["workers_measured"][1] > f["workers_measured"][0]
+            and f["efficiency"] * f["workers_measured"][1] <= f["workers_measured"][0]]
+    if slow:
+        notes.append(f"WARNING: no speed-up from {model['workers'][0]} to "
+                     f"{model['workers'][-1]} workers measured for {', '.join(slow)} (a busy "
+                     "machine?): more workers project slower there; rerun on an idle machine")
     return model, bench_results.table(cols, trows, notes)
 
 
