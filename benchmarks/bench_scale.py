@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_scale.py [--out DIR] [--sizes 1e7,1e8] [--workers 1,2]
         [--vocab 50000] [--window 10] [--json FILE] [--quick] [--results DIR]
+    .venv/bin/python benchmarks/bench_scale.py --shared [--data DIR] [--sizes 1e5,3e5,1e6,3e6]
     .venv/bin/python benchmarks/bench_scale.py --project benchmarks/results/scale.json
 
 Setup (not timed): one corpus per size from the planted-sense generator,
@@ -43,6 +44,11 @@ Memory growth (per worker count, between the smallest and the largest size): pea
 requirement — memory must not grow with corpus size beyond the output's own size —
 checked as peak(large) - peak(small) <= output(large) - output(small) + 10% of
 peak(small) (the margin covers sampling and allocator noise), reported met/MISSED.
+
+With ``--shared`` the corpora are natural text instead: for each size, the first lines
+holding that many whitespace tokens of the six shared corpora's non-blank lines in one
+seeded random order (``DIR/text-<size>``, reused when its text.json matches); results
+``scale_text.json`` with tables ``scale_text`` and ``capacity_text``.
 
 Capacity plan (table ``capacity``, a pure function of the runs in the results file, see
 :func:`capacity`): distinct pairs and vocabulary fitted as power laws of the tokens, time
@@ -161,6 +167,47 @@ def make_corpus(directory, tokens, vocab):
     if not synth_matches(directory, tokens, vocab):
         raise RuntimeError(f"`{shlex.join(cmd)}` did not leave a matching synth.json")
     return {"dir": str(directory), "reused": False, "seconds": wall, "other_load": other}
+
+
+SHARED_DATA = ROOT.parent / "shared/data/corpora"
+SHARED_FILES = ("abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext")
+TEXT_SEED = 0
+
+
+def text_lines(files, seed=TEXT_SEED):
+    """The non-blank lines of ``files`` in one seeded random order: every prefix is the same
+    mix of the corpora (the runs' windows stop at line ends, so no window is cut)."""
+    import numpy as np
+    lines = [ln for f in files for ln in Path(f).read_text(encoding="utf-8",
+                                                           errors="replace").splitlines()
+             if ln.strip()]
+    return [lines[i] for i in np.random.default_rng(seed).permutation(len(lines))]
+
+
+def make_text_corpus(directory, files, tokens, lines=None):
+    """The first lines of :func:`text_lines` holding ``tokens`` whitespace tokens, in
+    ``directory/corpus.txt`` (reused when its text.json matches)."""
+    directory = Path(directory)
+    want = {"files": [str(f) for f in files], "bytes": [Path(f).stat().st_size for f in files],
+            "tokens": tokens, "seed": TEXT_SEED}
+    meta = directory / "text.json"
+    try:
+        if json.loads(meta.read_text()) == want and (directory / "corpus.txt").is_file():
+            return {"dir": str(directory), "reused": True, "seconds": None, "other_load": None}
+    except (OSError, ValueError):
+        pass
+    t = time.monotonic()
+    out, n = [], 0
+    for ln in (lines if lines is not None else text_lines(files)):
+        out.append(ln)
+        n += len(ln.split())
+        if n >= tokens:
+            break
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "corpus.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
+    meta.write_text(json.dumps(want))
+    return {"dir": str(directory), "reused": False, "seconds": time.monotonic() - t,
+            "other_load": 0.0}
 
 
 def warm_page_cache(path, chunk=16 << 20):
@@ -552,6 +599,12 @@ def main(argv=None):
                    help="wsi synth --vocab: words in the generator's vocabulary (default 50000)")
     p.add_argument("--window", type=_count, default=10, help="cooc.window (default 10)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--shared", action="store_true",
+                   help="natural text instead of wsi synth: prefixes of the six shared "
+                        "corpora's lines in one seeded random order (results scale_text.json, "
+                        "tables scale_text and capacity_text; default sizes 1e5,3e5,1e6,3e6)")
+    p.add_argument("--data", type=Path, default=SHARED_DATA,
+                   help=f"with --shared: the corpora's folder (default {SHARED_DATA})")
     p.add_argument("--project", type=Path, default=None, metavar="SCALE_JSON",
                    help="run nothing: print the capacity projection of an existing results "
                         "file of this script (benchmarks/results/scale.json)")
@@ -561,6 +614,22 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.project is not None:
         return print_projection(args.project)
+    text_files, lines = None, None
+    if args.shared:
+        text_files = [args.data / f"{n}.txt" for n in SHARED_FILES]
+        absent = [str(f) for f in text_files if not f.is_file()]
+        if absent:
+            print(f"bench_scale: skipped: --shared needs {', '.join(absent)} (--data names "
+                  "their folder)")
+            return 0
+        if args.sizes is None:
+            args.sizes = [10**5, 3 * 10**5] if args.quick else [10**5, 3 * 10**5, 10**6,
+                                                               3 * 10**6]
+        lines = text_lines(text_files)
+        have = sum(len(ln.split()) for ln in lines)
+        if args.sizes[-1] > have:
+            p.error(f"--sizes: {args.sizes[-1]:,} tokens asked, the shared corpora hold "
+                    f"{have:,} whitespace tokens")
     if args.sizes is None:
         args.sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
     rec = bench_results.Recorder(__file__, args, ("benchmarks/results.py",
@@ -590,6 +659,11 @@ def main(argv=None):
     try:
         # Setup (not timed): the corpora, then a tiny warm-up run.
         for size in args.sizes:
+            if args.shared:
+                directory = base / f"text-{size_label(size)}"
+                log(f"setup: {size_label(size)} tokens of the shared corpora -> {directory}")
+                setups[size] = make_text_corpus(directory, text_files, size, lines)
+                continue
             directory = base / f"synth-{size_label(size)}"
             log(f"setup: wsi synth --tokens {size_label(size)} --vocab {args.vocab} -> "
                 f"{directory}")
@@ -635,8 +709,10 @@ def main(argv=None):
     mem, verdicts = memory_lines(results, args.sizes, args.workers)
 
     out = []
-    out.append(f"bench_scale: corpus -> vocab -> cooc on wsi synth corpora (--vocab {args.vocab} "
-               f"--dim {SYNTH_DIM} --polysemous {SYNTH_POLYSEMOUS} --seed {SYNTH_SEED}), "
+    what = ("prefixes of the shared corpora (natural text)" if args.shared else
+             f"wsi synth corpora (--vocab {args.vocab} --dim {SYNTH_DIM} --polysemous "
+             f"{SYNTH_POLYSEMOUS} --seed {SYNTH_SEED})")
+    out.append(f"bench_scale: corpus -> vocab -> cooc on {what}, "
                f"cooc.window={args.window}, scheduler auto, run.workers in "
                f"{','.join(map(str, args.workers))}")
     out.append(f"machine: {os.cpu_count()} cores, "
@@ -719,17 +795,24 @@ def main(argv=None):
                    "vocabulary words, distinct pairs: corpus = tokenised shards, vocab = "
                    "vocab.parquet + vocab.counts.parquet, cooc = cooc/ parts"]
     run_list = [{"size": s_, **r} for (s_, _w), r in results.items()]
-    model, cap_table = capacity_table(run_list, args.vocab)
+    model, cap_table = capacity_table(run_list, None if args.shared else args.vocab)
     print()
     print_projection_table(cap_table)
-    rec.write("scale", {"window": args.window, "runs": run_list,
-                        "setup": {size_label(s): st for s, st in setups.items()},
-                        "capacity_model": model,
-                        "synth": {"vocab": args.vocab, "dim": SYNTH_DIM,
-                                  "polysemous": SYNTH_POLYSEMOUS, "seed": SYNTH_SEED}},
-              {"scale": bench_results.table(cols, trows, [m.strip() for m in mem]
-                                            + stage_notes),
-               "capacity": cap_table})
+    if args.shared:
+        source = {"text": {"files": [str(f) for f in text_files], "seed": TEXT_SEED}}
+        stage_notes.insert(0, "natural text: prefixes of the six shared corpora's non-blank "
+                              "lines in one seeded random order (sizes in whitespace tokens; "
+                              "tokens = the pipeline's count)")
+    else:
+        source = {"synth": {"vocab": args.vocab, "dim": SYNTH_DIM,
+                            "polysemous": SYNTH_POLYSEMOUS, "seed": SYNTH_SEED}}
+    suffix = "_text" if args.shared else ""
+    rec.write("scale" + suffix, {"window": args.window, "runs": run_list,
+                                 "setup": {size_label(s): st for s, st in setups.items()},
+                                 "capacity_model": model, **source},
+              {"scale" + suffix: bench_results.table(cols, trows, [m.strip() for m in mem]
+                                                     + stage_notes),
+               "capacity" + suffix: cap_table})
     if args.json:
         args.json.write_text(json.dumps({
             "command": command, "code": [code_start, code_end], "window": args.window,

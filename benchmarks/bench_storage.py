@@ -323,6 +323,9 @@ def main(argv=None):
         "moto CPU s = CPU the moto server used during the run, on the same cores: part of "
         "the S3 overhead measured here is the fake server's own work",
         "outputs of the first pair: " + message + (" -> equal" if equal else " -> NOT EQUAL"),
+        "s3 / local seconds per stage (median runs): " + ", ".join(
+            f"{k} {ratio(med['s3']['seconds'][k], loc['seconds'][k]):.2f}x"
+            if loc["seconds"][k] else f"{k} -" for k in STAGES),
         "tokens, nnz, pairs and vocabulary equal in every run: "
         + ("yes" if same_counts else "NO"),
         "every run (wall s / c+v+c s): " + "; ".join(
