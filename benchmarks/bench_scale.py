@@ -545,6 +545,13 @@ def capacity_table(runs, vocab_limit=None):
         + " (published outputs as manifest.json records them; corpus = tokenised shards, "
         "vocab = vocab.parquet + vocab.counts.parquet, cooc = cooc/ parts)",
     ]
+    notes.append("not in the table, by construction rather than measured: embed.method glove "
+                 "trains in one task holding every pair's row and column (int32), weight "
+                 "(float64) and place in the epoch's order (int64), 24 B a pair, the Arrow "
+                 "table it reads them from aside: " + ", ".join(
+                     f"{size_label(r['tokens'])} {24 * r['nnz'] / 1e9:.1f} GB"
+                                       for r in rows[::len(PROJECT_WORKERS)])
+                 + " on one node")
     slow = [s for s, f in model["time"].items()
             if f["workers_measured"][1] > f["workers_measured"][0]
             and f["efficiency"] * f["workers_measured"][1] <= f["workers_measured"][0]]

@@ -56,9 +56,11 @@ STAGES = ("corpus", "vocab", "cooc")
 PROFILE = "conf/small_corpus.yaml"
 BUCKET = "bench-storage"
 
-for p in (ROOT, HERE, ROOT / "tests"):
+for p in (ROOT, HERE):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
+if str(ROOT / "tests") not in sys.path:  # tests/servers.py; last, so it shadows nothing
+    sys.path.append(str(ROOT / "tests"))
 
 import results  # noqa: E402
 from bench_cooc import TreeSampler, _wsi_command, run_sampled  # noqa: E402
