@@ -230,6 +230,7 @@ class SensesConfig(_Section):
     min_excess: float
     background: int = Field(ge=0)
     n_init: int = Field(ge=1)
+    fit_dims: int = Field(ge=0)
     seed: int = Field(ge=0)
 
     @field_validator("windows")
@@ -244,6 +245,11 @@ class OccurrencesConfig(_Section):
     targets: list[str]
 
 
+class AssignConfig(_Section):
+    partition_bytes: int = Field(ge=1024)
+    sample_cap: int = Field(ge=2)
+
+
 class Config(_Section):
     run: RunConfig
     corpus: CorpusConfig
@@ -256,6 +262,7 @@ class Config(_Section):
     atoms: AtomsConfig
     senses: SensesConfig
     occurrences: OccurrencesConfig
+    assign: AssignConfig
 
     def section(self, dotted):
         """The value at a dotted key, e.g. ``"cooc.window"``, as plain data."""
