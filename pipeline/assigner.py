@@ -21,7 +21,7 @@ arrays once, not once per task.
 
     model = load_model("outputs/default", "cluster")
     table = assign_items(model, [Item(1, "a", None, "the <<bank>> raised rates"), ...])
-    # partitioned: model.sample(model.encode(part)) per partition, merge_samples,
+    # partitioned: model.sample(part) per partition, merge_samples,
     # fit_batch once, then model.table(model.encode(part), centres) per partition
 """
 from __future__ import annotations
@@ -32,18 +32,20 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from tasks.assign import (blocks_from_sums, centre_unit_rows, fit_centres, nearest_centres,
-                          target_windows, window_sums)
+from tasks.assign import (blocks_from_sums, fit_centres, merge_samples,
+                          nearest_centres_from_sums, sample_priority, window_sums)
 from tasks.context import sif_weighted_vectors
 from tasks.senses import score_senses_flat
+from tasks.targets import MARK_RE, target_windows
+from tasks.tokenize import tokenize
 
 from .artifacts.tables import read_atoms, read_sense_table, read_vectors, read_vocab
 from .config import load_config
 from .runs import artifact_url, open_run
 from .storage import load_npy
 
-__all__ = ["Item", "Encoded", "AssignModel", "load_model", "fit_batch", "merge_samples",
-           "assign_items", "SCHEMA", "METHODS"]
+__all__ = ["Item", "Encoded", "AssignModel", "load_model", "fit_batch", "assign_items",
+           "SCHEMA", "METHODS"]
 
 METHODS = ("cluster", "atoms")
 
@@ -154,7 +156,7 @@ class AssignModel:
         self.exclude_target = method == "cluster"
 
     # ------------------------------------------------------------------ encoding
-    def key(self, word):
+    def key(self, word):  # a word as the run's vocabulary spells it
         return word.lower() if self.lowercase else word
 
     def encode(self, items):
@@ -207,20 +209,20 @@ class AssignModel:
         return blocks_from_sums(sums, counts, self.common)
 
     def chunks(self, enc):
-        """(indices into ``enc.rows``, their vectors), :data:`CHUNK` at a time."""
+        """(indices into ``enc.rows``, their window sums and counts), :data:`CHUNK` at
+        a time."""
         for lo in range(0, len(enc.rows), CHUNK):
             which = np.arange(lo, min(lo + CHUNK, len(enc.rows)))
-            yield which, self.vectors(enc, which)
+            yield (which, *window_sums(enc.ids, enc.starts[which], enc.ends[which],
+                                       enc.positions[which], self.rows, self.windows))
 
     def background(self):
         """Multi-scale contexts of ``senses.background`` seeded random corpus positions,
         for the one-sense criterion (None when that is 0 or the run has no corpus)."""
         n = int(self.senses.background)
-        if n == 0 or self.method != "cluster":
-            return None
-        if getattr(self, "_background", None) is None:
+        if n and self.method == "cluster" and getattr(self, "_background", None) is None:
             self._background = self._background_vectors(n)
-        return self._background
+        return getattr(self, "_background", None) if n else None
 
     def _background_vectors(self, n):
         import fsspec
@@ -242,31 +244,46 @@ class AssignModel:
         return blocks_from_sums(sums, counts, self.common)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, enc):
+    def group_key(self, item):
+        """The cluster method's group of an item without tokenising its context (None
+        when it has no target): its ``word``, else its marked text's tokens."""
+        if item.error is not None or not isinstance(item.context, str):
+            return None
+        if isinstance(item.word, str) and item.word:
+            return self.key(item.word)
+        m = MARK_RE.search(item.context)
+        return " ".join(tokenize(m.group(1), lowercase=self.lowercase)) if m else None
+
+    def sample(self, items):
         """This partition's part of the per-word sample the cluster method fits on:
         {key: (priorities, orders, vectors float32)} of at most ``assign.sample_cap``
-        occurrences per word, those of smallest seeded priority (a hash of the item's
-        ``order``), so the merged sample does not depend on the partitioning.
-        Occurrences without context are then dropped (a word with more than the cap
-        may so keep a few less)."""
+        items per word, those of smallest seeded priority (a hash of the item's
+        ``order``), so the merged sample does not depend on the partitioning. Only
+        those items are encoded; the ones that turn out unusable or without context are
+        then dropped (a word with more than the cap may so keep a few less)."""
         cap, seed = int(self.assign.sample_cap), int(self.senses.seed)
         groups = {}
-        for j, i in enumerate(enc.rows):
-            groups.setdefault(enc.keys[i], []).append(j)
-        picked = {}
-        for key, js in groups.items():
-            js = np.array(js, dtype=np.int64)
-            orders = np.array([enc.items[i].order for i in enc.rows[js]], dtype=np.int64)
-            prio = _priority(orders, seed)
-            keep = np.argsort(prio, kind="stable")[:cap]
-            picked[key] = (js[keep], prio[keep], orders[keep])
+        for i, it in enumerate(items):
+            key = self.group_key(it)
+            if key is not None:
+                groups.setdefault(key, []).append(i)
         out = {}
-        for key, (js, prio, orders) in picked.items():
-            x = np.vstack([self.vectors(enc, js[lo:lo + CHUNK])
-                           for lo in range(0, len(js), CHUNK)]).astype(np.float32)
+        for key, idx in groups.items():
+            idx = np.array(idx, dtype=np.int64)
+            orders = np.array([items[i].order for i in idx], dtype=np.int64)
+            prio = sample_priority(orders, seed)
+            keep = np.argsort(prio, kind="stable")[:cap]
+            enc = self.encode([items[i] for i in idx[keep]])
+            sel = np.array([j for j in range(len(enc.rows)) if enc.keys[enc.rows[j]] == key],
+                           dtype=np.int64)
+            if not len(sel):
+                continue
+            x = np.vstack([self.vectors(enc, sel[lo:lo + CHUNK])
+                           for lo in range(0, len(sel), CHUNK)]).astype(np.float32)
             nz = np.any(x != 0, axis=1)
+            at = keep[enc.rows[sel]]
             if nz.any():
-                out[key] = (prio[nz], orders[nz], x[nz])
+                out[key] = (prio[at][nz], orders[at][nz], x[nz])
         return out
 
     # ------------------------------------------------------------------ scoring
@@ -276,14 +293,15 @@ class AssignModel:
         labels = np.full(n, -1, dtype=np.int64)
         scores = [[] for _ in range(n)]
         atoms = [[] for _ in range(n)]
-        for which, x in self.chunks(enc):
+        for which, sums, counts in self.chunks(enc):
             if self.method == "atoms":
+                x = blocks_from_sums(sums, counts, self.common)
                 self._score_atoms(enc, which, x, labels, scores, atoms)
             else:
-                self._score_centres(enc, which, x, centres or {}, labels, scores)
+                self._score_centres(enc, which, sums, counts, centres or {}, labels, scores)
         return labels, scores, atoms
 
-    def _score_centres(self, enc, which, x, centres, labels, scores):
+    def _score_centres(self, enc, which, sums, counts, centres, labels, scores):
         groups = {}
         for j, i in enumerate(enc.rows[which]):
             groups.setdefault(enc.keys[i], []).append(j)
@@ -295,20 +313,20 @@ class AssignModel:
                     enc.errors[i] = "no context word with a vector"
                 continue
             mean, cen = fit
-            lab, sc = nearest_centres(centre_unit_rows(x[js], mean), cen)
+            lab, sc = nearest_centres_from_sums(sums[js], counts[js], self.common, mean, cen)
             for i, lb, row in zip(enc.rows[which[js]], lab, sc):
                 if lb < 0:
                     enc.errors[i] = "no context word with a vector"
                     continue
                 labels[i] = lb
-                scores[i] = row.tolist()
+                scores[i] = row
 
     def _score_atoms(self, enc, which, x, labels, scores, atoms):
         empty = (np.zeros(0, np.int64), np.zeros(0))
         rows = enc.rows[which]
         cands = [self.sense_table.get(enc.words[i], empty) for i in rows]
         for i, (a, _c) in zip(rows, cands):
-            atoms[i] = [int(v) for v in a]
+            atoms[i] = a
         nz = np.any(x != 0, axis=1)
         v = x @ self.map.T + self.intercept
         v[~nz] = 0.0
@@ -323,51 +341,39 @@ class AssignModel:
                                  "no sense: no context word has a vector")
                 continue
             labels[i] = int(best[j])
-            scores[i] = per[j].tolist()
+            scores[i] = per[j]
 
     def table(self, enc, centres=None):
         """The output rows (:data:`SCHEMA`) of the encoded items, in input order."""
         labels, scores, atoms = self.score(enc, centres)
         ok = labels >= 0
-        best = [None if not o else max(s) if self.method == "atoms" else s[lb]
-                for s, lb, o in zip(scores, labels, ok)]
+        empty = np.zeros(0, np.float32)
+        scores = [np.asarray(s, dtype=np.float32) if o else empty for s, o in zip(scores, ok)]
+        lengths = np.fromiter(map(len, scores), dtype=np.int32, count=len(scores))
+        flat = np.concatenate(scores) if len(scores) else empty
+        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+        best = np.zeros(len(scores), dtype=np.float32)
+        has = ok & (lengths > 0)
+        if self.method == "atoms":
+            best[has] = np.maximum.reduceat(flat, starts[:-1][has]) if has.any() else []
+        else:
+            best[has] = flat[starts[:-1][has] + labels[has]]
+        n_atoms = np.fromiter(map(len, atoms), dtype=np.int32, count=len(atoms))
+        flat_atoms = np.fromiter((a for row in atoms for a in row), dtype=np.int32,
+                                 count=int(n_atoms.sum()))
         return pa.table({
             "id": pa.array([it.id for it in enc.items], type=pa.string()),
             "word": pa.array(enc.words, type=pa.string()),
             "method": pa.array([self.method] * len(enc.items), type=pa.string()),
             "sense": pa.array(labels, type=pa.int32(), mask=~ok),
-            "score": pa.array(best, type=pa.float32()),
-            "scores": pa.array([s if o else [] for s, o in zip(scores, ok)],
-                               type=pa.list_(pa.float32())),
-            "atoms": pa.array(atoms, type=pa.list_(pa.int32())),
+            "score": pa.array(best, type=pa.float32(), mask=~has),
+            "scores": pa.ListArray.from_arrays(pa.array(starts), pa.array(flat)),
+            "atoms": pa.ListArray.from_arrays(
+                pa.array(np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int32)),
+                pa.array(flat_atoms)),
             "error": pa.array([None if o else (e or "no sense")
                                for e, o in zip(enc.errors, ok)], type=pa.string()),
         }, schema=SCHEMA)
-
-
-def _priority(orders, seed):
-    """A seeded 64-bit hash (splitmix64) of each order number: the sampling priority."""
-    with np.errstate(over="ignore"):
-        z = orders.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15) * np.uint64(seed + 1)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
-def merge_samples(cap, *parts):
-    """Merge :meth:`AssignModel.sample` results, keeping the ``cap`` smallest priorities
-    per word (a tree reduction can apply this at every level)."""
-    out = {}
-    for part in parts:
-        for key, (p, o, x) in part.items():
-            if key in out:
-                p0, o0, x0 = out[key]
-                p, o, x = np.concatenate([p0, p]), np.concatenate([o0, o]), np.vstack([x0, x])
-            if len(p) > cap:
-                keep = np.argsort(p, kind="stable")[:cap]
-                p, o, x = p[keep], o[keep], x[keep]
-            out[key] = (p, o, x)
-    return out
 
 
 def fit_batch(model, sample, background=None):
@@ -386,9 +392,8 @@ def fit_batch(model, sample, background=None):
 def assign_items(model, items):
     """The output table of a batch held in memory (one partition): encoded, fitted on
     itself (cluster) and scored, as the partitioned path does with one partition."""
-    enc = model.encode(items)
     centres = None
     if model.method == "cluster":
-        sample = merge_samples(int(model.assign.sample_cap), model.sample(enc))
+        sample = merge_samples(int(model.assign.sample_cap), model.sample(items))
         centres = fit_batch(model, sample, model.background())
-    return model.table(enc, centres)
+    return model.table(model.encode(items), centres)

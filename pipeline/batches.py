@@ -31,9 +31,11 @@ import uuid
 from dataclasses import dataclass
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .assigner import SCHEMA, Item
 from .errors import InputError, StorageError, UsageError
 
 __all__ = ["Partition", "plan", "read_partition", "count_lines", "Output"]
@@ -156,13 +158,15 @@ def count_lines(p, storage_options=None):
 def read_partition(p, first_line, storage_options=None):
     """The :class:`pipeline.assigner.Item` list of partition ``p`` (blank lines skipped);
     ``first_line`` is the number of its first line in its file (JSONL)."""
-    from .assigner import Item
     prefix = f"{p.label}:" if p.label else ""
     if p.kind == "parquet":
         return _read_parquet(p, prefix, storage_options)
     start, data = _read_bytes(p, storage_options)
-    items = []
     base = (p.file_no << 40) + start
+    fast = _read_json_columns(data, first_line, prefix, base)
+    if fast is not None:
+        return fast
+    items = []
     pos = 0
     for n, raw in enumerate(data.split(b"\n")):
         at = pos
@@ -188,8 +192,32 @@ def read_partition(p, first_line, storage_options=None):
     return items
 
 
+def _read_json_columns(data, first_line, prefix, base):
+    """The items of a block whose every line is a JSON object, parsed by Arrow's JSON
+    reader (columns at once); None when any line is blank, not an object or of a type
+    the reader refuses, so that the line-by-line reader gives each its own error."""
+    import pyarrow.json as pj
+    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    if not lines:
+        return []
+    try:
+        t = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(
+            use_threads=False, block_size=max(len(data), 1 << 20)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    if t.num_rows != lines or "context" not in t.column_names:
+        return None
+    n = t.num_rows
+    contexts = t["context"].to_pylist()
+    words = t["word"].to_pylist() if "word" in t.column_names else [None] * n
+    ids = t["id"].to_pylist() if "id" in t.column_names else [None] * n
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    at = np.concatenate([[0], ends[:lines - 1] + 1]) + base
+    return [Item(first_line + j, f"{prefix}{first_line + j}" if ids[j] is None else str(ids[j]),
+                 words[j], contexts[j], order=int(at[j])) for j in range(n)]
+
+
 def _read_parquet(p, prefix, storage_options):
-    from .assigner import Item
     try:
         with fsspec.open(p.url, "rb", **(storage_options or {})) as f:
             pf = pq.ParquetFile(f)
@@ -281,7 +309,6 @@ class Output:
         the directory; returns the output URL."""
         if not self.single:
             return self.url
-        from .assigner import SCHEMA
         tmp = f"{self.path}.{uuid.uuid4().hex[:8]}.tmp" if self.local else self.path
         try:
             with self.fs.open(tmp, "wb") as f, pq.ParquetWriter(f, SCHEMA) as writer:

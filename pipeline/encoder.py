@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.assign import locate
+from tasks.targets import locate
 from tasks.context import occurrence_context, remove_components, sif_weighted_vectors
 from .artifacts.tables import read_vectors, read_vocab
 from .errors import InputError
@@ -79,7 +79,7 @@ class ContextEncoder:
 
     def locate(self, text, word=None):
         """Tokens of ``text`` and the target's span [start, end) in them
-        (:func:`tasks.assign.locate`: the ``<<...>>``-marked text, else the first
+        (:func:`tasks.targets.locate`: the ``<<...>>``-marked text, else the first
         occurrence of ``word``).
 
         Raises

@@ -4,10 +4,8 @@ An *occurrence* is a target (one token or a span of tokens) in a text, given
 by a ``<<marked>>`` span or by the first occurrence of a word. A partition of
 occurrences is turned into arrays once and scored as arrays:
 
-1. :func:`locate` / :func:`target_windows`: the target's tokens and at most
-   ``width`` tokens on each side, tokenised as :func:`tasks.tokenize.tokenize`
-   does the whole text (only the text near the target is tokenised: cuts are
-   made at whitespace, which no token spans, so the tokens are the same).
+1. :func:`tasks.targets.target_windows`: the target's tokens and at most ``width``
+   tokens on each side.
 2. :func:`window_sums`: for every occurrence and every window r of an
    ascending list, the sum of the context rows within r tokens and their
    count, in one pass over each occurrence's widest window (the windows are
@@ -22,121 +20,13 @@ occurrences is turned into arrays once and scored as arrays:
 """
 from __future__ import annotations
 
-import re
-
 import numba
 import numpy as np
 
 from .context import remove_components
-from .tokenize import tokenize
 
-__all__ = ["MARK_RE", "locate", "target_windows", "word_forms", "window_sums",
-           "blocks_from_sums", "centre_unit_rows", "fit_centres", "nearest_centres"]
-
-MARK_RE = re.compile(r"<<\s*([^<>]+?)\s*>>")
-_SPACE = re.compile(r"\s")
-
-
-def word_forms(word, *, lowercase):
-    """Token sequences that count as ``word``: as tokenised, hyphens split, hyphen-joined.
-
-    ``ballroom_dancing`` is the span ``ballroom dancing`` (the tokeniser splits at
-    underscores); ``ice-cream`` also matches ``ice cream`` and ``ice cream`` the token
-    ``ice-cream``. Raises ValueError when the word has no token.
-    """
-    seq = tokenize(word, lowercase=lowercase)
-    if not seq:
-        raise ValueError(f"target word {word!r} has no token")
-    split = [p for t in seq for p in t.split("-")]
-    return list(dict.fromkeys(tuple(x) for x in (seq, split, ["-".join(seq)])))
-
-
-def locate(text, word=None, *, lowercase):
-    """Tokens of ``text`` and the target's span [start, end) in them.
-
-    The target is the first ``<<...>>``-marked text (one or several tokens), else the
-    first occurrence of ``word`` (:func:`word_forms`). Raises ValueError with the
-    reason when there is no target.
-    """
-    m = MARK_RE.search(text)
-    if m:
-        target = tokenize(m.group(1), lowercase=lowercase)
-        if not target:
-            raise ValueError(f"marked target {m.group(0)!r} has no token")
-        before = tokenize(text[:m.start()], lowercase=lowercase)
-        after = tokenize(text[m.end():], lowercase=lowercase)
-        return before + target + after, len(before), len(before) + len(target)
-    if not word:
-        raise ValueError("no <<target>> marked in the text and no word given")
-    tokens = tokenize(text, lowercase=lowercase)
-    for seq in word_forms(word, lowercase=lowercase):
-        k = len(seq)
-        for i in range(len(tokens) - k + 1):
-            if tuple(tokens[i:i + k]) == seq:
-                return tokens, i, i + k
-    raise ValueError(f"{word!r} does not occur in the text")
-
-
-def _last_tokens(text, end, n, lowercase):
-    """The last ``n`` tokens of ``text[:end]``, tokenising only as much as needed."""
-    if n <= 0:
-        return []
-    size = 12 * n + 64
-    while True:
-        lo = end - size
-        if lo <= 0:
-            return tokenize(text[:end], lowercase=lowercase)[-n:]
-        cut = _SPACE.search(text, lo, end)  # no token spans a whitespace character
-        if cut is not None:
-            tokens = tokenize(text[cut.start():end], lowercase=lowercase)
-            if len(tokens) >= n:
-                return tokens[-n:]
-        size *= 2
-
-
-def _first_tokens(text, start, n, lowercase):
-    """The first ``n`` tokens of ``text[start:]``, tokenising only as much as needed."""
-    if n <= 0:
-        return []
-    size = 12 * n + 64
-    while True:
-        hi = start + size
-        if hi >= len(text):
-            return tokenize(text[start:], lowercase=lowercase)[:n]
-        cut = text.rfind(" ", start, hi)
-        if cut < 0:
-            m = None
-            for m in _SPACE.finditer(text, start, hi):
-                pass
-            cut = -1 if m is None else m.start()
-        if cut >= 0:
-            tokens = tokenize(text[start:cut], lowercase=lowercase)
-            if len(tokens) >= n:
-                return tokens[:n]
-        size *= 2
-
-
-def target_windows(text, word=None, *, width, lowercase):
-    """(left tokens, target tokens, right tokens) of the occurrence in ``text``.
-
-    The same tokens :func:`locate` gives, at most ``width`` on each side. A marked
-    target is found without tokenising the whole text; an unmarked ``word`` needs the
-    whole text. Raises ValueError as :func:`locate`.
-    """
-    m = MARK_RE.search(text)
-    if m is None:
-        tokens, start, end = locate(text, word, lowercase=lowercase)
-        return tokens[max(0, start - width):start], tokens[start:end], tokens[end:end + width]
-    target = tokenize(m.group(1), lowercase=lowercase)
-    if not target:
-        raise ValueError(f"marked target {m.group(0)!r} has no token")
-    if "\u0130" in text:  # lowercasing may change lengths: tokenise whole pieces
-        left = tokenize(text[:m.start()], lowercase=lowercase)[-width:] if width else []
-        right = tokenize(text[m.end():], lowercase=lowercase)[:width]
-        return left, target, right
-    return (_last_tokens(text, m.start(), width, lowercase), target,
-            _first_tokens(text, m.end(), width, lowercase))
-
+__all__ = ["window_sums", "blocks_from_sums", "centre_unit_rows", "fit_centres", "nearest_centres",
+           "nearest_centres_from_sums", "sample_priority", "merge_samples"]
 
 @numba.njit(cache=True, nogil=True)
 def _window_sums(ids, starts, ends, positions, rows, windows, sums, counts):
@@ -323,3 +213,82 @@ def nearest_centres(y, centres):
     scores[nz] = dots / np.where(norm > 0, norm, 1.0)[None, :]
     return labels, scores
 
+
+def nearest_centres_from_sums(sums, counts, common, mean, centres):
+    """:func:`nearest_centres` of ``centre_unit_rows(blocks_from_sums(sums, counts,
+    common), mean)`` without forming the (m, #windows * d) vectors.
+
+    With P the projection off the common directions and s_b a window's sum, the
+    block is P s_b / |P s_b| (the count cancels), so every product the rule needs
+    is s_b against P applied to a slice of ``mean`` or a centre: one (m, d) by
+    (d, k + 1) product per window.
+    """
+    m, nw, d = sums.shape
+    q = np.asarray(common, dtype=np.float64).reshape(-1, d)
+    mean = np.asarray(mean, dtype=np.float64)
+    c = np.asarray(centres, dtype=np.float64)
+    k = len(c)
+    xm = np.zeros(m)           # x . mean
+    xc = np.zeros((m, k))      # x . centre_j
+    xx = np.zeros(m)           # |x|^2 (times nw)
+    for b in range(nw):
+        s = sums[:, b]
+        targets = np.vstack([mean[b * d:(b + 1) * d], c[:, b * d:(b + 1) * d]])  # (k+1, d)
+        targets = targets - (targets @ q.T) @ q          # P v (P is symmetric)
+        dots = s @ targets.T                             # (m, k + 1)
+        qs = s @ q.T
+        norm2 = np.einsum("ij,ij->i", s, s) - np.einsum("ij,ij->i", qs, qs)
+        ok = (counts[:, b] > 0) & (norm2 > 0)
+        inv = np.zeros(m)
+        inv[ok] = 1.0 / np.sqrt(norm2[ok])
+        if nw == 1:  # one window: the plain mean, not unit length
+            inv = np.where(counts[:, b] > 0, 1.0 / np.maximum(counts[:, b], 1), 0.0)
+            xx += inv ** 2 * np.maximum(norm2, 0.0)
+        else:
+            xx += ok
+        xm += dots[:, 0] * inv
+        xc += dots[:, 1:] * inv[:, None]
+    if nw > 1:
+        scale = 1.0 / np.sqrt(nw)
+        xm, xc, xx = xm * scale, xc * scale, xx / nw
+    nz = xx > 0
+    mm = float(mean @ mean)
+    dist = np.sqrt(np.maximum(xx - 2.0 * xm + mm, 0.0))  # |x - mean|
+    labels = np.full(m, -1, dtype=np.int64)
+    scores = np.full((m, k), np.nan)
+    good = nz & (dist > 0)
+    if k == 1:
+        labels[good] = 0
+        scores[good] = 1.0
+        return labels, scores
+    cm = c @ mean
+    yc = (xc[good] - cm[None, :]) / dist[good, None]        # y . centre_j
+    labels[good] = np.argmin((c * c).sum(axis=1)[None, :] - 2.0 * yc, axis=1)
+    norm = np.linalg.norm(c, axis=1)
+    scores[good] = yc / np.where(norm > 0, norm, 1.0)[None, :]
+    return labels, scores
+
+
+def sample_priority(orders, seed):
+    """A seeded 64-bit hash (splitmix64) of each order number: the sampling priority."""
+    with np.errstate(over="ignore"):
+        z = orders.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15) * np.uint64(seed + 1)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def merge_samples(cap, *parts):
+    """Merge samples {key: (priorities, orders, rows)}, keeping the ``cap`` smallest
+    priorities per key (a tree reduction can apply this at every level)."""
+    out = {}
+    for part in parts:
+        for key, (p, o, x) in part.items():
+            if key in out:
+                p0, o0, x0 = out[key]
+                p, o, x = np.concatenate([p0, p]), np.concatenate([o0, o]), np.vstack([x0, x])
+            if len(p) > cap:
+                keep = np.argsort(p, kind="stable")[:cap]
+                p, o, x = p[keep], o[keep], x[keep]
+            out[key] = (p, o, x)
+    return out

@@ -128,7 +128,8 @@ def test_atoms_method_and_single_text_fallback_name_the_method(planted, wsi):
 
 def test_without_the_criterion_the_function_word_is_split(planted):
     """The one sense of "fw" above comes from the criterion, not from the data alone."""
-    from pipeline.assigner import Item, assign_items, fit_batch, load_model, merge_samples
+    from pipeline.assigner import Item, assign_items, fit_batch, load_model
+    from tasks.assign import merge_samples
     run, docs, doc_topic, _tmp = planted
     lines, _truth = _batch(docs, doc_topic, "fw")
     items = [Item(n, x["id"], None, x["context"], order=n) for n, x in enumerate(lines)]
@@ -136,7 +137,7 @@ def test_without_the_criterion_the_function_word_is_split(planted):
     senses = assign_items(plain, items)["sense"].to_numpy()
     assert set(senses) == {0, 1}
     model = load_model(str(run), "cluster")
-    sample = merge_samples(10**6, model.sample(model.encode(items)))
+    sample = merge_samples(10**6, model.sample(items))
     assert len(sample["fw"][0]) == len(lines)  # the whole batch, below the cap
     (mean, centres), = fit_batch(model, sample, model.background()).values()
     assert len(centres) == 1

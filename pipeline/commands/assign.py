@@ -75,30 +75,43 @@ def _count(part, options):
 
 
 def _sample(run_dir, method, sets, part, first_line, options):
+    from threadpoolctl import threadpool_limits
+
     from ..assigner import load_model
     from ..batches import read_partition
-    model = load_model(run_dir, method, sets)
-    return model.sample(model.encode(read_partition(part, first_line, options)))
+    with threadpool_limits(1):  # one task per core: no nested BLAS/OpenMP threads
+        model = load_model(run_dir, method, sets)
+        return model.sample(read_partition(part, first_line, options))
 
 
 def _fit(run_dir, method, sets, sample):
+    from threadpoolctl import threadpool_limits
+
     from ..assigner import fit_batch, load_model
-    model = load_model(run_dir, method, sets)
-    fitted = fit_batch(model, sample, model.background())
+    with threadpool_limits(1):
+        model = load_model(run_dir, method, sets)
+        fitted = fit_batch(model, sample, model.background())
     return {k: (m.astype("float32"), c.astype("float32")) for k, (m, c) in fitted.items()}
 
 
 def _assign(run_dir, method, sets, part, first_line, centres, out_url, options):
     """Assign one partition and write its part; returns (rows, errors, first error)."""
+    from threadpoolctl import threadpool_limits
+
     from ..assigner import load_model
     from ..batches import read_partition, write_part
-    model = load_model(run_dir, method, sets)
-    items = read_partition(part, first_line, options)
-    table = model.table(model.encode(items), centres)
+    with threadpool_limits(1):
+        model = load_model(run_dir, method, sets)
+        items = read_partition(part, first_line, options)
+        table = model.table(model.encode(items), centres)
     write_part(out_url, table, options)
     errors = table["error"].to_pylist()
     first = next(((it.line, it.id, e) for it, e in zip(items, errors) if e), None)
     return len(items), sum(e is not None for e in errors), first
+
+
+def _merge_fits(*parts):
+    return {k: v for p in parts for k, v in p.items()}
 
 
 def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers=None,
@@ -135,9 +148,12 @@ def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers
                        for p in parts]
             merged = tree_reduce(samples, partial(merge_samples, cfg.assign.sample_cap),
                                  runner.split_every, name="assign-sample")
-            centres = runner.compute([delayed(_fit)(run_dir, method, sets, merged)], "fit",
-                                     gil_bound=True, input_bytes=total)[0]
-            centres = runner.share(centres, "assign-centres")
+            merged = runner.compute([merged], "sample", gil_bound=True, input_bytes=total)[0]
+            # one fit per word, spread over the workers
+            fits = runner.compute([delayed(_fit)(run_dir, method, sets, {k: v})
+                                   for k, v in merged.items()], "fit", gil_bound=True,
+                                  input_bytes=total)
+            centres = runner.share(_merge_fits(*fits), "assign-centres")
         results = runner.compute(
             [delayed(_assign)(run_dir, method, sets, p, first[p.index], centres,
                               out.part_url(p.index), options) for p in todo],

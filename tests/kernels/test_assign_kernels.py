@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
-from tasks.assign import (blocks_from_sums, centre_unit_rows, fit_centres, locate,
-                          nearest_centres, target_windows, window_sums)
+from tasks.assign import (blocks_from_sums, centre_unit_rows, fit_centres, nearest_centres,
+                          window_sums)
+from tasks.targets import locate, target_windows
 from tasks.tokenize import tokenize
 
 PIECES = ["bank", "river", "well-known", "don't", "rock\u2019n", "é", "straße", "42", "x_y",
@@ -124,3 +125,24 @@ def test_small_batches_and_one_sense():
     assert centres.shape == (1, 4) and excess is None
     labels, scores = nearest_centres(centre_unit_rows(x, mean), centres)
     assert (labels == 0).all() and (scores == 1).all()
+
+
+@pytest.mark.parametrize("nw, k", [(3, 4), (1, 3), (2, 1)])
+def test_scores_from_sums_equal_scores_of_the_formed_vectors(nw, k):
+    from tasks.assign import nearest_centres_from_sums
+    rng = np.random.default_rng(4)
+    d = 9
+    sums = rng.standard_normal((30, nw, d))
+    counts = rng.integers(0, 4, size=(30, nw))
+    counts[:, -1] = np.maximum(counts[:, -1], counts.max(axis=1))  # widest counts most
+    counts[3] = 0
+    sums[counts == 0] = 0.0
+    q = np.linalg.qr(rng.standard_normal((d, 2)))[0].T
+    x = blocks_from_sums(sums, counts, q)
+    mean = x[:20].mean(axis=0)
+    centres = rng.standard_normal((k, nw * d))
+    want_l, want_s = nearest_centres(centre_unit_rows(x, mean), centres)
+    got_l, got_s = nearest_centres_from_sums(sums, counts, q, mean, centres)
+    np.testing.assert_array_equal(got_l, want_l)
+    np.testing.assert_allclose(got_s, want_s, atol=1e-10)
+    assert got_l[3] == -1
