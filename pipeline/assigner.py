@@ -21,7 +21,8 @@ arrays once, not once per task.
 
     model = load_model("outputs/default", "cluster")
     table = assign_items(model, [Item(1, "a", None, "the <<bank>> raised rates"), ...])
-    # partitioned: model.sample(part) per partition, merge_samples,
+    # partitioned: model.candidates(part) per partition, merge_samples, then
+    # model.sample(part, merged) per partition, merge_samples,
     # fit_batch once, then model.table(model.encode(part), centres) per partition
 """
 from __future__ import annotations
@@ -254,36 +255,45 @@ class AssignModel:
         m = MARK_RE.search(item.context)
         return " ".join(tokenize(m.group(1), lowercase=self.lowercase)) if m else None
 
-    def sample(self, items):
-        """This partition's part of the per-word sample the cluster method fits on:
-        {key: (priorities, orders, vectors float32)} of at most ``assign.sample_cap``
-        items per word, those of smallest seeded priority (a hash of the item's
-        ``order``), so the merged sample does not depend on the partitioning. Only
-        those items are encoded; the ones that turn out unusable or without context are
-        then dropped (a word with more than the cap may so keep a few less)."""
+    def candidates(self, items):
+        """{key: (priorities, orders, (n, 0) array)} of the at most ``assign.sample_cap``
+        items per word of smallest seeded priority (a hash of the item's ``order``):
+        merged over partitions (:func:`tasks.assign.merge_samples`) they are the
+        batch's sample whatever its partitioning. Nothing is tokenised."""
         cap, seed = int(self.assign.sample_cap), int(self.senses.seed)
         groups = {}
-        for i, it in enumerate(items):
+        for it in items:
             key = self.group_key(it)
             if key is not None:
-                groups.setdefault(key, []).append(i)
+                groups.setdefault(key, []).append(it.order)
         out = {}
-        for key, idx in groups.items():
-            idx = np.array(idx, dtype=np.int64)
-            orders = np.array([items[i].order for i in idx], dtype=np.int64)
+        for key, orders in groups.items():
+            orders = np.array(orders, dtype=np.int64)
             prio = sample_priority(orders, seed)
             keep = np.argsort(prio, kind="stable")[:cap]
-            enc = self.encode([items[i] for i in idx[keep]])
-            sel = np.array([j for j in range(len(enc.rows)) if enc.keys[enc.rows[j]] == key],
-                           dtype=np.int64)
+            out[key] = (prio[keep], orders[keep], np.zeros((len(keep), 0), np.float32))
+        return out
+
+    def sample(self, items, chosen):
+        """{key: (priorities, orders, vectors float32)} of the items of ``chosen``
+        (:meth:`candidates`, merged) found in ``items``; those unusable or without
+        context are dropped (a word with more than the cap may so keep a few less)."""
+        want = {o: key for key, (_p, orders, _x) in chosen.items() for o in orders.tolist()}
+        picked = [it for it in items if want.get(it.order) is not None]
+        enc = self.encode(picked)
+        out = {}
+        for key in dict.fromkeys(want.get(it.order) for it in picked):
+            sel = np.array([j for j, i in enumerate(enc.rows) if enc.keys[i] == key and
+                            want[picked[i].order] == key], dtype=np.int64)
             if not len(sel):
                 continue
             x = np.vstack([self.vectors(enc, sel[lo:lo + CHUNK])
                            for lo in range(0, len(sel), CHUNK)]).astype(np.float32)
             nz = np.any(x != 0, axis=1)
-            at = keep[enc.rows[sel]]
+            orders = np.array([picked[i].order for i in enc.rows[sel]], dtype=np.int64)
             if nz.any():
-                out[key] = (prio[at][nz], orders[at][nz], x[nz])
+                out[key] = (sample_priority(orders[nz], int(self.senses.seed)), orders[nz],
+                            x[nz])
         return out
 
     # ------------------------------------------------------------------ scoring
@@ -394,6 +404,6 @@ def assign_items(model, items):
     itself (cluster) and scored, as the partitioned path does with one partition."""
     centres = None
     if model.method == "cluster":
-        sample = merge_samples(int(model.assign.sample_cap), model.sample(items))
+        sample = model.sample(items, model.candidates(items))
         centres = fit_batch(model, sample, model.background())
     return model.table(model.encode(items), centres)

@@ -146,8 +146,8 @@ class Runner:
         """``value`` as an argument for many tasks: scattered once to every worker
         on a distributed cluster (instead of travelling inside the graph), else a
         named ``dask.delayed`` (no hashing of a large array)."""
-        if self.client is not None:
-            return self.client.scatter(value, broadcast=True, hash=False)
+        if self.client is not None:  # in a list: a dict or tuple is one future, not many
+            return self.client.scatter([value], broadcast=True, hash=False)[0]
         return dask.delayed(value, name=name)
 
     def compute(self, tasks, desc, *, gil_bound=False, input_bytes=0):

@@ -10,6 +10,7 @@ vector...) gets its ``error`` text and no sense, and one line on stderr sums the
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import partial
 
@@ -74,14 +75,21 @@ def _count(part, options):
     return count_lines(part, options)
 
 
-def _sample(run_dir, method, sets, part, first_line, options):
+def _candidates(run_dir, method, sets, part, first_line, options):
+    from ..assigner import load_model
+    from ..batches import read_partition
+    model = load_model(run_dir, method, sets)
+    return model.candidates(read_partition(part, first_line, options))
+
+
+def _sample(run_dir, method, sets, part, first_line, chosen, options):
     from threadpoolctl import threadpool_limits
 
     from ..assigner import load_model
     from ..batches import read_partition
     with threadpool_limits(1):  # one task per core: no nested BLAS/OpenMP threads
         model = load_model(run_dir, method, sets)
-        return model.sample(read_partition(part, first_line, options))
+        return model.sample(read_partition(part, first_line, options), chosen)
 
 
 def _fit(run_dir, method, sets, sample):
@@ -117,7 +125,9 @@ def _merge_fits(*parts):
 def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers=None,
               quiet=False, log=None):
     """Assign every line of ``spec`` into ``output``; returns a summary dict."""
-    from ..assigner import merge_samples
+    from tasks.assign import merge_samples
+
+    from ..assigner import load_model
     from ..batches import Output, plan
     from ..runner import Runner, tree_reduce
     cfg, manifest = _settings(run_dir, sets)
@@ -132,10 +142,16 @@ def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers
     out = Output(str(output), identity)
     done = out.prepare()
     delayed = partial(dask.delayed, pure=False)
-    with Runner(scheduler or cfg.run.scheduler, workers=workers or cfg.run.workers,
-                quiet=quiet, log=log, process_min_bytes=cfg.run.process_min_bytes,
+    total = sum(int(s[1]) for s in signature)
+    spec = scheduler or cfg.run.scheduler
+    workers = workers or cfg.run.workers or os.cpu_count() or 1
+    if spec == "auto":  # tokenising holds the GIL: worker processes for large batches
+        spec = "processes" if workers > 1 and total >= cfg.run.process_min_bytes else "sync"
+    if spec in ("processes", "sync", "threads"):
+        # loaded before the pool forks: its workers share the arrays, loaded once
+        load_model(run_dir, method, sets)
+    with Runner(spec, workers=workers, quiet=quiet, log=log,
                 split_every=cfg.run.split_every) as runner:
-        total = sum(int(s[1]) for s in signature)
         counts = runner.compute([delayed(_count)(p, options) for p in parts], "lines")
         first, at = [], {}
         for p, n in zip(parts, counts):
@@ -144,20 +160,23 @@ def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers
         todo = [p for p in parts if p.index not in done]
         centres = None
         if method == "cluster" and todo:
-            samples = [delayed(_sample)(run_dir, method, sets, p, first[p.index], options)
-                       for p in parts]
-            merged = tree_reduce(samples, partial(merge_samples, cfg.assign.sample_cap),
-                                 runner.split_every, name="assign-sample")
-            merged = runner.compute([merged], "sample", gil_bound=True, input_bytes=total)[0]
+            merge = partial(merge_samples, cfg.assign.sample_cap)
+            chosen = tree_reduce([delayed(_candidates)(run_dir, method, sets, p,
+                                                       first[p.index], options)
+                                  for p in parts], merge, runner.split_every,
+                                 name="assign-candidates")
+            chosen = runner.share(runner.compute([chosen], "sample")[0], "assign-chosen")
+            merged = tree_reduce([delayed(_sample)(run_dir, method, sets, p, first[p.index],
+                                                   chosen, options) for p in parts],
+                                 merge, runner.split_every, name="assign-sample")
+            merged = runner.compute([merged], "sample")[0]
             # one fit per word, spread over the workers
             fits = runner.compute([delayed(_fit)(run_dir, method, sets, {k: v})
-                                   for k, v in merged.items()], "fit", gil_bound=True,
-                                  input_bytes=total)
+                                   for k, v in merged.items()], "fit")
             centres = runner.share(_merge_fits(*fits), "assign-centres")
         results = runner.compute(
             [delayed(_assign)(run_dir, method, sets, p, first[p.index], centres,
-                              out.part_url(p.index), options) for p in todo],
-            "assign", gil_bound=True, input_bytes=total)
+                              out.part_url(p.index), options) for p in todo], "assign")
     url = out.finish(len(parts))
     rows = sum(r[0] for r in results)
     errors = [r for r in results if r[1]]
