@@ -41,7 +41,7 @@ from sklearn.utils.extmath import randomized_svd
 
 from .sense_clusters import centre_unit, multiscale_contexts, window_contexts
 
-N_ITER = 4  # power iterations of the randomized SVD
+N_ITER = 2  # power iterations of the randomized SVD
 
 __all__ = ["sample_occurrences", "merge_samples", "snippets", "snippet_contexts", "snippet_window",
            "reduce_rows", "drop_curve", "choose_k", "fit_word", "kwic"]
@@ -265,17 +265,15 @@ def fit_word(x, background, *, max_senses, dims, min_excess, tolerance, seed, n_
             "excess": excess, "rows": y, "nonzero": nz}
 
 
-def _lloyd(y, labels, k, iterations=10):
+def _lloyd(y, labels, k, iterations=5):
     """Lloyd iterations of k-means on ``y`` from a partition; returns the labels."""
     for _ in range(iterations):
-        c = np.zeros((k, y.shape[1]))
-        np.add.at(c, labels, y)
-        n = np.bincount(labels, minlength=k)
+        onehot = (labels[None, :] == np.arange(k)[:, None]).astype(y.dtype)
+        n = onehot.sum(axis=1)
         if np.any(n == 0):
             break
-        c /= n[:, None]
-        d = (c * c).sum(axis=1)[None, :] - 2 * y @ c.T
-        new = d.argmin(axis=1)
+        c = (onehot @ y) / n[:, None]
+        new = ((c * c).sum(axis=1)[None, :] - 2 * y @ c.T).argmin(axis=1)
         if np.array_equal(new, labels):
             break
         labels = new

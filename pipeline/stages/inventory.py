@@ -35,6 +35,7 @@ from __future__ import annotations
 import dask
 import numpy as np
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from tasks.context import sif_weighted_vectors
 from tasks.counting import encode_lines
@@ -236,11 +237,14 @@ def build(ctx):
             cur, rows = [], 0
     if cur:
         blocks.append(cur)
-    results = ctx.runner.compute(
-        [dask.delayed(_block, pure=True)([w for w, _s in b], [s for _w, s in b], model, curves,
-                                         p, windows, map_window,
-                                         dask_key_name=f"inventory-block-{i}")
-         for i, b in enumerate(blocks)], "inventory")
+    # One BLAS thread per task: the tasks are the parallelism (nested threads
+    # oversubscribed the cores several times over).
+    with threadpool_limits(1 if ctx.runner.n_workers > 1 else None):
+        results = ctx.runner.compute(
+            [dask.delayed(_block, pure=True)([w for w, _s in b], [s for _w, s in b], model, curves,
+                                             p, windows, map_window,
+                                             dask_key_name=f"inventory-block-{i}")
+             for i, b in enumerate(blocks)], "inventory")
     results = [r for b in results for r in b]
     atom_words = atoms_table["top_words"].to_pylist()
     table = _table(results, words, atom_words, n_dims, p.top_words)
