@@ -43,8 +43,8 @@ from .sense_clusters import centre_unit, multiscale_contexts, window_contexts
 
 N_ITER = 2  # power iterations of the randomized SVD
 
-__all__ = ["sample_occurrences", "merge_samples", "snippets", "snippet_contexts", "snippet_window",
-           "reduce_rows", "drop_curve", "choose_k", "fit_word", "kwic"]
+__all__ = ["sample_occurrences", "merge_samples", "snippets", "snippet_contexts",
+           "snippet_window", "reduce_rows", "drop_curve", "choose_k", "fit_word", "kwic"]
 
 
 def sample_occurrences(ids, eligible, cap, seed, shard):

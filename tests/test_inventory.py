@@ -96,7 +96,8 @@ def test_fit_word_recovers_separated_groups_and_leaves_background_like_words_who
             bg_curve[n] = drop_curve(z, r, 4, seed=0, n_init=2)[0]
         return bg_curve[n]
 
-    kw = dict(max_senses=4, dims=10, min_excess=0.05, tolerance=0.8, seed=0, n_init=2)
+    kw = {"max_senses": 4, "dims": 10, "min_excess": 0.05, "tolerance": 0.8, "seed": 0,
+          "n_init": 2}
     two = mix(400, [1, 4])
     fit = fit_word(two, curve, **kw)
     assert len(fit["centroids"]) == 2
@@ -128,8 +129,8 @@ def test_choose_k():
 def planted_inventory(tmp_path_factory):
     from pipeline.cli import main
     tmp = tmp_path_factory.mktemp("inventory")
-    atoms, names, topic, corpus, vf, doc_topic = planted_sense_corpus(tmp, TARGETS,
-                                                                      n_docs=1500)
+    atoms, _names, _topic, corpus, vf, _doc_topic = planted_sense_corpus(tmp, TARGETS,
+                                                                         n_docs=1500)
     rng = np.random.default_rng(5)
     lines = []
     for line in corpus.read_text().splitlines():  # "the" at 5 random places of each line
@@ -151,11 +152,11 @@ def planted_inventory(tmp_path_factory):
                      stages="inventory")
     assert main([str(a) for a in args]) == 0
     run = tmp / "out" / "t"
-    return run, atoms, names, doc_topic, corpus
+    return run, atoms
 
 
 def test_inventory_schema_shares_and_cap(planted_inventory):
-    run, *_ = planted_inventory
+    run, _atoms = planted_inventory
     t = pq.read_table(run / "sense_inventory.parquet")
     assert [f.name for f in t.schema] == ["word", "word_id", "sense_id", "share",
                                           "n_occurrences", "centroid", "mean", "atom_ids",
@@ -180,7 +181,7 @@ def test_inventory_schema_shares_and_cap(planted_inventory):
 
 
 def test_planted_senses_are_found_and_function_words_get_one(planted_inventory):
-    run, atoms, names, doc_topic, corpus = planted_inventory
+    run, atoms = planted_inventory
     df = pq.read_table(run / "sense_inventory.parquet").to_pandas()
     k = df.groupby("word").size()
     assert k["tie"] == 2 and k["bow"] == 2, k[["tie", "bow"]]
@@ -206,7 +207,7 @@ def test_planted_senses_are_found_and_function_words_get_one(planted_inventory):
 
 def test_read_inventory_and_the_nearest_centroid_rule(planted_inventory):
     from pipeline.artifacts.tables import read_inventory
-    run, atoms, names, doc_topic, corpus = planted_inventory
+    run, atoms = planted_inventory
     inv = read_inventory(str(run / "sense_inventory.parquet"))
     mean, cent, ids, shares = inv["tie"]
     assert mean.shape == (36,) and cent.shape == (2, 36) and ids.tolist() == [0, 1]

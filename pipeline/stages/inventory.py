@@ -32,6 +32,8 @@ argmin_j ||y − centroid_j||² (the k-means rule); cos(y, centroid_j) grades it
 """
 from __future__ import annotations
 
+import itertools
+
 import dask
 import numpy as np
 import pyarrow as pa
@@ -85,7 +87,7 @@ def _sizes(cap, low):
     """Sample sizes at which the background curve is fitted: cap, cap/√2, ... >= low/2."""
     out, n = [], float(cap)
     while n >= max(low / 2, 8):
-        out.append(int(round(n)))
+        out.append(round(n))
         n /= np.sqrt(2)
     return out or [int(cap)]
 
@@ -229,7 +231,7 @@ def build(ctx):
     starts = np.flatnonzero(np.r_[True, word[1:] != word[:-1]])
     bounds = np.r_[starts, len(word)]
     blocks, cur, rows = [], [], 0
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         cur.append((int(word[lo]), word_snips[lo:hi]))
         rows += hi - lo
         if rows >= p.block_rows:
@@ -251,7 +253,7 @@ def build(ctx):
     write_parquet(out_url, table)
     k = np.array([len(r[1]["counts"]) for r in results])
     return {"words": len(results), "senses": int(k.sum()),
-            "polysemous": int((k > 1).sum()), "sampled": int(len(word)),
+            "polysemous": int((k > 1).sum()), "sampled": len(word),
             "blocks": len(blocks), "dimension": n_dims,
             "senses_histogram": {str(j): int((k == j).sum()) for j in np.unique(k)}}
 
