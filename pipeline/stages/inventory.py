@@ -205,13 +205,19 @@ def build(ctx):
             url, vw, np.concatenate([position[shard == i], bg_pos[bg_shard == i]]), width,
             dask_key_name=f"inventory-snippets-{i}") for i, url in enumerate(urls)],
         "inventory snippets")
-    n_word = [int((shard == i).sum()) for i in range(len(urls))]
     # Rows were cut shard by shard; put them back in the sample's (word, shard,
-    # position) order.
-    cat = np.concatenate([c[:n] for c, n in zip(cut, n_word)])
-    word_snips = np.empty_like(cat)
-    word_snips[np.argsort(shard, kind="stable")] = cat
-    bg_snips = np.concatenate([c[n:] for c, n in zip(cut, n_word)])
+    # position) order, one shard at a time (no second copy of the whole sample).
+    word_snips = np.empty((len(word), 2 * width + 1), dtype=np.int32)
+    dest = np.argsort(shard, kind="stable")
+    at = 0
+    bg_snips = []
+    for i in range(len(urls)):
+        n = int((shard == i).sum())
+        word_snips[dest[at:at + n]] = cut[i][:n]
+        bg_snips.append(cut[i][n:].copy())
+        cut[i] = None
+        at += n
+    bg_snips = np.concatenate(bg_snips)
     x_bg, _n = snippet_contexts(bg_snips, weighted, has_vector, common, windows)
     if np.count_nonzero(np.any(x_bg != 0, axis=1)) <= p.max_senses:
         raise InputError("inventory: too few random corpus positions have a context")
