@@ -218,11 +218,23 @@ def test_read_inventory_and_the_nearest_centroid_rule(planted_inventory):
     g = df[df.word == "tie"]
     topic_of = [int((atoms @ (np.asarray(m) + np.asarray(c))[:12]).argmax())
                 for c, m in zip(g.centroid, g["mean"])]
-    from pipeline.sense_clusters import ClusterModel, Occurrence
-    model = ClusterModel(str(run))
+    # the run's own representation, computed here from its files: SIF-weighted vectors
+    # (context.sif_a 1e-3), the context stage's common direction, windows 2, 5, 20
+    vocab = pq.read_table(run / "vocab.parquet")
+    emb = pq.read_table(run / "embeddings.parquet")
+    total = int(vocab.schema.metadata[b"total_tokens"])
+    counts = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_pylist()))
+    words = emb["word"].to_pylist()
+    index = {w: i for i, w in enumerate(words)}
+    vec = np.array(emb["vector"].to_pylist())
+    p = np.array([counts[w] for w in words]) / total
+    weighted = vec * (1e-3 / (1e-3 + p))[:, None]
+    common = np.load(run / "context_common.npy")
     for sense, t in enumerate(topic_of):
-        words = [f"w{t}x{i}" for i in range(20)]
-        x, _n = model.vectors([Occurrence("tie", tuple(words[:10]), tuple(words[10:]))])
+        context = [index[f"w{t}x{i}"] for i in range(20)]
+        ids = np.array(context[:10] + [index["tie"]] + context[10:])
+        x, _n = multiscale_contexts(ids, np.array([0, len(ids)]), np.array([10]), weighted,
+                                    np.ones(len(words), bool), common, windows=[2, 5, 20])
         y = x[0] - mean
         y /= np.linalg.norm(y)
         assert int(((y[None] - cent) ** 2).sum(1).argmin()) == sense
