@@ -32,11 +32,14 @@ bench-main: $(STAMP)
 	$(BIN)/python benchmarks/bench_embed.py
 	$(BIN)/python benchmarks/bench_senses.py
 	$(BIN)/python benchmarks/bench_incremental.py --shared
+	$(BIN)/python benchmarks/bench_storage.py
 
-# The long ones (generated corpora of 10^7 and 10^8 tokens, kept in /tmp/bscale; ~40 min).
+# The long ones (generated corpora of 10^7 and 10^8 tokens, kept in /tmp/bscale, and
+# prefixes of the shared corpora up to 3x10^6 tokens for the natural-text capacity plan; ~45 min).
 bench-scale: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_scale.py --out /tmp/bscale
+	$(BIN)/python benchmarks/bench_scale.py --shared --out /tmp/bscale
 	$(BIN)/python benchmarks/bench_incremental.py --out /tmp/bscale --tokens 1e8
 
 # The tables of benchmarks/README.md from benchmarks/results/*.json (standard library only).

@@ -3,7 +3,9 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_scale.py [--out DIR] [--sizes 1e7,1e8] [--workers 1,2]
-        [--vocab 50000] [--window 10] [--json FILE]
+        [--vocab 50000] [--window 10] [--json FILE] [--quick] [--results DIR]
+    .venv/bin/python benchmarks/bench_scale.py --shared [--data DIR] [--sizes 1e5,3e5,1e6,3e6]
+    .venv/bin/python benchmarks/bench_scale.py --project benchmarks/results/scale.json
 
 Setup (not timed): one corpus per size from the planted-sense generator,
 ``wsi synth --out DIR/synth-<size> --tokens <size> --vocab <V> --dim 50 --polysemous 100
@@ -27,6 +29,9 @@ Measured per run:
 - tokens (corpus stage counter), tokens/s over corpus+vocab+cooc and of the cooc stage
   alone, and the speed-up of 2 workers over 1 (per size);
 - nnz (cooc counter) and the cooc output's size on disk (sum of ``cooc/part-*.parquet``);
+- the bytes of every published output per stage, as ``manifest.json`` records them, per
+  unit of what it grows with: corpus shards per token, vocab.parquet +
+  vocab.counts.parquet per vocabulary word, cooc parts per distinct pair;
 - memory: every ~50 ms psutil reads the RSS of the ``wsi`` process and of each of its
   descendants (the ``auto`` scheduler's worker processes, which tokenise; counting and
   cooc run on threads in the main process). Reported: (a) the peak of the whole tree's
@@ -39,6 +44,19 @@ Memory growth (per worker count, between the smallest and the largest size): pea
 requirement — memory must not grow with corpus size beyond the output's own size —
 checked as peak(large) - peak(small) <= output(large) - output(small) + 10% of
 peak(small) (the margin covers sampling and allocator noise), reported met/MISSED.
+
+With ``--shared`` the corpora are natural text instead: for each size, the first lines
+holding that many whitespace tokens of the six shared corpora's non-blank lines in one
+seeded random order (``DIR/text-<size>``, reused when its text.json matches); results
+``scale_text.json`` with tables ``scale_text`` and ``capacity_text``.
+
+Capacity plan (table ``capacity``, a pure function of the runs in the results file, see
+:func:`capacity`): distinct pairs and vocabulary fitted as power laws of the tokens, time
+per stage as fixed + per-token seconds with the measured parallel efficiency, memory per
+process as base + bytes per pair, storage as bytes per unit; projected to 10^9 and 10^10
+tokens on 1, 2, 8 and 32 workers. ``--project FILE`` prints it from an existing results
+file without running anything. ``--quick`` measures 1e5 and 1e6 tokens (two sizes, so
+that the fits run) unless ``--sizes`` is given.
 
 Figures are reported, never asserted: the exit status is 0 unless a command fails.
 """
@@ -151,6 +169,47 @@ def make_corpus(directory, tokens, vocab):
     return {"dir": str(directory), "reused": False, "seconds": wall, "other_load": other}
 
 
+SHARED_DATA = ROOT.parent / "shared/data/corpora"
+SHARED_FILES = ("abc_news", "brown", "inaugural", "movie_reviews", "state_union", "webtext")
+TEXT_SEED = 0
+
+
+def text_lines(files, seed=TEXT_SEED):
+    """The non-blank lines of ``files`` in one seeded random order: every prefix is the same
+    mix of the corpora (the runs' windows stop at line ends, so no window is cut)."""
+    import numpy as np
+    lines = [ln for f in files for ln in Path(f).read_text(encoding="utf-8",
+                                                           errors="replace").splitlines()
+             if ln.strip()]
+    return [lines[i] for i in np.random.default_rng(seed).permutation(len(lines))]
+
+
+def make_text_corpus(directory, files, tokens, lines=None):
+    """The first lines of :func:`text_lines` holding ``tokens`` whitespace tokens, in
+    ``directory/corpus.txt`` (reused when its text.json matches)."""
+    directory = Path(directory)
+    want = {"files": [str(f) for f in files], "bytes": [Path(f).stat().st_size for f in files],
+            "tokens": tokens, "seed": TEXT_SEED}
+    meta = directory / "text.json"
+    try:
+        if json.loads(meta.read_text()) == want and (directory / "corpus.txt").is_file():
+            return {"dir": str(directory), "reused": True, "seconds": None, "other_load": None}
+    except (OSError, ValueError):
+        pass
+    t = time.monotonic()
+    out, n = [], 0
+    for ln in (lines if lines is not None else text_lines(files)):
+        out.append(ln)
+        n += len(ln.split())
+        if n >= tokens:
+            break
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "corpus.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
+    meta.write_text(json.dumps(want))
+    return {"dir": str(directory), "reused": False, "seconds": time.monotonic() - t,
+            "other_load": 0.0}
+
+
 def warm_page_cache(path, chunk=16 << 20):
     with open(path, "rb") as f:
         while f.read(chunk):
@@ -245,7 +304,12 @@ def _run_scale(out_root, corpus, workers, window):
         prev = end
     tree, top, top_root = sampler.peaks()
     disk, arrow = cooc_output_bytes(run_dir)
+    # bytes of each published output, as the manifest records them, per stage
+    outputs = {s: {k: int(v) for k, v in (st[s].get("outputs") or {}).items()}
+               for s in STAGES}
     return {"workers": workers, "wall": wall, "seconds": seconds,
+            "output_bytes": outputs,
+            "stage_bytes": {s: sum(v.values()) for s, v in outputs.items()},
             "tokens": int(st["corpus"]["counters"]["tokens"]),
             "documents": int(st["corpus"]["counters"]["documents"]),
             "vocabulary": int(st["cooc"]["counters"]["vocabulary"]),
@@ -344,6 +408,184 @@ def memory_lines(results, sizes, workers):
 
 
 # ----------------------------------------------------------------------------------------
+# Capacity plan: projections from the measured runs (a pure function of results["runs"])
+# ----------------------------------------------------------------------------------------
+
+PROJECT_TOKENS = (10**9, 10**10)
+PROJECT_WORKERS = (1, 2, 8, 32)
+
+
+def fit_power_law(x, y):
+    """(a, b) of y = a * x**b, least squares in log-log over the points; one point gives
+    b = 1 (proportional)."""
+    import numpy as np
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(set(x.tolist())) < 2:
+        return float(y.mean() / x.mean()), 1.0
+    b, loga = np.polyfit(np.log(x), np.log(y), 1)
+    return float(np.exp(loga)), float(b)
+
+
+def fit_affine(x, y):
+    """(c, r) of y = c + r * x with c, r >= 0 (non-negative least squares); one distinct
+    x gives c = 0, r = mean(y / x)."""
+    import numpy as np
+    from scipy.optimize import nnls
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(set(x.tolist())) < 2:
+        return 0.0, float(np.mean(y / x))
+    (c, r), _ = nnls(np.column_stack([np.ones_like(x), x]), y)
+    return float(c), float(r)
+
+
+def capacity(runs, tokens=PROJECT_TOKENS, workers=PROJECT_WORKERS, vocab_limit=None):
+    """Project time, memory and storage of corpus -> vocab -> cooc to ``tokens`` on
+    ``workers`` from this script's measured ``runs`` (results JSON ``figures.runs``);
+    ``vocab_limit``: the most words the corpus can have (a generated corpus's vocabulary).
+
+    Returns (model, rows): model holds every fitted rate; rows are (tokens, workers,
+    vocabulary, nnz, hours per stage..., peak GB per process, GB per output...).
+    """
+    sizes = sorted({r["tokens"] for r in runs})
+    ws = sorted({r["workers"] for r in runs})
+    w1, wmax = ws[0], ws[-1]
+    by_size = {}
+    for r in runs:  # counts do not depend on the worker count; keep one run per size
+        by_size.setdefault(r["tokens"], r)
+    toks = [by_size[t]["tokens"] for t in sizes]
+    nnz_a, nnz_b = fit_power_law(toks, [by_size[t]["nnz"] for t in sizes])
+    voc_a, voc_b = fit_power_law(toks, [by_size[t]["vocabulary"] for t in sizes])
+    big = by_size[sizes[-1]]
+    sb = big.get("stage_bytes") or {}
+    bytes_rate = {  # storage per unit at the largest measured size
+        "corpus": ("token", sb.get("corpus", big.get("corpus_shard_bytes", 0)) / big["tokens"]),
+        "vocab": ("word", sb.get("vocab", 0) / big["vocabulary"]),
+        "cooc": ("pair", sb.get("cooc", big["cooc_bytes"]) / big["nnz"])}
+    time_fit, memory_fit = {}, {}
+    for s in STAGES:
+        at = {w: [r for r in runs if r["workers"] == w] for w in (w1, wmax)}
+        c1, r1 = fit_affine([r["tokens"] for r in at[w1]], [r["seconds"][s] for r in at[w1]])
+        _cw, rw = fit_affine([r["tokens"] for r in at[wmax]],
+                            [r["seconds"][s] for r in at[wmax]])
+        # parallel efficiency per worker at the largest measured worker count, held
+        # constant beyond it (at most 1)
+        eff = 1.0 if wmax == w1 or rw <= 0 else min(1.0, r1 * w1 / (rw * wmax))
+        time_fit[s] = {"fixed_s": c1, "s_per_token_1_worker": r1 * w1, "workers_measured":
+                       [w1, wmax], "efficiency": eff}
+        # memory: per size the highest of the worker counts (the conservative reading)
+        worst = {}
+        for r in runs:
+            p = r["stage_peaks"][s]
+            mb = p["largest_mb"] if p["largest_is_main"] is not None else r["peak_largest_mb"]
+            worst[r["nnz"]] = max(worst.get(r["nnz"], 0.0), mb)
+        m0, m1 = fit_affine(list(worst), list(worst.values()))
+        memory_fit[s] = {"base_mb": m0, "mb_per_pair": m1}
+    model = {"sizes": sizes, "workers": ws, "nnz": {"a": nnz_a, "b": nnz_b},
+             "vocab_limit": vocab_limit,
+             "vocabulary": {"a": voc_a, "b": voc_b}, "bytes": bytes_rate,
+             "time": time_fit, "memory": memory_fit}
+    rows = []
+    for t in tokens:
+        vocab = voc_a * t ** voc_b
+        if vocab_limit:
+            vocab = min(vocab, vocab_limit)
+        nnz_fit = nnz_a * t ** nnz_b
+        nnz = min(nnz_fit, vocab * vocab)
+        store = {"corpus": bytes_rate["corpus"][1] * t, "vocab": bytes_rate["vocab"][1] * vocab,
+                 "cooc": bytes_rate["cooc"][1] * nnz}
+        peak_mb = max(m["base_mb"] + m["mb_per_pair"] * nnz for m in memory_fit.values())
+        for n in workers:
+            hours = {}
+            for s, f in time_fit.items():
+                e = 1.0 if n == 1 else f["efficiency"]
+                hours[s] = (f["fixed_s"] + f["s_per_token_1_worker"] * t / (n * e)) / 3600
+            rows.append({"tokens": t, "workers": n, "vocabulary": vocab, "nnz": nnz,
+                         "nnz_capped": nnz < nnz_fit, "hours": hours,
+                         "peak_gb": peak_mb * 2**20 / 1e9,
+                         "storage_gb": {k: v / 1e9 for k, v in store.items()}})
+    return model, rows
+
+
+def capacity_table(runs, vocab_limit=None):
+    """The ``capacity`` table (results.table) of the measured runs."""
+    model, rows = capacity(runs, vocab_limit=vocab_limit)
+    cols = [("tokens", ""), ("workers", "d"), ("vocabulary", ",.0f"), ("nnz", ".2e"),
+            ("corpus h", ".2f"), ("vocab h", ".2f"), ("cooc h", ".2f"), ("c+v+c h", ".2f"),
+            ("peak GB / process", ".1f"), ("corpus GB", ".1f"), ("vocab GB", ".3f"),
+            ("cooc GB", ".1f"), ("storage GB", ".1f")]
+    trows = [[size_label(r["tokens"]), r["workers"], r["vocabulary"], r["nnz"],
+              *(r["hours"][s] for s in STAGES), sum(r["hours"].values()), r["peak_gb"],
+              *(r["storage_gb"][s] for s in STAGES), sum(r["storage_gb"].values())]
+             for r in rows]
+    sizes = ", ".join(size_label(s) for s in model["sizes"])
+    nz, vc = model["nnz"], model["vocabulary"]
+    notes = [
+        f"fitted on the measured runs above: sizes {sizes} tokens, workers "
+        f"{', '.join(map(str, model['workers']))}; corpus -> vocab -> cooc only "
+        "(the trainers and the sense stages are not in it)",
+        f"distinct pairs nnz = {nz['a']:.3g} x tokens^{nz['b']:.3f} and vocabulary = "
+        f"{vc['a']:.3g} x tokens^{vc['b']:.3f} (least squares in log-log)"
+        + (f", vocabulary capped at the generator's {vocab_limit:,} words" if vocab_limit
+           else "") + "; nnz capped at vocabulary^2" + ("; capped in: " + ", ".join(
+            f"{size_label(r['tokens'])}" for r in rows[::len(PROJECT_WORKERS)]
+            if r["nnz_capped"]) if any(r["nnz_capped"] for r in rows) else ""),
+        "time per stage = fixed + (seconds per token on 1 worker) x tokens / (workers x "
+        "efficiency), fixed and rate by non-negative least squares over the 1-worker runs; "
+        "efficiency = measured speed-up / workers at the largest measured worker count, "
+        "held constant beyond it: " + "; ".join(
+            f"{s} {f['s_per_token_1_worker'] * 1e6:.3f} us/token + {f['fixed_s']:.2f} s, "
+            f"efficiency {f['efficiency']:.2f}" for s, f in model["time"].items()),
+        "peak GB / process = the largest stage's base + per-pair growth of the largest "
+        "process's peak RSS (non-negative least squares over the sizes, each at the worker "
+        "count with the highest peak): "
+        + "; ".join(f"{s} {m['base_mb']:.0f} MB + {m['mb_per_pair'] * 2**20:.2f} B/pair"
+                    for s, m in model["memory"].items()),
+        "storage per unit at the largest size: " + ", ".join(
+            f"{s} {b[1]:.2f} B/{b[0]}" for s, b in model["bytes"].items())
+        + " (published outputs as manifest.json records them; corpus = tokenised shards, "
+        "vocab = vocab.parquet + vocab.counts.parquet, cooc = cooc/ parts)",
+    ]
+    notes.append("not in the table, by construction rather than measured: embed.method glove "
+                 "trains in one task holding every pair's row and column (int32), weight "
+                 "(float64) and place in the epoch's order (int64), 24 B a pair, the Arrow "
+                 "table it reads them from aside: " + ", ".join(
+                     f"{size_label(r['tokens'])} {24 * r['nnz'] / 1e9:.1f} GB"
+                                       for r in rows[::len(PROJECT_WORKERS)])
+                 + " on one node")
+    slow = [s for s, f in model["time"].items()
+            if f["workers_measured"][1] > f["workers_measured"][0]
+            and f["efficiency"] * f["workers_measured"][1] <= f["workers_measured"][0]]
+    if slow:
+        notes.append(f"WARNING: no speed-up from {model['workers'][0]} to "
+                     f"{model['workers'][-1]} workers measured for {', '.join(slow)} (a busy "
+                     "machine?): more workers project slower there; rerun on an idle machine")
+    return model, bench_results.table(cols, trows, notes)
+
+
+def print_projection(path):
+    """``--project FILE``: the capacity table of an existing results file, as text."""
+    try:
+        res = json.loads(Path(path).read_text())
+        runs = res["figures"]["runs"]
+        limit = (res["figures"].get("synth") or {}).get("vocab")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"bench_scale: {path}: not a results file of this script ({e})", file=sys.stderr)
+        return 2
+    _model, t = capacity_table(runs, limit)
+    print(f"capacity projection from {path} ({'QUICK ' if res.get('quick') else ''}"
+          f"measured {res.get('finished')}, code {res.get('code_hash')})")
+    print_projection_table(t)
+    return 0
+
+
+def print_projection_table(t):
+    print(table([[format(v, spec) if v is not None and spec else str(v)
+                  for v, (_c, spec) in zip(row, t["columns"])] for row in t["rows"]],
+                [c for c, _ in t["columns"]]))
+    print("\n".join(t["notes"]))
+
+
+# ----------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------
 
@@ -355,19 +597,48 @@ def main(argv=None):
                         "synth.json matches) and put the run directories under DIR/runs "
                         "(each deleted after its run); default: a temporary directory, "
                         "deleted at the end")
-    p.add_argument("--sizes", type=_counts, default=[10**7, 10**8],
-                   help="corpus sizes in tokens, comma-separated (default 1e7,1e8)")
+    p.add_argument("--sizes", type=_counts, default=None,
+                   help="corpus sizes in tokens, comma-separated (default 1e7,1e8; with "
+                        "--quick 1e5,1e6)")
     p.add_argument("--workers", type=_counts, default=[1, 2],
                    help="run.workers values, comma-separated (default 1,2)")
     p.add_argument("--vocab", type=_count, default=50000,
                    help="wsi synth --vocab: words in the generator's vocabulary (default 50000)")
     p.add_argument("--window", type=_count, default=10, help="cooc.window (default 10)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
-    bench_results.add_arguments(p, quick_help="one 1e6-token corpus: checks the script end to "
+    p.add_argument("--shared", action="store_true",
+                   help="natural text instead of wsi synth: prefixes of the six shared "
+                        "corpora's lines in one seeded random order (results scale_text.json, "
+                        "tables scale_text and capacity_text; default sizes 1e5,3e5,1e6,3e6)")
+    p.add_argument("--data", type=Path, default=SHARED_DATA,
+                   help=f"with --shared: the corpora's folder (default {SHARED_DATA})")
+    p.add_argument("--project", type=Path, default=None, metavar="SCALE_JSON",
+                   help="run nothing: print the capacity projection of an existing results "
+                        "file of this script (benchmarks/results/scale.json)")
+    bench_results.add_arguments(p, quick_help="small corpora (1e5,1e6 tokens unless --sizes "
+                                              "says otherwise): checks the script end to "
                                               "end; figures not publishable")
     args = p.parse_args(argv)
-    if args.quick:
-        args.sizes = [10**6]
+    if args.project is not None:
+        return print_projection(args.project)
+    text_files, lines = None, None
+    if args.shared:
+        text_files = [args.data / f"{n}.txt" for n in SHARED_FILES]
+        absent = [str(f) for f in text_files if not f.is_file()]
+        if absent:
+            print(f"bench_scale: skipped: --shared needs {', '.join(absent)} (--data names "
+                  "their folder)")
+            return 0
+        if args.sizes is None:
+            args.sizes = [10**5, 3 * 10**5] if args.quick else [10**5, 3 * 10**5, 10**6,
+                                                               3 * 10**6]
+        lines = text_lines(text_files)
+        have = sum(len(ln.split()) for ln in lines)
+        if args.sizes[-1] > have:
+            p.error(f"--sizes: {args.sizes[-1]:,} tokens asked, the shared corpora hold "
+                    f"{have:,} whitespace tokens")
+    if args.sizes is None:
+        args.sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
     rec = bench_results.Recorder(__file__, args, ("benchmarks/results.py",
                                                   "benchmarks/bench_cooc.py"))
 
@@ -395,6 +666,11 @@ def main(argv=None):
     try:
         # Setup (not timed): the corpora, then a tiny warm-up run.
         for size in args.sizes:
+            if args.shared:
+                directory = base / f"text-{size_label(size)}"
+                log(f"setup: {size_label(size)} tokens of the shared corpora -> {directory}")
+                setups[size] = make_text_corpus(directory, text_files, size, lines)
+                continue
             directory = base / f"synth-{size_label(size)}"
             log(f"setup: wsi synth --tokens {size_label(size)} --vocab {args.vocab} -> "
                 f"{directory}")
@@ -440,8 +716,10 @@ def main(argv=None):
     mem, verdicts = memory_lines(results, args.sizes, args.workers)
 
     out = []
-    out.append(f"bench_scale: corpus -> vocab -> cooc on wsi synth corpora (--vocab {args.vocab} "
-               f"--dim {SYNTH_DIM} --polysemous {SYNTH_POLYSEMOUS} --seed {SYNTH_SEED}), "
+    what = ("prefixes of the shared corpora (natural text)" if args.shared else
+             f"wsi synth corpora (--vocab {args.vocab} --dim {SYNTH_DIM} --polysemous "
+             f"{SYNTH_POLYSEMOUS} --seed {SYNTH_SEED})")
+    out.append(f"bench_scale: corpus -> vocab -> cooc on {what}, "
                f"cooc.window={args.window}, scheduler auto, run.workers in "
                f"{','.join(map(str, args.workers))}")
     out.append(f"machine: {os.cpu_count()} cores, "
@@ -495,7 +773,8 @@ def main(argv=None):
             ("corpus s", ".2f"), ("vocab s", ".2f"), ("cooc s", ".2f"),
             ("c+v+c M tok/s", ".2f"), ("cooc M tok/s", ".2f"), ("speed-up c+v+c", ".2f"),
             ("speed-up cooc", ".2f"), ("peak tree MB", ".0f"), ("peak largest MB", ".0f"),
-            ("cooc out MB", ".1f"), ("nnz", ",d"), ("other load", ".2f")]
+            ("cooc out MB", ".1f"), ("nnz", ",d"), ("corpus B/token", ".2f"),
+            ("vocab B/word", ".1f"), ("cooc B/pair", ".2f"), ("other load", ".2f")]
     trows = []
     for size in args.sizes:
         b = results.get((size, 1))
@@ -509,11 +788,38 @@ def main(argv=None):
                           sum(b["seconds"].values()) / tot if sp else None,
                           b["seconds"]["cooc"] / s_["cooc"] if sp else None,
                           r["peak_tree_mb"], r["peak_largest_mb"], _mb(r["cooc_bytes"]),
-                          r["nnz"], r["other_load"]])
-    rec.write("scale", {"window": args.window, "runs": [{"size": s, **r} for (s, _w), r in
-                                                        results.items()],
-                        "setup": {size_label(s): st for s, st in setups.items()}},
-              {"scale": bench_results.table(cols, trows, [m.strip() for m in mem])})
+                          r["nnz"], r["stage_bytes"]["corpus"] / r["tokens"],
+                          r["stage_bytes"]["vocab"] / r["vocabulary"],
+                          r["stage_bytes"]["cooc"] / r["nnz"], r["other_load"]])
+    stage_notes = ["peak MB by stage, largest process / whole tree (M = the wsi process, "
+                   "W = a worker process, - = the stage ended between two samples): " + "; ".join(
+                       f"{size_label(s_)} x{w}: " + ", ".join(
+                           f"{k} -" if v["largest_is_main"] is None else
+                           f"{k} {v['largest_mb']:.0f}{'M' if v['largest_is_main'] else 'W'}"
+                           f"/{v['tree_mb']:.0f}" for k, v in results[(s_, w)]["stage_peaks"]
+                           .items()) for s_ in args.sizes for w in args.workers),
+                   "bytes per unit = published output bytes (manifest.json) / tokens, "
+                   "vocabulary words, distinct pairs: corpus = tokenised shards, vocab = "
+                   "vocab.parquet + vocab.counts.parquet, cooc = cooc/ parts"]
+    run_list = [{"size": s_, **r} for (s_, _w), r in results.items()]
+    model, cap_table = capacity_table(run_list, None if args.shared else args.vocab)
+    print()
+    print_projection_table(cap_table)
+    if args.shared:
+        source = {"text": {"files": [str(f) for f in text_files], "seed": TEXT_SEED}}
+        stage_notes.insert(0, "natural text: prefixes of the six shared corpora's non-blank "
+                              "lines in one seeded random order (sizes in whitespace tokens; "
+                              "tokens = the pipeline's count)")
+    else:
+        source = {"synth": {"vocab": args.vocab, "dim": SYNTH_DIM,
+                            "polysemous": SYNTH_POLYSEMOUS, "seed": SYNTH_SEED}}
+    suffix = "_text" if args.shared else ""
+    rec.write("scale" + suffix, {"window": args.window, "runs": run_list,
+                                 "setup": {size_label(s): st for s, st in setups.items()},
+                                 "capacity_model": model, **source},
+              {"scale" + suffix: bench_results.table(cols, trows, [m.strip() for m in mem]
+                                                     + stage_notes),
+               "capacity" + suffix: cap_table})
     if args.json:
         args.json.write_text(json.dumps({
             "command": command, "code": [code_start, code_end], "window": args.window,

@@ -230,6 +230,7 @@ class SensesConfig(_Section):
     min_excess: float
     background: int = Field(ge=0)
     n_init: int = Field(ge=1)
+    fit_dims: int = Field(ge=0)
     seed: int = Field(ge=0)
 
     @field_validator("windows")
@@ -268,6 +269,11 @@ class InventoryConfig(_Section):
         return self
 
 
+class AssignConfig(_Section):
+    partition_bytes: int = Field(ge=1024)
+    sample_cap: int = Field(ge=2)
+
+
 class Config(_Section):
     run: RunConfig
     corpus: CorpusConfig
@@ -281,6 +287,7 @@ class Config(_Section):
     senses: SensesConfig
     occurrences: OccurrencesConfig
     inventory: InventoryConfig
+    assign: AssignConfig
 
     def section(self, dotted):
         """The value at a dotted key, e.g. ``"cooc.window"``, as plain data."""

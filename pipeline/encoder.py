@@ -22,21 +22,16 @@ tokens are never its context.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from tasks.assign import locate
 from tasks.context import occurrence_context, remove_components, sif_weighted_vectors
-from tasks.tokenize import tokenize
-
 from .artifacts.tables import read_vectors, read_vocab
 from .errors import InputError
 from .runs import artifact_url, open_run
 from .storage import load_npy
 
 __all__ = ["ContextEncoder"]
-
-_MARK = re.compile(r"<<\s*([^<>]+?)\s*>>")
 
 
 class ContextEncoder:
@@ -83,41 +78,19 @@ class ContextEncoder:
         return raw, remove_components(raw[None, :], self.common)[0], len(ids)
 
     def locate(self, text, word=None):
-        """Tokens of ``text`` and the target's span [start, end) in them.
-
-        The target is the ``<<...>>``-marked text (one or several tokens), else
-        the first occurrence of ``word`` (see the module docstring).
+        """Tokens of ``text`` and the target's span [start, end) in them
+        (:func:`tasks.assign.locate`: the ``<<...>>``-marked text, else the first
+        occurrence of ``word``).
 
         Raises
         ------
         InputError
             No mark and no word, an empty mark, or a word that does not occur.
         """
-        m = _MARK.search(text)
-        if m:
-            target = tokenize(m.group(1), lowercase=self.lowercase)
-            if not target:
-                raise InputError(f"marked target {m.group(0)!r} has no token")
-            before = tokenize(text[:m.start()], lowercase=self.lowercase)
-            after = tokenize(text[m.end():], lowercase=self.lowercase)
-            return before + target + after, len(before), len(before) + len(target)
-        if not word:
-            raise InputError("no <<target>> marked in the text and no word given")
-        tokens = tokenize(text, lowercase=self.lowercase)
-        for seq in self._forms(word):
-            k = len(seq)
-            for i in range(len(tokens) - k + 1):
-                if tuple(tokens[i:i + k]) == seq:
-                    return tokens, i, i + k
-        raise InputError(f"{word!r} does not occur in the text")
-
-    def _forms(self, word):
-        """Token sequences that count as ``word``: as tokenised, hyphens split, hyphen-joined."""
-        seq = tokenize(word, lowercase=self.lowercase)
-        if not seq:
-            raise InputError(f"target word {word!r} has no token")
-        split = [p for t in seq for p in t.split("-")]
-        return list(dict.fromkeys(tuple(x) for x in (seq, split, ["-".join(seq)])))
+        try:
+            return locate(text, word, lowercase=self.lowercase)
+        except ValueError as e:
+            raise InputError(str(e)) from None
 
     def span_context(self, tokens, start, end):
         """Context tokens of the span [start, end): ``window`` each side, the span left out."""

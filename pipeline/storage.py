@@ -542,7 +542,7 @@ def read_parquet(url, what, columns=None):
 
 
 def write_parquet(url, table, **kw):
-    """Write an Arrow table as Parquet to a local path or fsspec URL.
+    """Write an Arrow table as Parquet to a local path, fsspec URL or file object.
 
     Float (and list-of-float) columns, e.g. vectors, are written plain and
     uncompressed: dictionary encoding and Snappy gain nothing on them and cost
@@ -553,6 +553,9 @@ def write_parquet(url, table, **kw):
     floats = {n for n in names if _is_float_data(table.schema.field(n).type)}
     opts = {"use_dictionary": [n for n in names if n not in floats],
             "compression": {n: "none" if n in floats else "snappy" for n in names}, **kw}
+    if not isinstance(url, (str, os.PathLike)):  # a writable file object
+        pq.write_table(table, url, **opts)
+        return
     with fsspec.open(url, "wb") as f:
         pq.write_table(table, f, **opts)
 

@@ -128,16 +128,23 @@ def test_atoms_method_and_single_text_fallback_name_the_method(planted, wsi):
 
 def test_without_the_criterion_the_function_word_is_split(planted):
     """The one sense of "fw" above comes from the criterion, not from the data alone."""
-    from pipeline.sense_clusters import ClusterModel, settings_of
+    from pipeline.assigner import Item, assign_items, fit_batch, load_model, merge_samples
     run, docs, doc_topic, _tmp = planted
     lines, _truth = _batch(docs, doc_topic, "fw")
-    plain = ClusterModel(run, settings_of(run).model_copy(update={"background": 0}))
-    labels, _scores, info = plain.cluster([plain.occurrence(x["context"]) for x in lines])
-    assert info["senses"] == 2 and info["excess"] is None and len(set(labels)) == 2
-    with_criterion = ClusterModel(run)
-    _l, _s, info = with_criterion.cluster([with_criterion.occurrence(x["context"])
-                                           for x in lines])
-    assert info["senses"] == 1 and info["excess"] < with_criterion.settings.min_excess
+    items = [Item(n, x["id"], None, x["context"], order=n) for n, x in enumerate(lines)]
+    plain = load_model(str(run), "cluster", ("senses.background=0",))
+    senses = assign_items(plain, items)["sense"].to_numpy()
+    assert set(senses) == {0, 1}
+    model = load_model(str(run), "cluster")
+    sample = merge_samples(10**6, model.sample(model.encode(items)))
+    assert len(sample["fw"][0]) == len(lines)  # the whole batch, below the cap
+    (mean, centres), = fit_batch(model, sample, model.background()).values()
+    assert len(centres) == 1
+    # the criterion's excess, recomputed here, is below the threshold
+    from tasks.assign import centre_unit_rows
+    from tasks.sense_clusters import excess_drop
+    y = centre_unit_rows(sample["fw"][2].astype(float), mean)
+    assert excess_drop(y, model.background(), 2, seed=0) < model.senses.min_excess
 
 
 def _pos_file(path, docs, doc_topic, word):

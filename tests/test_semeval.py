@@ -127,7 +127,7 @@ def test_evaluate_semeval_on_a_fake_task(planted_run, tmp_path):
     assert all(t.count("<<") == 1 for _, _, t in read_instances(data))
     out = tmp_path / "system.key"
     r = evaluate_semeval(planted_run, str(data), key_out=str(out), graded=False,
-                         use_lemma=False)
+                         use_lemma=False, method="atoms")
     lines = out.read_text().splitlines()
     assert len(lines) == 14  # 16 instances, the two quux.j ones have no senses
     for line in lines:
@@ -158,7 +158,8 @@ def test_evaluate_semeval_on_a_fake_task(planted_run, tmp_path):
 def test_graded_labels_and_leaving_out(planted_run, tmp_path):
     data = fake_task(tmp_path / "task")
     out = tmp_path / "graded.key"
-    r = evaluate_semeval(planted_run, str(data), key_out=str(out), graded=True)
+    r = evaluate_semeval(planted_run, str(data), key_out=str(out), graded=True,
+                         method="atoms")
     system = read_key(out.read_text())
     assert len(system) == 14 and r["graded"]
     assert any(len(labels) > 1 for labels in system.values())
@@ -166,7 +167,8 @@ def test_graded_labels_and_leaving_out(planted_run, tmp_path):
     gold = read_key((data / "keys" / "gold" / "all.key").read_text())
     assert r["overall"]["fnmi"] == pytest.approx(score_key(gold, system)["fnmi"])
     assert 0 <= r["overall"]["fbc_f"] <= 1 and 0 <= r["overall"]["fnmi"] <= 1
-    r2 = evaluate_semeval(planted_run, str(data), unassigned="omit", use_lemma=True)
+    r2 = evaluate_semeval(planted_run, str(data), unassigned="omit", use_lemma=True,
+                          method="atoms")
     assert r2["labelled"]["no_context"] == 1 and r2["labelled"]["first_sense"] == 0
     assert r2["labelled"]["lemma"] == 13 and r2["labelled"]["token"] == 0
     assert r2["overall"]["covered"] == 13
@@ -190,7 +192,7 @@ def test_main_prints_the_table_and_writes_its_own_file(planted_run, tmp_path, ca
     scores = Path(planted_run) / "evaluations" / "semeval2013.json"
     assert not scores.exists()
     code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data, "--no-graded",
-                          capsys=capsys)
+                          "--method", "atoms", capsys=capsys)
     assert code == 0, err
     assert out.splitlines()[0].startswith("SemEval-2013 Task 13") and "nouns" in out
     m = json.loads(scores.read_text())
@@ -198,7 +200,7 @@ def test_main_prints_the_table_and_writes_its_own_file(planted_run, tmp_path, ca
     assert not (Path(planted_run) / "metrics.json").exists()  # the evaluate stage's file
     key = tmp_path / "k.key"
     code, out, err = _cli("semeval2013", "--run", planted_run, "--data", data,
-                          "--key-out", key, capsys=capsys)
+                          "--key-out", key, "--method", "atoms", capsys=capsys)
     assert code == 0, err
     m = json.loads(scores.read_text())
     assert set(m) == {"crisp", "graded"}  # the crisp result is kept beside the graded one

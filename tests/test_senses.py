@@ -271,12 +271,16 @@ def test_dask_coder_codes_like_sparse_code_and_fits_like_ksvd(workers, block_row
 
 
 def test_assignment_chooses_among_the_strongest_senses_only(planted_run):
+    from pipeline.assigner import Item, assign_items, load_model
     from pipeline.sense_model import SenseModel
     run = planted_run[0]
     full = SenseModel(str(run), max_senses=0)
     one = SenseModel(str(run), max_senses=1)
     assert len(full.senses("tie")) == 2 and one.senses("tie") == full.senses("tie")[:1]
-    r = one.assign("w1x3 w1x4 <<tie>> w1x5 w1x6")
-    assert r["atoms"] == [full.senses("tie")[0][1]] and r["atom_id"] == r["atoms"][0]
+    item = [Item(1, "1", None, "w1x3 w1x4 <<tie>> w1x5 w1x6")]
+    r = assign_items(load_model(str(run), "atoms", ("senses.assign_max=1",)), item).to_pylist()[0]
+    assert r["atoms"] == [full.senses("tie")[0][1]] and r["sense"] == r["atoms"][0]
+    r = assign_items(load_model(str(run), "atoms", ("senses.assign_max=0",)), item).to_pylist()[0]
+    assert r["atoms"] == [a for _r, a, _c, _t in full.senses("tie")]
     with pytest.raises(Exception, match="max senses"):
         SenseModel(str(run), max_senses=-1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from fsspec.implementations.local import LocalFileSystem
@@ -11,7 +12,8 @@ from fsspec.implementations.local import LocalFileSystem
 from ..errors import InputError
 from ..storage import to_url
 
-__all__ = ["INDEX", "shard_names", "shard_paths", "list_shards", "read_lines", "only_added"]
+__all__ = ["INDEX", "shard_names", "shard_paths", "list_shards", "read_lines", "only_added",
+           "random_windows"]
 
 INDEX = "_index.json"  # in corpus/: each input file's shards, in document order
 
@@ -79,3 +81,20 @@ def only_added(log, stage, covered, names):
     log(f"{stage}: corpus files were removed or changed since the last run; "
         "recounting every shard")
     return False
+
+
+def random_windows(fs, root, n, seed, width):
+    """(left tokens, right tokens) within ``width`` of ``n`` seeded random token
+    positions of the tokenised corpus under ``root`` (drawn without replacement)."""
+    docs = [d for url in list_shards(fs, root) for d in read_lines(url).to_pylist()]
+    lengths = np.array([d.count(" ") + 1 if d else 0 for d in docs], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(int(ends[-1]), min(n, int(ends[-1])), replace=False))
+    doc = np.searchsorted(ends, picks, side="right")
+    at = picks - (ends[doc] - lengths[doc])
+    out = []
+    for d, p in zip(doc, at):
+        tokens = docs[d].split(" ")
+        out.append((tokens[max(0, p - width):p], tokens[p + 1:p + 1 + width]))
+    return out

@@ -1,19 +1,21 @@
 """``wsi assign``: the sense of target occurrences in new text.
 
-A batch (``--input``) never aborts: every non-blank line gives one output row
-with its id; a line that cannot be assigned (invalid JSON, no marked target,
-no context word with a vector...) gets its ``error`` text and no sense.
+One text (``--text``) or a batch (``--input``: a JSONL/Parquet file, glob, directory or
+fsspec URL; see :mod:`pipeline.batches`) assigned by :mod:`pipeline.assigner`, the
+batch's partitions as Dask tasks on the scheduler of ``--scheduler`` (as ``wsi run``).
+A batch never aborts: every non-blank line gives one output row with its id; a line
+that cannot be assigned (invalid JSON, no marked target, no context word with a
+vector...) gets its ``error`` text and no sense, and one line on stderr sums them up.
 """
 from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 
-import pyarrow as pa
+import dask
 
-from ..errors import InputError, UsageError
-from ..readers import read_jsonl
-from ..storage import write_parquet
+from ..errors import UsageError
 from . import add_occurrence_arguments, add_run_argument
 
 HELP = "the sense of target occurrences in new text"
@@ -24,99 +26,150 @@ FALLBACK = "atoms (one context cannot be clustered)"
 def add_arguments(a):
     add_run_argument(a)
     add_occurrence_arguments(
-        a, 'lines {"id": ..., "word": ..., "context": "text with <<word>>"}')
+        a, 'JSONL lines {"id": ..., "word": ..., "context": "text with <<word>>"} or Parquet '
+           "with those columns: a file, glob, directory or URL")
     a.add_argument("--method", choices=("cluster", "atoms"), default=None,
                    help="cluster: each word's occurrences in the batch clustered together; "
                         "atoms: each occurrence's nearest sense atom (default: the run's "
                         "senses.method)")
+    a.add_argument("--scheduler", default=None,
+                   help="auto | threads | processes | sync | local:N | tcp://host:port "
+                        "(default: the run's run.scheduler)")
+    a.add_argument("--workers", type=int, default=None,
+                   help="worker processes/threads for threads|processes (default: all cores)")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a senses.* or assign.* setting of the run (repeatable)")
+    a.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _atoms_row(model, text, word, method):
-    r = model.assign(text, word)
-    return {"word": r["word"], "method": method, "sense": r["atom_id"], "score": r["score"],
-            "scores": r["scores"], "atoms": r["atoms"],
-            "error": None if r["atom_id"] is not None else
-            "no sense: the word is not coded or no context word has a vector"}
+def _settings(run_dir, sets):
+    from ..config import load_config
+    from ..runs import open_run
+    bad = [x for x in sets if not x.startswith(("senses.", "assign."))]
+    if bad:
+        raise UsageError(f"--set {bad[0]}: only senses.* and assign.* settings can be changed "
+                         "here")
+    _run, manifest = open_run(run_dir)
+    return load_config(base=manifest["config"], sets=sets), manifest
 
 
-def assign_batch(run_dir, lines, method):
-    """One row dict per ``(lineno, item, error)`` of ``lines`` (:func:`read_jsonl`):
-    id, word, method, sense, score, scores, atoms, error."""
-    rows, groups = [], {}
-    model = clusters = None
-    if method == "cluster":
-        from ..sense_clusters import ClusterModel
-        clusters = ClusterModel(run_dir)
-    else:
-        from ..sense_model import SenseModel
-        model = SenseModel(run_dir)
-    for lineno, item, error in lines:
-        row = {"id": str(lineno) if item is None else str(item.get("id", lineno)),
-               "word": None, "method": method, "sense": None, "score": None, "scores": [],
-               "atoms": [], "error": error, "line": lineno}
-        rows.append(row)
-        if error:
-            continue
-        try:
-            text, word = item.get("context"), item.get("word")
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError('expected a non-empty "context" text')
-            if word is not None and not isinstance(word, str):
-                raise ValueError('"word" must be a string')
-            if clusters is None:
-                row.update(_atoms_row(model, text, word, method))
-                continue
-            occ = clusters.occurrence(text, word)
-            row["word"] = occ.word
-            groups.setdefault(clusters.key(word or occ.word), []).append((row, occ))
-        except (ValueError, TypeError, KeyError, InputError) as e:
-            row["error"] = str(e.args[0]) if e.args else type(e).__name__
-    for key, members in groups.items():
-        labels, scores, info = clusters.cluster([o for _r, o in members])
-        for (row, _o), label, sc in zip(members, labels, scores):
-            if label < 0:
-                row["error"] = "no context word with a vector"
-                continue
-            row.update(sense=int(label), score=float(sc[label]),
-                       scores=[float(v) for v in sc])
-    return rows
+def _one_text(args, method, sets):
+    from ..assigner import Item, assign_items, load_model
+    used = "atoms" if method == "cluster" else method
+    table = assign_items(load_model(args.run, used, tuple(sets)),
+                         [Item(1, "1", args.word, args.text)])
+    row = table.to_pylist()[0]
+    row["atom_id"] = row["sense"] if used == "atoms" else None
+    row["method"] = FALLBACK if method == "cluster" else used
+    if row["error"]:
+        print(f"wsi: {row['error']}", file=sys.stderr)
+    print(json.dumps(row))
+    return 0
 
 
-def _table(rows):
-    return pa.table({
-        "id": pa.array([r["id"] for r in rows], type=pa.string()),
-        "word": pa.array([r["word"] for r in rows], type=pa.string()),
-        "method": pa.array([r["method"] for r in rows], type=pa.string()),
-        "sense": pa.array([r["sense"] for r in rows], type=pa.int32()),
-        "score": pa.array([r["score"] for r in rows], type=pa.float32()),
-        "scores": pa.array([r["scores"] for r in rows], type=pa.list_(pa.float32())),
-        "atoms": pa.array([r["atoms"] for r in rows], type=pa.list_(pa.int32())),
-        "error": pa.array([r["error"] for r in rows], type=pa.string()),
-    })
+# ------------------------------------------------------------------- tasks (on workers)
+
+def _count(part, options):
+    from ..batches import count_lines
+    return count_lines(part, options)
+
+
+def _sample(run_dir, method, sets, part, first_line, options):
+    from ..assigner import load_model
+    from ..batches import read_partition
+    model = load_model(run_dir, method, sets)
+    return model.sample(model.encode(read_partition(part, first_line, options)))
+
+
+def _fit(run_dir, method, sets, sample):
+    from ..assigner import fit_batch, load_model
+    model = load_model(run_dir, method, sets)
+    fitted = fit_batch(model, sample, model.background())
+    return {k: (m.astype("float32"), c.astype("float32")) for k, (m, c) in fitted.items()}
+
+
+def _assign(run_dir, method, sets, part, first_line, centres, out_url, options):
+    """Assign one partition and write its part; returns (rows, errors, first error)."""
+    from ..assigner import load_model
+    from ..batches import read_partition, write_part
+    model = load_model(run_dir, method, sets)
+    items = read_partition(part, first_line, options)
+    table = model.table(model.encode(items), centres)
+    write_part(out_url, table, options)
+    errors = table["error"].to_pylist()
+    first = next(((it.line, it.id, e) for it, e in zip(items, errors) if e), None)
+    return len(items), sum(e is not None for e in errors), first
+
+
+def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers=None,
+              quiet=False, log=None):
+    """Assign every line of ``spec`` into ``output``; returns a summary dict."""
+    from ..assigner import merge_samples
+    from ..batches import Output, plan
+    from ..runner import Runner, tree_reduce
+    cfg, manifest = _settings(run_dir, sets)
+    sets = tuple(sets)
+    options = {}  # object stores: fsspec's environment (FSSPEC_S3_ENDPOINT_URL, ...)
+    parts, signature = plan(spec, partition_bytes=cfg.assign.partition_bytes,
+                            storage_options=options)
+    identity = {"input": signature, "run": str(run_dir), "run_stages": manifest.get("stages"),
+                "method": method, "sets": list(sets),
+                "partition_bytes": cfg.assign.partition_bytes,
+                "sample_cap": cfg.assign.sample_cap}
+    out = Output(str(output), identity)
+    done = out.prepare()
+    delayed = partial(dask.delayed, pure=False)
+    with Runner(scheduler or cfg.run.scheduler, workers=workers or cfg.run.workers,
+                quiet=quiet, log=log, process_min_bytes=cfg.run.process_min_bytes,
+                split_every=cfg.run.split_every) as runner:
+        total = sum(int(s[1]) for s in signature)
+        counts = runner.compute([delayed(_count)(p, options) for p in parts], "lines")
+        first, at = [], {}
+        for p, n in zip(parts, counts):
+            first.append(at.get(p.file_no, 1))
+            at[p.file_no] = first[-1] + n
+        todo = [p for p in parts if p.index not in done]
+        centres = None
+        if method == "cluster" and todo:
+            samples = [delayed(_sample)(run_dir, method, sets, p, first[p.index], options)
+                       for p in parts]
+            merged = tree_reduce(samples, partial(merge_samples, cfg.assign.sample_cap),
+                                 runner.split_every, name="assign-sample")
+            centres = runner.compute([delayed(_fit)(run_dir, method, sets, merged)], "fit",
+                                     gil_bound=True, input_bytes=total)[0]
+            centres = runner.share(centres, "assign-centres")
+        results = runner.compute(
+            [delayed(_assign)(run_dir, method, sets, p, first[p.index], centres,
+                              out.part_url(p.index), options) for p in todo],
+            "assign", gil_bound=True, input_bytes=total)
+    url = out.finish(len(parts))
+    rows = sum(r[0] for r in results)
+    errors = [r for r in results if r[1]]
+    return {"output": url, "partitions": len(parts), "resumed": len(parts) - len(todo),
+            "rows": rows, "errors": sum(r[1] for r in errors),
+            "first_error": errors[0][2] if errors else None}
 
 
 def main(args):
-    """``wsi assign --run RUN_DIR (--text TEXT [--word W] | --input F.jsonl --output F.parquet)
-    [--method cluster|atoms]``."""
-    from ..sense_clusters import settings_of
-    method = args.method or settings_of(args.run).method
+    """``wsi assign --run RUN_DIR (--text TEXT [--word W] | --input SPEC --output OUT)
+    [--method cluster|atoms] [--scheduler S] [--set KEY=VALUE]``."""
+    cfg, _manifest = _settings(args.run, args.set)
+    method = args.method or cfg.senses.method
     if args.text is not None:
-        from ..sense_model import SenseModel
-        r = SenseModel(args.run).assign(args.text, args.word)
-        r["method"] = FALLBACK if method == "cluster" else "atoms"
-        print(json.dumps(r))
-        return 0
+        return _one_text(args, method, args.set)
     if not (args.input and args.output):
         raise UsageError("wsi assign: give --text, or --input FILE.jsonl and --output FILE")
-    rows = assign_batch(args.run, read_jsonl(args.input), method)
-    if not rows:
+    r = run_batch(args.run, args.input, args.output, method, args.set,
+                  scheduler=args.scheduler, workers=args.workers, quiet=args.quiet)
+    resumed = f", {r['resumed']} of {r['partitions']} partition(s) kept from an earlier " \
+              f"attempt" if r["resumed"] else ""
+    print(f"{r['rows']} line(s) read, {r['rows'] - r['errors']} assigned ({method}), "
+          f"written to {r['output']}{resumed}")
+    if r["errors"]:
+        line, ident, msg = r["first_error"]
+        print(f"wsi: {r['errors']} line(s) without a sense in {args.input}; first: "
+              f"line {line} (id {ident}): {msg}", file=sys.stderr)
+    if r["rows"] == 0 and not r["resumed"]:
+        from ..errors import InputError
         raise InputError(f"{args.input}: no lines to assign")
-    write_parquet(args.output, _table(rows))
-    errors = [r for r in rows if r["error"]]
-    print(f"{len(rows)} line(s) read, {len(rows) - len(errors)} assigned ({method}), "
-          f"written to {args.output}")
-    if errors:
-        first = errors[0]
-        print(f"wsi: {len(errors)} line(s) without a sense in {args.input}; first: "
-              f"line {first['line']} (id {first['id']}): {first['error']}", file=sys.stderr)
     return 0

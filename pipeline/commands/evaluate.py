@@ -65,7 +65,8 @@ def _semeval(args):
                               graded=bool(getattr(args, "graded", True)),
                               use_lemma=bool(getattr(args, "use_lemma", True)),
                               unassigned=getattr(args, "unassigned", None) or "first",
-                              max_senses=getattr(args, "max_senses", None))
+                              max_senses=getattr(args, "max_senses", None),
+                              method=getattr(args, "method", None))
     print(format_table(result))
     where = save_semeval(args.run, _finite(result))
     if getattr(args, "key_out", None):
@@ -97,6 +98,9 @@ def _semeval_args(p):
     p.add_argument("--unassigned", choices=("first", "omit"), default="first",
                    help="instances without a context vector: the word's first sense "
                         "(default) or left out")
+    p.add_argument("--method", choices=("cluster", "atoms"), default=None,
+                   help="cluster: each lemma's instances clustered together; atoms: the "
+                        "atoms rule (default: the run's senses.method)")
     return p
 
 

@@ -13,6 +13,6 @@ def add_arguments(w):
 def main(args):
     """``wsi senses WORD [WORD ...] [--run RUN_DIR]``."""
     from ..sense_model import SenseModel, format_senses
-    model = SenseModel(args.run, assign=False)
+    model = SenseModel(args.run)
     print("\n\n".join(format_senses(w, model.senses(w)) for w in args.words))
     return 0

@@ -120,7 +120,7 @@ def evaluate_planted(run_dir, truth_dir, *, seed=0, holdout=0.1):
 
     words, true_vecs, pseudo, comp_vecs, topics = read_truth(truth_dir)
     run, _ = open_run(run_dir, ["embeddings", "atoms", "senses"])
-    model = SenseModel(run_dir, assign=False)
+    model = SenseModel(run_dir)
     atoms = unit_rows(np.asarray(model.atoms, dtype=np.float64))
     emb, learned = read_vectors(artifact_url(run, "embeddings"))
     index = {w: i for i, w in enumerate(emb["word"].to_pylist())}

@@ -1,44 +1,33 @@
 """SemEval-2013 Task 13 (word sense induction): label its instances with a run's senses, score them.
 
-``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--no-graded] [--no-use-lemma] [--max-senses N]``
+``wsi evaluate semeval2013 --run RUN_DIR [--data DIR] [--key-out FILE] [--no-graded]
+[--no-use-lemma] [--max-senses N] [--method cluster|atoms]``
 
-Each of the 4,664 test instances (50 lemmas: 20 nouns, 20 verbs, 10
-adjectives) is one occurrence of its lemma in context. The run's
-:class:`~pipeline.sense_model.SenseModel` assigns it one of the word's sense atoms
-(Arora et al.'s rule: the induced vector of the occurrence's context, scored
-against each sense atom); the system label is ``<lemma>.atom<id>`` (e.g.
-``add.v.atom17``), so each lemma's instances are clustered by atom. The
-system key is scored against the gold key with the task's cluster-comparison
-measures, Fuzzy B-Cubed and Fuzzy NMI (:mod:`tasks.wsi_scoring`, the
-official scorers' definitions), overall and by part of speech.
+Each of the 4,664 test instances (50 lemmas: 20 nouns, 20 verbs, 10 adjectives) is
+one occurrence of its lemma in context, labelled as one ``wsi assign`` batch
+(:func:`pipeline.assigner.assign_items`) with the run's ``senses.method``:
 
-Which word's senses: the instance's marked token as it appears (an
-inflected form such as "added" for ``add.v``); when that form has no senses
-in the run (not in the vocabulary or not coded) but the lemma's base form
-("add") has, the lemma's senses are used, with the same context (the
-target token is never part of its own context, so only the sense inventory
-changes). ``use_lemma=True`` always uses the lemma's senses.
+- ``cluster``: each lemma's instances are clustered together (transductive, as the
+  task allows); labels ``<lemma>.sense<j>``.
+- ``atoms``: the atoms rule, labels ``<lemma>.atom<id>`` (e.g. ``add.v.atom17``); the
+  senses of the marked form ("added"), or of the lemma's base form ("add") when the
+  form has none or with ``use_lemma=True`` (the default; the target token is never
+  its own context, so only the sense inventory changes).
 
-Instances without a sense: when the word has senses but no context token
-has a vector, the instance gets the word's first sense (rank 1: the atom
-with the largest |coefficient|), a most-frequent-sense back-off, so that every
-instance is labelled as every SemEval system labelled every instance; with
-``unassigned="omit"`` it is left out instead, which the official scorers
-count as 0 in B-Cubed (and as membership 0 in every cluster in NMI). When
-neither the form nor the lemma has senses the instance is left out. The
-result reports how many instances went each way, and the coverage.
+The system key is scored against the gold key with the task's measures, Fuzzy
+B-Cubed and Fuzzy NMI (:mod:`tasks.wsi_scoring`, the official scorers'
+definitions), overall and by part of speech. An instance without a context vector
+gets the first sense (the rank-1 atom; the lemma's largest cluster) with
+``unassigned="first"``, else is left out (0 in B-Cubed, membership 0 in NMI), as is
+an instance whose word has no senses. Graded labels (``graded=True``): every sense
+with a positive score (a cosine), weighted by it. The result counts how instances
+went and the coverage; ``main_semeval`` merges it into the run's
+``evaluations/semeval2013.json`` under ``crisp`` / ``graded``. A data directory that
+does not exist is a usage error (exit 2); a missing or malformed file inside it an
+input error naming the file (exit 3).
 
-Graded labels (``graded=True``): all of the word's sense atoms with a
-positive score, weighted by that score (a cosine; the scorer normalises
-each instance by its largest weight, so the best atom has membership 1);
-an instance whose scores are all <= 0 gets its best atom with weight 1.
-
-``main_semeval`` prints the table and merges the result into the run's
-``evaluations/semeval2013.json`` under ``crisp`` / ``graded`` (read, update,
-atomic rewrite, under the run's lock; created when absent). Errors are one
-line: a data directory that does not exist is a usage error (exit 2, as any
-missing input path in this project); a missing or malformed file inside it
-(contexts, gold key) is an input error naming the file (exit 3).
+Longer than 400 lines: the task's file formats, its labelling rules and its table
+are one evaluation; reading them apart would split one format across modules.
 """
 from __future__ import annotations
 
@@ -57,7 +46,7 @@ from ..runs import open_run
 from ..storage import join, to_url
 from . import save_result
 
-__all__ = ["DEFAULT_DATA", "REFERENCE", "read_instances", "read_gold", "label_instance", "evaluate_semeval", "format_table"]
+__all__ = ["DEFAULT_DATA", "REFERENCE", "read_instances", "read_gold", "label_instances", "evaluate_semeval", "format_table"]
 
 DEFAULT_DATA = str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wsi"
                    / "semeval2013_task13")
@@ -201,8 +190,8 @@ def read_gold(data_dir, gold="all"):
 # --------------------------------------------------------------------------- labelling
 
 
-def _label(lemma, atom):
-    return f"{lemma}.atom{int(atom)}"
+def _label(lemma, method, sense):
+    return f"{lemma}.{'atom' if method == 'atoms' else 'sense'}{int(sense)}"
 
 
 def _relabel(marked, base):
@@ -212,36 +201,64 @@ def _relabel(marked, base):
     return f"{marked[:start]}<<{base}>>{marked[end + 2:]}"
 
 
-def label_instance(model, lemma, marked, *, graded=False, use_lemma=False,
-                   unassigned="first"):
-    """System labels of one instance: (labels dict or None, how).
+def label_instances(model, instances, *, graded=False, use_lemma=False, unassigned="first"):
+    """System labels of ``[(lemma, instance id, marked text)]``, as one ``wsi assign``
+    batch (:func:`pipeline.assigner.assign_items`): [(labels dict or None, how)].
 
-    ``how`` is ``"token"``/``"lemma"`` (assigned with that word's senses),
-    ``"first_sense"`` (back-off) or ``"no_sense"``/``"no_context"``/
-    ``"bad_target"`` (left out: labels None).
+    ``how`` is ``"token"``/``"lemma"`` (assigned with that word's senses; the cluster
+    method clusters each lemma's instances together, so always ``"lemma"``),
+    ``"first_sense"`` (back-off: the atoms rule's rank-1 atom, the cluster method's
+    largest cluster of the lemma) or ``"no_sense"``/``"no_context"``/``"bad_target"``
+    (left out: labels None).
     """
-    base = lemma.rsplit(".", 1)[0]
-    try:
-        r = model.assign(_relabel(marked, base) if use_lemma else marked)
-        how = "lemma" if use_lemma else "token"
-        if not r["atoms"] and not use_lemma and r["word"] != base:
-            r2 = model.assign(_relabel(marked, base))
-            if r2["atoms"]:
-                r, how = r2, "lemma"
-    except InputError:  # the marked target is not one token for this run's tokenizer
-        return None, "bad_target"
-    if not r["atoms"]:
-        return None, "no_sense"
-    if r["atom_id"] is None:
-        if unassigned == "first":
-            return {_label(lemma, r["atoms"][0]): 1.0}, "first_sense"
-        return None, "no_context"
-    if graded:
-        labels = {_label(lemma, a): s for a, s in zip(r["atoms"], r["scores"])
-                  if s is not None and s > 0}
-        if labels:
-            return labels, how
-    return {_label(lemma, r["atom_id"]): 1.0}, how
+    from ..assigner import Item, assign_items
+    method = model.method
+    base = [lemma.rsplit(".", 1)[0] for lemma, _i, _t in instances]
+
+    def run(texts, words):
+        items = [Item(n, iid, w, t, order=n) for n, ((_l, iid, _m), t, w) in
+                 enumerate(zip(instances, texts, words))]
+        return assign_items(model, items).to_pylist()
+
+    if method == "atoms":
+        marked = [t for _l, _i, t in instances]
+        rows = run([_relabel(t, b) if use_lemma else t for t, b in zip(marked, base)],
+                   [None] * len(instances))
+        how = ["lemma" if use_lemma else "token"] * len(rows)
+        if not use_lemma:  # the form has no senses: the lemma's, when it has
+            redo = [j for j, r in enumerate(rows) if not r["atoms"] and r["word"] is not None
+                    and r["word"] != base[j]]
+            again = run([_relabel(marked[j], base[j]) for j in redo], [None] * len(redo)) \
+                if redo else []
+            for j, r in zip(redo, again):
+                if r["atoms"]:
+                    rows[j], how[j] = r, "lemma"
+    else:  # each lemma's instances are one group
+        rows = run([t for _l, _i, t in instances], [lemma for lemma, _i, _t in instances])
+        how = ["lemma"] * len(rows)
+    common = {}
+    for (lemma, _i, _t), r in zip(instances, rows):
+        if r["sense"] is not None:
+            common.setdefault(lemma, []).append(r["sense"])
+    common = {lemma: max(set(v), key=v.count) for lemma, v in common.items()}
+    out = []
+    for (lemma, _i, _t), r, h in zip(instances, rows, how):
+        if r["word"] is None:  # the marked target is no token for this run's tokenizer
+            out.append((None, "bad_target"))
+        elif method == "atoms" and not r["atoms"]:
+            out.append((None, "no_sense"))
+        elif r["sense"] is None:
+            first = r["atoms"][0] if method == "atoms" and r["atoms"] else common.get(lemma)
+            if unassigned == "first" and first is not None:
+                out.append(({_label(lemma, method, first): 1.0}, "first_sense"))
+            else:
+                out.append((None, "no_context"))
+        else:
+            senses = r["atoms"] if method == "atoms" else range(len(r["scores"]))
+            labels = {_label(lemma, method, a): sc for a, sc in zip(senses, r["scores"])
+                      if sc is not None and sc > 0} if graded else {}
+            out.append((labels or {_label(lemma, method, r["sense"]): 1.0}, h))
+    return out
 
 
 def _scores(gold, system):
@@ -255,8 +272,8 @@ def _scores(gold, system):
 
 
 def evaluate_semeval(run_dir, data_dir=DEFAULT_DATA, key_out=None, gold="all", *,
-                     graded=True, use_lemma=True, unassigned="first", model=None,
-                     max_senses=None):
+                     graded=True, use_lemma=True, unassigned="first", method=None,
+                     max_senses=None, sets=()):
     """Label the SemEval-2013 Task 13 instances with a run's senses and score them.
 
     Parameters
@@ -279,8 +296,13 @@ def evaluate_semeval(run_dir, data_dir=DEFAULT_DATA, key_out=None, gold="all", *
     unassigned : {"first", "omit"}
         What an instance whose context has no vector gets: the word's first
         sense, or nothing (left out of the key).
-    model : SenseModel or None
-        An already loaded model of ``run_dir``.
+    method : {"cluster", "atoms"} or None
+        How instances get senses (:mod:`pipeline.assigner`); None: the run's
+        ``senses.method``.
+    max_senses : int or None
+        Atoms rule: a word's this-many strongest atoms (None: ``senses.assign_max``).
+    sets : sequence of str
+        ``senses.KEY=VALUE`` overrides of the run's settings.
 
     Returns
     -------
@@ -298,31 +320,40 @@ def evaluate_semeval(run_dir, data_dir=DEFAULT_DATA, key_out=None, gold="all", *
     """
     if unassigned not in ("first", "omit"):
         raise UsageError(f"unassigned must be 'first' or 'omit', got {unassigned!r}")
+    from ..assigner import load_model
+    from ..config import load_config
     gold_key = read_gold(data_dir, gold)
     instances = read_instances(data_dir)
-    if model is None:
-        from ..sense_model import SenseModel
-        model = SenseModel(run_dir, max_senses=max_senses)
+    _run, manifest = open_run(run_dir)
+    sets = tuple(sets) + ((f"senses.assign_max={int(max_senses)}",)
+                          if max_senses is not None else ())
+    if max_senses is not None and max_senses < 0:
+        raise UsageError(f"max senses must be >= 0, got {max_senses}")
+    method = method or load_config(base=manifest["config"], sets=sets).senses.method
+    model = load_model(run_dir, method, sets)
     counts = dict.fromkeys(("token", "lemma", "first_sense", "no_sense", "no_context",
                             "bad_target", "no_context_text"), 0)
     system = Key()
-    found = set()
+    chosen = []
     for lemma, iid, marked in instances:
         if iid not in gold_key:
             continue
-        found.add(iid)
         if gold_key.lemma[iid] != lemma:
             raise InputError(f"instance {iid!r}: lemma {lemma!r} in the contexts but "
                              f"{gold_key.lemma[iid]!r} in the gold key")
-        labels, how = label_instance(model, lemma, marked, graded=graded,
-                                     use_lemma=use_lemma, unassigned=unassigned)
+        chosen.append((lemma, iid, marked))
+    found = {iid for _l, iid, _m in chosen}
+    labelled = label_instances(model, chosen, graded=graded, use_lemma=use_lemma,
+                               unassigned=unassigned)
+    for (lemma, iid, _m), (labels, how) in zip(chosen, labelled):
         counts[how] += 1
         if labels is not None:
             system.add(lemma, iid, labels)
     counts["no_context_text"] = len(gold_key) - len(found)
     if key_out:
         _write_key(key_out, system)
-    result = {"gold": gold, "graded": bool(graded), "use_lemma": bool(use_lemma),
+    result = {"method": method, "gold": gold, "graded": bool(graded),
+              "use_lemma": bool(use_lemma),
               "unassigned": unassigned, "labelled": counts,
               "overall": _scores(gold_key, system), "by_pos": {}}
     for suffix, name in POS.items():

@@ -74,13 +74,13 @@ def _mean(results):
 def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=None):
     """Scores of a run on the development set (a dict; see the module docstring).
 
-    Every ``WORD.pos`` file of ``data`` is a word; ``sets`` are ``senses.KEY=VALUE``
-    overrides of the run's settings (to compare settings on this set).
+    Every ``WORD.pos`` file of ``data`` is a word, labelled as one ``wsi assign`` batch
+    (:func:`pipeline.assigner.assign_items`, ``word`` = the file's word); ``sets`` are
+    ``senses.KEY=VALUE`` overrides of the run's settings (to compare settings on this set).
     """
+    from ..assigner import Item, assign_items, load_model
     from ..config import load_config
     from ..runs import open_run
-    from ..sense_clusters import ClusterModel
-    from ..sense_model import SenseModel
     data = resolve_pkg(data)
     if not os.path.isdir(data):
         raise UsageError(f"{data}: no such directory (give --data DIR)")
@@ -91,29 +91,35 @@ def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=
     if bad:
         raise UsageError(f"--set {bad[0]}: only senses.* settings can be changed here")
     _run, manifest = open_run(run_dir)
-    clusters = ClusterModel(run_dir, load_config(base=manifest["config"], sets=sets).senses)
-    method = method or clusters.settings.method
-    atoms = SenseModel(run_dir) if method == "atoms" else None
-    out = {"data": data, "method": method, "settings": clusters.settings.model_dump(),
+    settings = load_config(base=manifest["config"], sets=sets).senses
+    method = method or settings.method
+    model = load_model(run_dir, method, tuple(sets))
+    # the baseline's vectors: one window, common directions removed (no block scaling)
+    plain = load_model(run_dir, "cluster",
+                       tuple(sets) + (f"senses.windows=[{BASELINE_WINDOW}]",))
+    out = {"data": data, "method": method, "settings": settings.model_dump(),
            "baseline": {"window": BASELINE_WINDOW, "k": list(BASELINE_K)}, "words": {}}
     for word in words:
         instances = read_senseval(os.path.join(data, f"{word}.pos"))
-        occ = [clusters.occurrence(text) for _i, text, _g in instances]
+        items = [Item(n, iid, word, text, order=n)
+                 for n, (iid, text, _g) in enumerate(instances, start=1)]
         gold = [g for _i, _t, g in instances]
-        if method == "cluster":
-            labels, _scores, info = clusters.cluster(occ)
-        else:
-            labels = np.array([(lambda r: -1 if r["atom_id"] is None else r["atom_id"])(
-                atoms.assign(text)) for _i, text, _g in instances])
-            info = {"senses": int(len(set(labels) - {-1}))}
+        table = assign_items(model, items)
+        labels = np.array([-1 if s is None else s for s in table["sense"].to_pylist()])
+        n_senses = (max((len(s) for s in table["scores"].to_pylist()), default=0)
+                    if method == "cluster" else int(len(set(labels) - {-1})))
         res = {"instances": len(instances), "gold_senses": len(set(gold)),
-               "system": {**cluster_scores(gold, labels), **info}, "baseline": {}}
-        x, _n = clusters.window_vectors(occ, BASELINE_WINDOW)
+               "system": {**cluster_scores(gold, labels), "senses": n_senses},
+               "baseline": {}}
+        enc = plain.encode(items)
+        xs = plain.vectors(enc, np.arange(len(enc.rows)))
+        x = np.zeros((len(items), xs.shape[1]))
+        x[enc.rows] = xs
         nz = np.any(x != 0, axis=1)
         y = centre_unit(x[nz])
         for k in BASELINE_K:
             lab = np.full(len(x), -1)
-            lab[nz] = KMeans(k, n_init=10, random_state=clusters.settings.seed).fit_predict(y)
+            lab[nz] = KMeans(k, n_init=10, random_state=settings.seed).fit_predict(y)
             res["baseline"][f"k={k}"] = cluster_scores(gold, lab)
         out["words"][word] = res
         if log:

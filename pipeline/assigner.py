@@ -1,0 +1,394 @@
+"""Sense assignment of occurrences as array work: one implementation for ``wsi assign``
+(one text or millions of lines), the development and test evaluations.
+
+A partition of input items is encoded at once (:meth:`AssignModel.encode`: the
+target and at most the widest window of tokens on each side, one id array for
+the whole partition, every window's SIF sum in one kernel pass,
+:mod:`tasks.assign`) and scored at once (:meth:`AssignModel.score`):
+
+- ``cluster`` (transductive): each word's senses are k-means centres fitted on
+  its occurrences in the batch (:meth:`AssignModel.sample` collects a seeded
+  sample of at most ``assign.sample_cap`` of them per word, partition by
+  partition; :func:`fit_batch` fits), then every occurrence goes to its word's
+  nearest centre. A word with no more occurrences than the cap is clustered on
+  all of them, in input order.
+- ``atoms``: the induction map's vector of the ±``induce.window`` context,
+  scored against the word's strongest sense atoms (:mod:`tasks.senses`); no
+  batch needed, so one context gets the label it gets in any batch.
+
+Models are cached per process (:func:`load_model`): a Dask worker loads a run's
+arrays once, not once per task.
+
+    model = load_model("outputs/default", "cluster")
+    table = assign_items(model, [Item(1, "a", None, "the <<bank>> raised rates"), ...])
+    # partitioned: model.sample(model.encode(part)) per partition, merge_samples,
+    # fit_batch once, then model.table(model.encode(part), centres) per partition
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from tasks.assign import (blocks_from_sums, centre_unit_rows, fit_centres, nearest_centres,
+                          target_windows, window_sums)
+from tasks.context import sif_weighted_vectors
+from tasks.senses import score_senses_flat
+
+from .artifacts.tables import read_atoms, read_sense_table, read_vectors, read_vocab
+from .config import load_config
+from .runs import artifact_url, open_run
+from .storage import load_npy
+
+__all__ = ["Item", "Encoded", "AssignModel", "load_model", "fit_batch", "merge_samples",
+           "assign_items", "SCHEMA", "METHODS"]
+
+METHODS = ("cluster", "atoms")
+
+SCHEMA = pa.schema([
+    ("id", pa.string()), ("word", pa.string()), ("method", pa.string()),
+    ("sense", pa.int32()), ("score", pa.float32()), ("scores", pa.list_(pa.float32())),
+    ("atoms", pa.list_(pa.int32())), ("error", pa.string())])
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input line: its number, id, target word (or None), context text (or None) and
+    the error that makes it unusable (or None)."""
+
+    line: int
+    id: str
+    word: object = None
+    context: object = None
+    error: object = None
+    order: int = 0  # position in the whole batch (file number, byte offset...), for sampling
+
+
+@dataclass
+class Encoded:
+    """A partition encoded: per item an error (None when usable), the target's tokens
+    joined by spaces and its key (cluster: the word's group; atoms: its sense-table
+    entry); ``rows`` are the usable items' indices, and ``ids``/``starts``/``ends``/
+    ``positions`` their tokens (:func:`tasks.assign.window_sums`'s arguments), from
+    which :meth:`AssignModel.vectors` computes context vectors a chunk at a time."""
+
+    items: list
+    errors: list
+    words: list
+    keys: list
+    rows: np.ndarray
+    ids: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    positions: np.ndarray
+
+
+CHUNK = 2048  # occurrences whose vectors are held at once (2048 x 1800 float64: 29 MB)
+
+
+_MODELS: dict = {}
+_LOCK = threading.Lock()
+
+
+def load_model(run_dir, method, sets=()):
+    """The :class:`AssignModel` of a run, loaded once per process and reused."""
+    key = (str(run_dir), method, tuple(sets))
+    with _LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            model = _MODELS[key] = AssignModel(run_dir, method, sets=sets)
+        return model
+
+
+class AssignModel:
+    """A finished run's arrays for assigning occurrences.
+
+    Parameters
+    ----------
+    run_dir : str
+        Run directory (path or fsspec URL).
+    method : {"cluster", "atoms"}
+    sets : sequence of str
+        ``senses.KEY=VALUE`` / ``assign.KEY=VALUE`` overrides of the run's settings.
+    """
+
+    def __init__(self, run_dir, method, *, sets=()):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        needed = ["vocab", "embeddings"]
+        needed += (["induction_map", "induction_common", "senses", "atoms"]
+                   if method == "atoms" else ["common_directions"])
+        run, manifest = open_run(run_dir, needed)
+        cfg = load_config(base=manifest["config"], sets=sets)
+        self.method = method
+        self.run_dir = run_dir
+        self.senses = cfg.senses
+        self.assign = cfg.assign
+        self.lowercase = bool(cfg.corpus.lowercase)
+        vocab, total = read_vocab(artifact_url(run, "vocab"))
+        emb, vectors = read_vectors(artifact_url(run, "embeddings"))
+        counts = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_numpy()))
+        words = emb["word"].to_pylist()
+        # rows as in embeddings.parquet: the words with a vector
+        self.rows, _ = sif_weighted_vectors(
+            vectors, np.arange(len(words)), np.array([counts[w] for w in words]), total,
+            a=float(cfg.context.sif_a))
+        self.index = {w: i for i, w in enumerate(words)}
+        if method == "atoms":
+            self.windows = [int(cfg.induce.window)]
+            self.common = load_npy(artifact_url(run, "induction_common"))
+            self.map = load_npy(artifact_url(run, "induction_map"))
+            self.intercept = (load_npy(artifact_url(run, "induction_intercept"))
+                              if run.exists("induction_intercept.npy")
+                              else np.zeros(self.map.shape[0]))
+            k = int(cfg.senses.assign_max) or None
+            self.sense_table = {w: (a[:k], c[:k]) for w, (a, c) in
+                          read_sense_table(artifact_url(run, "senses")).items()}
+            _atoms, self.atoms = read_atoms(artifact_url(run, "atoms"))
+        else:
+            self.windows = sorted({int(w) for w in cfg.senses.windows})
+            self.common = load_npy(artifact_url(run, "common_directions"))
+        self.width = max(self.windows)
+        self.exclude_target = method == "cluster"
+
+    # ------------------------------------------------------------------ encoding
+    def key(self, word):
+        return word.lower() if self.lowercase else word
+
+    def encode(self, items):
+        """Context vectors of a partition of :class:`Item`; see :class:`Encoded`."""
+        errors, words, keys, rows = [], [], [], []
+        ids, offsets, positions = [], [0], []
+        index, width, lower = self.index, self.width, self.lowercase
+        for i, it in enumerate(items):
+            err, word, key = it.error, None, None
+            if err is None:
+                try:
+                    text, w = it.context, it.word
+                    if not isinstance(text, str) or not text.strip():
+                        raise ValueError('expected a non-empty "context" text')
+                    if w is not None and not isinstance(w, str):
+                        raise ValueError('"word" must be a string')
+                    left, target, right = target_windows(text, w, width=width,
+                                                         lowercase=lower)
+                except ValueError as e:
+                    err = str(e)
+                else:
+                    word = " ".join(target)
+                    key = self.key(w) if (w and self.method == "cluster") else word
+                    skip = set()
+                    if self.exclude_target:  # the word's own forms are never its context
+                        skip = {index.get(word, -1), index.get(key, -1)} - {-1}
+                    positions.append(offsets[-1] + len(left))
+                    ctx = [index.get(t, -1) for t in left]
+                    ctx.append(-1)
+                    ctx.extend(index.get(t, -1) for t in right)
+                    if skip:
+                        ctx = [-1 if c in skip else c for c in ctx]
+                    ids.extend(ctx)
+                    offsets.append(len(ids))
+                    rows.append(i)
+            errors.append(err)
+            words.append(word)
+            keys.append(key)
+        offsets = np.array(offsets, dtype=np.int64)
+        return Encoded(list(items), errors, words, keys, np.array(rows, dtype=np.int64),
+                       np.array(ids, dtype=np.int64), offsets[:-1], offsets[1:],
+                       np.array(positions, dtype=np.int64))
+
+    def vectors(self, enc, which):
+        """Context vectors (len(which), D) of the usable occurrences ``which`` (indices
+        into ``enc.rows``): the multi-scale blocks (cluster) or the SIF context vector
+        of ``induce.window`` (atoms)."""
+        sums, counts = window_sums(enc.ids, enc.starts[which], enc.ends[which],
+                                   enc.positions[which], self.rows, self.windows)
+        return blocks_from_sums(sums, counts, self.common)
+
+    def chunks(self, enc):
+        """(indices into ``enc.rows``, their vectors), :data:`CHUNK` at a time."""
+        for lo in range(0, len(enc.rows), CHUNK):
+            which = np.arange(lo, min(lo + CHUNK, len(enc.rows)))
+            yield which, self.vectors(enc, which)
+
+    def background(self):
+        """Multi-scale contexts of ``senses.background`` seeded random corpus positions,
+        for the one-sense criterion (None when that is 0 or the run has no corpus)."""
+        n = int(self.senses.background)
+        if n == 0 or self.method != "cluster":
+            return None
+        if getattr(self, "_background", None) is None:
+            self._background = self._background_vectors(n)
+        return self._background
+
+    def _background_vectors(self, n):
+        import fsspec
+
+        from .artifacts.corpus import random_windows
+        run, _m = open_run(self.run_dir)
+        fs, root = fsspec.core.url_to_fs(artifact_url(run, "corpus"))
+        if not fs.exists(root):
+            return None
+        ids, offsets, positions = [], [0], []
+        for left, right in random_windows(fs, root, n, int(self.senses.seed), self.width):
+            positions.append(len(ids) + len(left))
+            ids += [self.index.get(t, -1) for t in left] + [-1]
+            ids += [self.index.get(t, -1) for t in right]
+            offsets.append(len(ids))
+        offsets = np.array(offsets, dtype=np.int64)
+        sums, counts = window_sums(np.array(ids, dtype=np.int64), offsets[:-1], offsets[1:],
+                                   np.array(positions, dtype=np.int64), self.rows, self.windows)
+        return blocks_from_sums(sums, counts, self.common)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, enc):
+        """This partition's part of the per-word sample the cluster method fits on:
+        {key: (priorities, orders, vectors float32)} of at most ``assign.sample_cap``
+        occurrences per word, those of smallest seeded priority (a hash of the item's
+        ``order``), so the merged sample does not depend on the partitioning.
+        Occurrences without context are then dropped (a word with more than the cap
+        may so keep a few less)."""
+        cap, seed = int(self.assign.sample_cap), int(self.senses.seed)
+        groups = {}
+        for j, i in enumerate(enc.rows):
+            groups.setdefault(enc.keys[i], []).append(j)
+        picked = {}
+        for key, js in groups.items():
+            js = np.array(js, dtype=np.int64)
+            orders = np.array([enc.items[i].order for i in enc.rows[js]], dtype=np.int64)
+            prio = _priority(orders, seed)
+            keep = np.argsort(prio, kind="stable")[:cap]
+            picked[key] = (js[keep], prio[keep], orders[keep])
+        out = {}
+        for key, (js, prio, orders) in picked.items():
+            x = np.vstack([self.vectors(enc, js[lo:lo + CHUNK])
+                           for lo in range(0, len(js), CHUNK)]).astype(np.float32)
+            nz = np.any(x != 0, axis=1)
+            if nz.any():
+                out[key] = (prio[nz], orders[nz], x[nz])
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, enc, centres=None):
+        """(labels (n,), scores, atoms) of the encoded items; -1: see ``enc.errors``."""
+        n = len(enc.items)
+        labels = np.full(n, -1, dtype=np.int64)
+        scores = [[] for _ in range(n)]
+        atoms = [[] for _ in range(n)]
+        for which, x in self.chunks(enc):
+            if self.method == "atoms":
+                self._score_atoms(enc, which, x, labels, scores, atoms)
+            else:
+                self._score_centres(enc, which, x, centres or {}, labels, scores)
+        return labels, scores, atoms
+
+    def _score_centres(self, enc, which, x, centres, labels, scores):
+        groups = {}
+        for j, i in enumerate(enc.rows[which]):
+            groups.setdefault(enc.keys[i], []).append(j)
+        for key, js in groups.items():
+            js = np.array(js, dtype=np.int64)
+            fit = centres.get(key)
+            if fit is None:
+                for i in enc.rows[which[js]]:
+                    enc.errors[i] = "no context word with a vector"
+                continue
+            mean, cen = fit
+            lab, sc = nearest_centres(centre_unit_rows(x[js], mean), cen)
+            for i, lb, row in zip(enc.rows[which[js]], lab, sc):
+                if lb < 0:
+                    enc.errors[i] = "no context word with a vector"
+                    continue
+                labels[i] = lb
+                scores[i] = row.tolist()
+
+    def _score_atoms(self, enc, which, x, labels, scores, atoms):
+        empty = (np.zeros(0, np.int64), np.zeros(0))
+        rows = enc.rows[which]
+        cands = [self.sense_table.get(enc.words[i], empty) for i in rows]
+        for i, (a, _c) in zip(rows, cands):
+            atoms[i] = [int(v) for v in a]
+        nz = np.any(x != 0, axis=1)
+        v = x @ self.map.T + self.intercept
+        v[~nz] = 0.0
+        lengths = np.array([len(a) for a, _c in cands], dtype=np.int64)
+        flat_a = np.concatenate([a for a, _c in cands]) if lengths.sum() else np.zeros(0, int)
+        flat_c = np.concatenate([c for _a, c in cands]) if lengths.sum() else np.zeros(0)
+        best, _best_score, flat = score_senses_flat(v, self.atoms, flat_a, flat_c, lengths)
+        per = np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
+        for j, i in enumerate(rows):
+            if best[j] < 0:
+                enc.errors[i] = ("no sense: the word is not coded" if not lengths[j] else
+                                 "no sense: no context word has a vector")
+                continue
+            labels[i] = int(best[j])
+            scores[i] = per[j].tolist()
+
+    def table(self, enc, centres=None):
+        """The output rows (:data:`SCHEMA`) of the encoded items, in input order."""
+        labels, scores, atoms = self.score(enc, centres)
+        ok = labels >= 0
+        best = [None if not o else max(s) if self.method == "atoms" else s[lb]
+                for s, lb, o in zip(scores, labels, ok)]
+        return pa.table({
+            "id": pa.array([it.id for it in enc.items], type=pa.string()),
+            "word": pa.array(enc.words, type=pa.string()),
+            "method": pa.array([self.method] * len(enc.items), type=pa.string()),
+            "sense": pa.array(labels, type=pa.int32(), mask=~ok),
+            "score": pa.array(best, type=pa.float32()),
+            "scores": pa.array([s if o else [] for s, o in zip(scores, ok)],
+                               type=pa.list_(pa.float32())),
+            "atoms": pa.array(atoms, type=pa.list_(pa.int32())),
+            "error": pa.array([None if o else (e or "no sense")
+                               for e, o in zip(enc.errors, ok)], type=pa.string()),
+        }, schema=SCHEMA)
+
+
+def _priority(orders, seed):
+    """A seeded 64-bit hash (splitmix64) of each order number: the sampling priority."""
+    with np.errstate(over="ignore"):
+        z = orders.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15) * np.uint64(seed + 1)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def merge_samples(cap, *parts):
+    """Merge :meth:`AssignModel.sample` results, keeping the ``cap`` smallest priorities
+    per word (a tree reduction can apply this at every level)."""
+    out = {}
+    for part in parts:
+        for key, (p, o, x) in part.items():
+            if key in out:
+                p0, o0, x0 = out[key]
+                p, o, x = np.concatenate([p0, p]), np.concatenate([o0, o]), np.vstack([x0, x])
+            if len(p) > cap:
+                keep = np.argsort(p, kind="stable")[:cap]
+                p, o, x = p[keep], o[keep], x[keep]
+            out[key] = (p, o, x)
+    return out
+
+
+def fit_batch(model, sample, background=None):
+    """{key: (mean, centres)} fitted on a merged sample (rows in input order)."""
+    s = model.senses
+    out = {}
+    for key, (_p, orders, x) in sample.items():
+        rows = np.asarray(x, dtype=np.float64)[np.argsort(orders, kind="stable")]
+        mean, centres, _excess = fit_centres(rows, k=s.clusters, seed=s.seed, n_init=s.n_init,
+                                             min_batch=s.min_batch, background=background,
+                                             min_excess=s.min_excess, dims=s.fit_dims)
+        out[key] = (mean, centres)
+    return out
+
+
+def assign_items(model, items):
+    """The output table of a batch held in memory (one partition): encoded, fitted on
+    itself (cluster) and scored, as the partitioned path does with one partition."""
+    enc = model.encode(items)
+    centres = None
+    if model.method == "cluster":
+        sample = merge_samples(int(model.assign.sample_cap), model.sample(enc))
+        centres = fit_batch(model, sample, model.background())
+    return model.table(enc, centres)

@@ -1,0 +1,320 @@
+"""Batches of occurrences in files: partitions to read as Dask tasks, and the output
+written part by part, atomically and resumably.
+
+Input (``wsi assign --input``): one file, a glob, a directory or an fsspec URL of
+JSONL (``{"id": ..., "word": ..., "context": ...}`` per line; ``.gz``/``.bz2``... by
+fsspec's inference, then one partition per file) or Parquet (``id``, ``word``,
+``context`` columns; one partition per row group). JSONL files are cut into
+partitions of ``assign.partition_bytes`` at line ends (``fsspec.utils.read_block``),
+so a batch larger than memory streams (a line belongs to the partition its first
+byte is in). A line's number counts every line of its
+file from 1, blank ones included; an item without ``id`` gets it (``NAME:LINE``
+when the batch has several files).
+
+Output (``--output``): ``*.parquet`` is one file, anything else a directory of
+``part-NNNNN.parquet`` (one per input partition, in input order). Parts are
+written whole (a temporary file and a rename locally, one PUT on object stores)
+next to ``_batch.json``, which names the input files (sizes and modification
+marks), the run and the settings. A rerun of the same command after a kill keeps
+the parts already written and computes the rest; a different batch refuses to mix
+with them. A single-file output is assembled from such parts (in
+``OUTPUT.parts/``), streamed into one Parquet file that appears at once, and the
+parts are then removed.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import posixpath
+import uuid
+from dataclasses import dataclass
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import InputError, StorageError, UsageError
+
+__all__ = ["Partition", "plan", "read_partition", "count_lines", "Output"]
+
+_JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One task's share of the input: bytes [offset, offset + length) of a JSONL file
+    (length None: the whole file, e.g. compressed), or one row group of a Parquet file."""
+
+    index: int
+    url: str
+    kind: str            # "jsonl" | "parquet"
+    file_no: int
+    label: str           # the file's name in ids (empty with a single input file)
+    offset: int = 0
+    length: object = None
+    row_group: int = 0
+    first_row: int = 0   # parquet: rows of the file before this row group
+    compression: object = None
+
+
+def _kind(path):
+    name = path.lower()
+    for ext in (".gz", ".bz2", ".xz", ".zst", ".lz4"):
+        if name.endswith(ext):
+            name = name[:-len(ext)]
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        return "parquet"
+    return "jsonl"
+
+
+def _files(spec, storage_options):
+    fs, token, paths = fsspec.get_fs_token_paths(spec, storage_options=storage_options or {})
+    found = []
+    for p in paths:
+        if fs.isdir(p):
+            found += sorted(f for f in fs.find(p) if not posixpath.basename(f).startswith(
+                ("_", ".")))
+        else:
+            found.append(p)
+    if not found:
+        raise InputError(f"{spec}: no input files")
+    return fs, found
+
+
+def plan(spec, *, partition_bytes, storage_options=None):
+    """(list of :class:`Partition`, signature of the input files) of an input spec."""
+    fs, files = _files(spec, storage_options)
+    parts, signature = [], []
+    several = len(files) > 1
+    for file_no, path in enumerate(files):
+        url = fs.unstrip_protocol(path)
+        try:
+            info = fs.info(path)
+        except (OSError, FileNotFoundError) as e:
+            raise InputError(f"{url}: cannot read ({e})") from None
+        size = int(info.get("size") or 0)
+        mark = info.get("mtime") or info.get("LastModified") or info.get("ETag") or \
+            info.get("etag") or info.get("md5Hash") or ""
+        signature.append([url, size, str(mark)])
+        label = posixpath.basename(path) if several else ""
+        kind = _kind(path)
+        if kind == "parquet":
+            try:
+                with fs.open(path, "rb") as f:
+                    meta = pq.ParquetFile(f).metadata
+            except (OSError, pa.ArrowInvalid) as e:
+                raise InputError(f"{url}: not a Parquet file ({e})") from None
+            first = 0
+            for g in range(meta.num_row_groups):
+                parts.append(Partition(len(parts), url, kind, file_no, label, row_group=g,
+                                       first_row=first))
+                first += meta.row_group(g).num_rows
+            continue
+        compression = fsspec.utils.infer_compression(path)
+        if compression or size == 0:
+            parts.append(Partition(len(parts), url, kind, file_no, label,
+                                   compression=compression))
+            continue
+        for offset in range(0, size, partition_bytes):
+            parts.append(Partition(len(parts), url, kind, file_no, label, offset=offset,
+                                   length=min(partition_bytes, size - offset)))
+    return parts, signature
+
+
+def _read_bytes(p, storage_options):
+    """(byte offset in the file where the data start, data) of partition ``p``: the
+    lines that start in [offset, offset + length), or the whole (decompressed) file."""
+    from fsspec.utils import seek_delimiter
+    try:
+        if p.length is None:
+            with fsspec.open(p.url, "rb", compression=p.compression,
+                             **(storage_options or {})) as f:
+                return 0, f.read()
+        with fsspec.open(p.url, "rb", **(storage_options or {})) as f:
+            bounds = []
+            for at in (p.offset, p.offset + p.length):
+                f.seek(at)
+                if at > 0:  # the next line start at or after ``at``
+                    f.seek(at - 1)
+                    seek_delimiter(f, b"\n", 2**16)
+                bounds.append(f.tell())
+            f.seek(bounds[0])
+            return bounds[0], f.read(bounds[1] - bounds[0])
+    except OSError as e:
+        raise InputError(f"{p.url}: cannot read ({e})") from None
+
+
+def count_lines(p, storage_options=None):
+    """Lines that start in partition ``p`` (JSONL), for numbering the next partitions."""
+    if p.kind == "parquet":
+        return 0
+    _start, data = _read_bytes(p, storage_options)
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def read_partition(p, first_line, storage_options=None):
+    """The :class:`pipeline.assigner.Item` list of partition ``p`` (blank lines skipped);
+    ``first_line`` is the number of its first line in its file (JSONL)."""
+    from .assigner import Item
+    prefix = f"{p.label}:" if p.label else ""
+    if p.kind == "parquet":
+        return _read_parquet(p, prefix, storage_options)
+    start, data = _read_bytes(p, storage_options)
+    items = []
+    base = (p.file_no << 40) + start
+    pos = 0
+    for n, raw in enumerate(data.split(b"\n")):
+        at = pos
+        pos += len(raw) + 1
+        if not raw.strip():
+            continue
+        line = first_line + n
+        ident = f"{prefix}{line}"
+        order = base + at
+        try:
+            item = json.loads(raw)
+        except ValueError as e:
+            msg = getattr(e, "msg", str(e))
+            items.append(Item(line, ident, error=f"not valid JSON ({msg})", order=order))
+            continue
+        if not isinstance(item, dict):
+            items.append(Item(line, ident, order=order,
+                              error=f"expected a JSON object, got {type(item).__name__}"))
+            continue
+        if item.get("id") is not None:
+            ident = str(item["id"])
+        items.append(Item(line, ident, item.get("word"), item.get("context"), order=order))
+    return items
+
+
+def _read_parquet(p, prefix, storage_options):
+    from .assigner import Item
+    try:
+        with fsspec.open(p.url, "rb", **(storage_options or {})) as f:
+            pf = pq.ParquetFile(f)
+            names = set(pf.schema_arrow.names)
+            if "context" not in names:
+                raise InputError(f"{p.url}: no 'context' column (has {sorted(names)})")
+            cols = [c for c in ("id", "word", "context") if c in names]
+            t = pf.read_row_group(p.row_group, columns=cols)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{p.url}: cannot read row group {p.row_group} ({e})") from None
+    n = t.num_rows
+    ids = t["id"].cast(pa.string()).to_pylist() if "id" in cols else [None] * n
+    words = t["word"].to_pylist() if "word" in cols else [None] * n
+    contexts = t["context"].to_pylist()
+    base = (p.file_no << 40) + p.first_row
+    out = []
+    for j in range(n):
+        line = p.first_row + j + 1
+        out.append(Item(line, ids[j] if ids[j] is not None else f"{prefix}{line}", words[j],
+                        contexts[j], order=base + j))
+    return out
+
+
+def _table_bytes(table):
+    from .storage import write_parquet
+    buf = io.BytesIO()
+    write_parquet(buf, table)
+    return buf.getvalue()
+
+
+class Output:
+    """Where a batch's results go (see the module docstring).
+
+    Parameters
+    ----------
+    url : str
+        ``*.parquet`` for one file, else a directory.
+    identity : dict
+        What the parts depend on (input signature, run, method, settings): a rerun
+        with the same identity resumes, a different one is refused.
+    """
+
+    MARK = "_batch.json"
+
+    def __init__(self, url, identity, storage_options=None):
+        self.url = url.rstrip("/")
+        self.single = self.url.lower().endswith(".parquet")
+        self.fs, self.path = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple)
+                                else (self.fs.protocol,))
+        self.parts_path = f"{self.path}.parts" if self.single else self.path
+        self.identity = identity
+
+    def part_url(self, index):
+        return self.fs.unstrip_protocol(f"{self.parts_path}/part-{index:05d}.parquet")
+
+    def prepare(self):
+        """Check or write ``_batch.json``; returns the indices of parts already written."""
+        mark = f"{self.parts_path}/{self.MARK}"
+        try:
+            if self.fs.exists(mark):
+                with self.fs.open(mark, "rb") as f:
+                    found = json.loads(f.read())
+                if found != json.loads(json.dumps(self.identity)):
+                    raise UsageError(
+                        f"{self.url}: holds the output of another batch (different input, "
+                        f"run or settings in {self.MARK}); remove it or choose another "
+                        "--output")
+            elif self.fs.exists(self.parts_path) and (
+                    self.single or self.fs.ls(self.parts_path, detail=False)):
+                raise UsageError(f"{self.url}: exists and is not a wsi assign output; "
+                                 "remove it or choose another --output")
+            else:
+                self.fs.makedirs(self.parts_path, exist_ok=True)
+                put(self.fs, mark, json.dumps(self.identity, indent=1).encode(), self.local)
+            done = set()
+            for f in self.fs.ls(self.parts_path, detail=False):
+                name = posixpath.basename(f)
+                if name.endswith(".tmp"):  # left by a killed writer: never a part
+                    self.fs.rm(f)
+                if name.startswith("part-") and name.endswith(".parquet"):
+                    done.add(int(name[5:10]))
+            return done
+        except OSError as e:
+            raise StorageError(f"{self.url}: cannot prepare the output ({e})") from None
+
+    def finish(self, n_parts):
+        """Assemble the single file from the parts (streamed; appears at once), or leave
+        the directory; returns the output URL."""
+        if not self.single:
+            return self.url
+        from .assigner import SCHEMA
+        tmp = f"{self.path}.{uuid.uuid4().hex[:8]}.tmp" if self.local else self.path
+        try:
+            with self.fs.open(tmp, "wb") as f, pq.ParquetWriter(f, SCHEMA) as writer:
+                for i in range(n_parts):
+                    with self.fs.open(f"{self.parts_path}/part-{i:05d}.parquet", "rb") as pf:
+                        writer.write_table(pq.read_table(pf))
+            if self.local:
+                os.replace(tmp, self.path)
+            self.fs.rm(self.parts_path, recursive=True)
+        except OSError as e:
+            if self.local and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise StorageError(f"{self.url}: cannot write ({e})") from None
+        return self.url
+
+
+def put(fs, path, data, local):
+    """One whole file: temporary file and rename locally, one PUT elsewhere."""
+    if not local:
+        fs.pipe_file(path, data)
+        return
+    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_part(url, table, storage_options=None):
+    """Write one part whole (see :func:`put`)."""
+    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+    put(fs, path, _table_bytes(table), local)

@@ -1,0 +1,126 @@
+"""Kernels of batch assignment (tasks.assign) against brute force."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+
+from tasks.assign import (blocks_from_sums, centre_unit_rows, fit_centres, locate,
+                          nearest_centres, target_windows, window_sums)
+from tasks.tokenize import tokenize
+
+PIECES = ["bank", "river", "well-known", "don't", "rock\u2019n", "é", "straße", "42", "x_y",
+          "İstanbul", "ΣΟΦΟΣ", "--", "'", ",", ".", "a-", "-b", "naïve", "日本"]
+SPACES = [" ", "  ", "\t", "\n", " \u00a0 ", ""]
+
+
+def _text(rng, n):
+    return "".join(str(rng.choice(PIECES)) + str(rng.choice(SPACES)) for _ in range(n))
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_target_windows_are_the_whole_texts_tokens(seed, lowercase):
+    rng = np.random.default_rng(seed)
+    left, right = _text(rng, int(rng.integers(0, 400))), _text(rng, int(rng.integers(0, 400)))
+    target = str(rng.choice(["bank", "interest rate", "well-known", "Bank"]))
+    text = f"{left}<<{target}>>{right}"
+    tokens, start, end = locate(text, lowercase=lowercase)
+    # the reference: the whole text tokenised at once, pieces as locate defines them
+    assert tokens == tokenize(left, lowercase=lowercase) + \
+        tokenize(target, lowercase=lowercase) + tokenize(right, lowercase=lowercase)
+    for width in (0, 1, 3, 20, 1000):
+        got = target_windows(text, width=width, lowercase=lowercase)
+        assert got == (tokens[max(0, start - width):start], tokens[start:end],
+                       tokens[end:end + width])
+
+
+def test_an_unmarked_word_is_found_at_its_first_occurrence_and_errors_say_why():
+    text = "The ballroom dancing and ice cream, ballroom dancing again"
+    assert target_windows(text, "ballroom_dancing", width=2, lowercase=True) == (
+        ["the"], ["ballroom", "dancing"], ["and", "ice"])
+    assert target_windows(text, "ice-cream", width=1, lowercase=True)[1] == ["ice", "cream"]
+    for text, word, msg in [("no mark here", None, "no <<target>> marked"),
+                            ("a <<,>> b", None, "has no token"),
+                            ("a b c", "zebra", "does not occur")]:
+        with pytest.raises(ValueError, match=msg):
+            target_windows(text, word, width=3, lowercase=True)
+
+
+def test_window_sums_equal_brute_force():
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((50, 7))
+    lengths = rng.integers(1, 60, size=40)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    ends = starts + lengths
+    ids = rng.integers(-3, 55, size=int(lengths.sum()))  # -3..-1 and 50..54: no row
+    positions = starts + (rng.random(40) * lengths).astype(int)
+    windows = [1, 2, 5, 20]
+    sums, counts = window_sums(ids, starts, ends, positions, rows, windows)
+    for i in range(40):
+        for j, r in enumerate(windows):
+            ctx = [ids[q] for q in range(max(starts[i], positions[i] - r),
+                                         min(ends[i], positions[i] + r + 1))
+                   if q != positions[i] and 0 <= ids[q] < 50]
+            assert counts[i, j] == len(ctx)
+            np.testing.assert_allclose(sums[i, j], rows[ctx].sum(axis=0) if ctx else 0,
+                                       atol=1e-12)
+    with pytest.raises(ValueError, match="ascending"):
+        window_sums(ids, starts, ends, positions, rows, [5, 2])
+    with pytest.raises(ValueError, match="inside"):
+        window_sums(ids, starts, ends, ends, rows, [2])
+
+
+def test_blocks_are_unit_common_free_means():
+    rng = np.random.default_rng(1)
+    sums = rng.standard_normal((5, 2, 6))
+    counts = np.array([[1, 2], [0, 3], [0, 0], [2, 2], [4, 9]])
+    q = np.linalg.qr(rng.standard_normal((6, 2)))[0].T  # two orthonormal directions
+    x = blocks_from_sums(sums, counts, q)
+    for i in range(5):
+        for j in range(2):
+            block = x[i, 6 * j:6 * (j + 1)] * np.sqrt(2)
+            if counts[i, j] == 0:
+                assert not block.any()
+                continue
+            m = sums[i, j] / counts[i, j]
+            m = m - q.T @ (q @ m)
+            np.testing.assert_allclose(block, m / np.linalg.norm(m), atol=1e-12)
+    one = blocks_from_sums(sums[:, :1], counts[:, :1], q)  # one window: plain means
+    np.testing.assert_allclose(one[0], (sums[0, 0] - q.T @ (q @ sums[0, 0])) / 1, atol=1e-12)
+
+
+@pytest.mark.parametrize("dims", [0, 3])
+def test_fitted_rows_keep_their_kmeans_labels_and_nearest_is_brute_force(dims):
+    rng = np.random.default_rng(2)
+    centres_true = rng.standard_normal((3, 10)) * 3
+    x = np.vstack([c + rng.standard_normal((40, 10)) for c in centres_true])
+    x[5] = 0.0  # no context: ignored by the fit, label -1
+    mean, centres, _ = fit_centres(x, k=3, seed=0, n_init=4, dims=dims)
+    nz = np.any(x != 0, axis=1)
+    np.testing.assert_allclose(mean, x[nz].mean(axis=0))
+    y = centre_unit_rows(x, mean)
+    labels, scores = nearest_centres(y, centres)
+    assert labels[5] == -1 and np.isnan(scores[5]).all()
+    d2 = ((y[nz, None, :] - centres[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(labels[nz], d2.argmin(axis=1))
+    cos = (y[nz] @ centres.T) / np.linalg.norm(centres, axis=1)
+    np.testing.assert_allclose(scores[nz], cos, atol=1e-12)
+    # the k-means labels of the rows fitted (in the projected space when dims > 0)
+    yy = y[nz]
+    if dims:  # centres in a dims-dimensional subspace
+        assert np.linalg.matrix_rank(centres, tol=1e-8) <= dims
+    else:
+        km = KMeans(3, n_init=4, random_state=0).fit(yy)
+        np.testing.assert_array_equal(labels[nz], km.labels_)
+    # the planted groups come out as three senses
+    truth = np.repeat([0, 1, 2], 40)[nz]
+    assert len(set(zip(truth, labels[nz]))) == 3
+
+
+def test_small_batches_and_one_sense():
+    x = np.random.default_rng(3).standard_normal((10, 4))
+    mean, centres, excess = fit_centres(x, k=6, min_batch=20)
+    assert centres.shape == (1, 4) and excess is None
+    labels, scores = nearest_centres(centre_unit_rows(x, mean), centres)
+    assert (labels == 0).all() and (scores == 1).all()
