@@ -245,6 +245,30 @@ class OccurrencesConfig(_Section):
     targets: list[str]
 
 
+class InventoryConfig(_Section):
+    min_count: int = Field(ge=1)
+    max_words: Optional[int] = Field(ge=1)
+    cap: int = Field(ge=2)
+    max_senses: int = Field(ge=1)
+    clusters: int = Field(ge=0)
+    dims: int = Field(ge=1)
+    min_excess: float
+    tolerance: float = Field(gt=0, le=1)
+    n_init: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    atoms: int = Field(ge=1)
+    top_words: int = Field(ge=1)
+    examples: int = Field(ge=1)
+    block_rows: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _clusters_within_max(self):
+        if self.clusters > self.max_senses:
+            raise ValueError(f"clusters ({self.clusters}) must not exceed max_senses "
+                             f"({self.max_senses})")
+        return self
+
+
 class AssignConfig(_Section):
     partition_bytes: int = Field(ge=1024)
     sample_cap: int = Field(ge=2)
@@ -262,6 +286,7 @@ class Config(_Section):
     atoms: AtomsConfig
     senses: SensesConfig
     occurrences: OccurrencesConfig
+    inventory: InventoryConfig
     assign: AssignConfig
 
     def section(self, dotted):

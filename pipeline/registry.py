@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from . import artifacts
 from .errors import UsageError
-from .stages import (atoms, context, cooc, corpus, embed, evaluate, induce, occurrences,
-                     senses, vocab)
+from .stages import (atoms, context, cooc, corpus, embed, evaluate, induce, inventory,
+                     occurrences, senses, vocab)
 
 __all__ = ["STAGES", "get", "closure", "producers", "upstream", "describe", "graph_lines"]
 
 STAGES = {s.name: s for s in (corpus.STAGE, vocab.STAGE, cooc.STAGE, embed.STAGE,
                                 evaluate.STAGE, context.STAGE, induce.STAGE, atoms.STAGE,
-                                senses.STAGE, occurrences.STAGE)}
+                                senses.STAGE, inventory.STAGE, occurrences.STAGE)}
 
 
 def _producers():

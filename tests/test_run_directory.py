@@ -111,7 +111,7 @@ def test_stages_command_and_module_entry_point(tmp_path):
     graph = r.stdout.split("\n\n")[1].splitlines()  # after the header: one line a stage
     order = [ln.split()[0] for ln in graph]
     assert order == ["corpus", "vocab", "cooc", "embed", "evaluate", "context", "induce", "atoms",
-                     "senses", "occurrences"]
+                     "senses", "inventory", "occurrences"]
     # each line: the artifacts read -> those written, as the stages declare them
     assert graph[2].split()[1:] == ["corpus,", "vocab", "->", "cooc"]
     r = wsi_subprocess("config", "--set", "cooc.window=4")

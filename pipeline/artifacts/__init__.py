@@ -76,6 +76,10 @@ _ARTIFACTS = (
     Artifact("reconstruction", "reconstruction.parquet", "word, relative_error: float32"),
     Artifact("occurrences", "occurrences",
              "part-*.parquet: document, position, word, atom_id, score, scores"),
+    Artifact("sense_inventory", "sense_inventory.parquet",
+             "word, word_id, sense_id: int16 (by share desc), share: float32, n_occurrences, "
+             "centroid, mean: fixed_size_list<float32> (multi-scale context space), atom_ids: "
+             "list<int32>, top_words: list<string>, examples: list<string>"),
     Artifact("metrics", "metrics.json", "word similarity and analogy scores"),
     # Written by commands, not stages (each evaluation its own file).
     Artifact("semeval_metrics", "evaluations/semeval2013.json",

@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from ..storage import read_parquet
 
-__all__ = ["read_vocab", "vectors_table", "read_vectors", "read_atoms", "read_sense_table"]
+__all__ = ["read_vocab", "vectors_table", "read_vectors", "read_atoms", "read_sense_table",
+           "read_inventory"]
 
 
 def read_vocab(url):
@@ -70,4 +71,31 @@ def read_sense_table(url):
         if i == len(words) or words[i] != words[start]:
             out[words[start]] = (atom[start:i], coef[start:i])
             start = i
+    return out
+
+
+def read_inventory(url):
+    """{word: (mean (D,), centroids (k, D), sense ids (k,), shares (k,))} of
+    ``sense_inventory.parquet`` (float64 arrays; senses in sense_id order)."""
+    t = read_parquet(url, "sense inventory",
+                     columns=["word", "sense_id", "share", "centroid", "mean"])
+    words = t["word"].to_pylist()
+    if not words:
+        return {}
+    n_dims = t.schema.field("centroid").type.list_size
+
+    def matrix(name):
+        return t[name].combine_chunks().flatten().to_numpy().reshape(-1, n_dims).astype(
+            np.float64)
+
+    cent, mean = matrix("centroid"), matrix("mean")
+    sense = t["sense_id"].to_numpy().astype(np.int64)
+    share = t["share"].to_numpy().astype(np.float64)
+    rows = {}
+    for i, w in enumerate(words):
+        rows.setdefault(w, []).append(i)
+    out = {}
+    for w, idx in rows.items():
+        idx = np.array(idx)[np.argsort(sense[idx], kind="stable")]
+        out[w] = (mean[idx[0]], cent[idx], sense[idx], share[idx])
     return out

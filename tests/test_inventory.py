@@ -1,0 +1,240 @@
+"""The inventory stage: senses of frequent words from their corpus occurrences.
+
+Kernels against brute-force references (sampling, snippets, contexts), and the
+stage on a planted-sense corpus (Arora et al.'s model, conftest): each document
+has one discourse atom; "tie" and "bow" mix two atoms each, so their
+occurrences come in two senses, the documents' atoms; ordinary words belong to
+one atom; "the" is inserted at random positions of every document, so its
+contexts carry the documents' topics but no sense of its own.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import base_args, planted_sense_corpus, planted_settings
+from tasks.sense_clusters import centre_unit, multiscale_contexts
+from tasks.sense_inventory import (choose_k, fit_word, merge_samples, sample_occurrences,
+                                   snippet_contexts, snippets)
+
+TARGETS = {"tie": (0, 1), "bow": (2, 4)}
+CAP = 150
+
+
+# -- kernels -------------------------------------------------------------------------
+
+def _corpus(rng, n_docs=40, vocab=30):
+    lengths = rng.integers(0, 25, n_docs)
+    offsets = np.r_[0, np.cumsum(lengths)]
+    ids = rng.integers(-1, vocab, offsets[-1])
+    return ids, offsets
+
+
+def test_sample_keeps_each_words_smallest_keys_over_all_shards():
+    rng = np.random.default_rng(1)
+    shards = [rng.integers(-1, 12, n) for n in (300, 0, 450, 120)]
+    eligible = np.zeros(12, bool)
+    eligible[[0, 3, 5, 11]] = True
+    cap = 20
+    parts = [sample_occurrences(s, eligible, cap, 7, i) for i, s in enumerate(shards)]
+    word, shard, position = merge_samples(parts, cap)
+    # brute force: every occurrence's key from the documented generator, per word sorted
+    keys = {}
+    for i, s in enumerate(shards):
+        k = np.random.default_rng([7, i]).random(len(s))
+        for p, w in enumerate(s):
+            if w >= 0 and eligible[w]:
+                keys.setdefault(int(w), []).append((k[p], i, p))
+    for w in range(12):
+        got = sorted(zip(shard[word == w].tolist(), position[word == w].tolist()))
+        want = sorted((i, p) for _k, i, p in sorted(keys.get(w, []))[:cap])
+        assert got == want, w
+        assert len(got) == min(cap, len(keys.get(w, [])))
+    assert all(len(p[0]) <= cap * eligible.sum() for p in parts)
+
+
+def test_snippets_and_their_contexts_match_a_corpus_level_computation():
+    rng = np.random.default_rng(2)
+    ids, offsets = _corpus(rng)
+    n_vocab, d = 30, 5
+    weighted = rng.standard_normal((n_vocab, d))
+    has = rng.random(n_vocab) > 0.2
+    common = np.linalg.qr(rng.standard_normal((d, 1)))[0].T
+    word = int(np.bincount(ids[ids >= 0]).argmax())
+    positions = np.flatnonzero(ids == word)[::2]
+    width = 6
+    s = snippets(ids, offsets, positions, width)
+    for row, p in zip(s, positions):  # brute force: token by token
+        doc = np.searchsorted(offsets, p, side="right") - 1
+        for j, q in enumerate(range(p - width, p + width + 1)):
+            inside = offsets[doc] <= q < offsets[doc + 1]
+            assert row[j] == (ids[q] if inside else -2)
+    x, _n = snippet_contexts(s, weighted, has, common, [2, 5])
+    # the same vectors straight from the corpus, the word's own id excluded
+    ref, _m = multiscale_contexts(ids, offsets, positions, weighted, has, common,
+                                  windows=[2, 5], exclude=[word])
+    np.testing.assert_allclose(x, ref, atol=1e-12)
+
+
+def test_fit_word_recovers_separated_groups_and_leaves_background_like_words_whole():
+    rng = np.random.default_rng(3)
+    dim = 40
+    directions = np.linalg.qr(rng.standard_normal((dim, 6)))[0].T
+
+    def mix(n, topics):
+        t = rng.choice(topics, n)
+        return 3 * directions[t] + rng.standard_normal((n, dim))
+
+    background = mix(600, range(6))
+    bg_curve = {}
+
+    def curve(n):
+        from tasks.sense_inventory import drop_curve, reduce_rows
+        if n not in bg_curve:
+            z, r = reduce_rows(centre_unit(background[:n]), 10, 0)
+            bg_curve[n] = drop_curve(z, r, 4, seed=0, n_init=2)[0]
+        return bg_curve[n]
+
+    kw = {"max_senses": 4, "dims": 10, "min_excess": 0.05, "tolerance": 0.8, "seed": 0,
+          "n_init": 2}
+    two = mix(400, [1, 4])
+    fit = fit_word(two, curve, **kw)
+    assert len(fit["centroids"]) == 2
+    # each centroid points at one planted direction (after centring)
+    centred = directions[[1, 4]] - directions[[1, 4]].mean(axis=0)
+    cos = fit["centroids"] @ centred.T / np.linalg.norm(fit["centroids"], axis=1)[:, None] \
+        / np.linalg.norm(centred, axis=1)[None, :]
+    assert sorted(cos.argmax(axis=1)) == [0, 1] and cos.max(axis=1).min() > 0.9
+    assert fit["counts"].sum() == 400 and fit["counts"][0] >= fit["counts"][1]
+    # the k-means rule: every row is nearest its own centroid
+    y = centre_unit(two)
+    d = ((y[:, None, :] - fit["centroids"][None]) ** 2).sum(-1)
+    assert np.mean(d.argmin(axis=1) == fit["labels"]) > 0.99
+    like_background = fit_word(mix(400, range(6)), curve, **kw)
+    assert len(like_background["centroids"]) == 1
+    assert like_background["counts"].tolist() == [400]
+
+
+def test_choose_k():
+    assert choose_k([0, 0.01, 0.012], 0.015, 0.8) == 1
+    assert choose_k([0, 0.02, 0.05, 0.06], 0.015, 0.8) == 3
+    assert choose_k([0, 0.06, 0.05, 0.04], 0.015, 0.8) == 2
+    assert choose_k([0, 0.02, 0.05, 0.06], 0.015, 1.0) == 4
+
+
+# -- the stage on planted senses ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def planted_inventory(tmp_path_factory):
+    from pipeline.cli import main
+    tmp = tmp_path_factory.mktemp("inventory")
+    atoms, _names, _topic, corpus, vf, _doc_topic = planted_sense_corpus(tmp, TARGETS,
+                                                                         n_docs=1500)
+    rng = np.random.default_rng(5)
+    lines = []
+    for line in corpus.read_text().splitlines():  # "the" at 5 random places of each line
+        tokens = line.split()
+        for _ in range(5):
+            tokens.insert(int(rng.integers(len(tokens) + 1)), "the")
+        lines.append(" ".join(tokens))
+    corpus.write_text("\n".join(lines) + "\n")
+    # "the" needs a vector: the mean of all words' (it has no topic of its own)
+    text = vf.read_text().splitlines()
+    vecs = np.array([[float(v) for v in ln.split()[1:]] for ln in text[1:]])
+    mean = vecs.mean(axis=0)
+    vf.write_text(f"{len(vecs) + 1} {vecs.shape[1]}\n" + "\n".join(text[1:]) + "\nthe "
+                  + " ".join(repr(float(v)) for v in mean) + "\n")
+    args = base_args(tmp / "out", [corpus],
+                     *planted_settings(vf, "inventory.min_count=60", f"inventory.cap={CAP}",
+                                       "inventory.dims=20", "inventory.max_senses=4",
+                                       "inventory.block_rows=500"),
+                     stages="inventory")
+    assert main([str(a) for a in args]) == 0
+    run = tmp / "out" / "t"
+    return run, atoms
+
+
+def test_inventory_schema_shares_and_cap(planted_inventory):
+    run, _atoms = planted_inventory
+    t = pq.read_table(run / "sense_inventory.parquet")
+    assert [f.name for f in t.schema] == ["word", "word_id", "sense_id", "share",
+                                          "n_occurrences", "centroid", "mean", "atom_ids",
+                                          "top_words", "examples"]
+    n_dims = 12 * 3
+    assert str(t.schema.field("centroid").type) == f"fixed_size_list<element: float>[{n_dims}]"
+    assert str(t.schema.field("mean").type) == f"fixed_size_list<element: float>[{n_dims}]"
+    df = t.to_pandas()
+    vocab = pq.read_table(run / "vocab.parquet").to_pandas()
+    count = dict(zip(vocab.word, vocab["count"]))
+    assert set(df.word) == {w for w, c in count.items() if c >= 60}
+    for w, g in df.groupby("word"):
+        assert abs(g.share.sum() - 1) < 1e-5
+        assert g.sense_id.tolist() == list(range(len(g)))
+        assert np.all(np.diff(g.share.to_numpy()) <= 1e-7)  # ordered by share
+        # the sample cap bounds the occurrences read (every planted token has a context)
+        assert g.n_occurrences.sum() == min(CAP, count[w])
+        assert all(np.array_equal(m, g["mean"].iloc[0]) for m in g["mean"])
+        for ex in g.examples:
+            assert 1 <= len(ex) <= 3 and all(f"<<{w}>>" in e for e in ex)
+        assert all(len(a) == 3 for a in g.atom_ids)
+
+
+def test_planted_senses_are_found_and_function_words_get_one(planted_inventory):
+    run, atoms = planted_inventory
+    df = pq.read_table(run / "sense_inventory.parquet").to_pandas()
+    k = df.groupby("word").size()
+    assert k["tie"] == 2 and k["bow"] == 2, k[["tie", "bow"]]
+    assert k["the"] == 1
+    # An ordinary word is also emitted, more rarely, in other topics' documents
+    # (v = 2 A_t ± 0.7 A_t'): a minor second cluster may appear, rarely a balanced one.
+    major = df[df.share >= 0.25].groupby("word").size()
+    ordinary = major[[w for w in major.index if w not in TARGETS and w != "the"]]
+    assert len(ordinary) > 50 and (ordinary == 1).mean() >= 0.95, ordinary.value_counts()
+    # each sense's uncentred centroid points at one of the word's planted atoms: the
+    # first block (window 2) of mean + centroid, compared with the atoms
+    for word, (a, b) in TARGETS.items():
+        g = df[df.word == word]
+        best = []
+        for c, m in zip(g.centroid, g["mean"]):
+            v = (np.asarray(m) + np.asarray(c))[:12]
+            cos = atoms @ v / np.linalg.norm(v)
+            best.append(int(cos.argmax()))
+            assert cos.max() > 0.8, (word, cos)
+        assert sorted(best) == sorted([a, b]), (word, best)
+        assert min(g.share) > 0.3  # the two topics are drawn equally often
+
+
+def test_read_inventory_and_the_nearest_centroid_rule(planted_inventory):
+    from pipeline.artifacts.tables import read_inventory
+    run, atoms = planted_inventory
+    inv = read_inventory(str(run / "sense_inventory.parquet"))
+    mean, cent, ids, shares = inv["tie"]
+    assert mean.shape == (36,) and cent.shape == (2, 36) and ids.tolist() == [0, 1]
+    assert abs(shares.sum() - 1) < 1e-6
+    assert inv["the"][1].shape == (1, 36)
+    # a context made of one topic's words goes to the sense of that topic
+    df = pq.read_table(run / "sense_inventory.parquet").to_pandas()
+    g = df[df.word == "tie"]
+    topic_of = [int((atoms @ (np.asarray(m) + np.asarray(c))[:12]).argmax())
+                for c, m in zip(g.centroid, g["mean"])]
+    # the run's own representation, computed here from its files: SIF-weighted vectors
+    # (context.sif_a 1e-3), the context stage's common direction, windows 2, 5, 20
+    vocab = pq.read_table(run / "vocab.parquet")
+    emb = pq.read_table(run / "embeddings.parquet")
+    total = int(vocab.schema.metadata[b"total_tokens"])
+    counts = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_pylist()))
+    words = emb["word"].to_pylist()
+    index = {w: i for i, w in enumerate(words)}
+    vec = np.array(emb["vector"].to_pylist())
+    p = np.array([counts[w] for w in words]) / total
+    weighted = vec * (1e-3 / (1e-3 + p))[:, None]
+    common = np.load(run / "context_common.npy")
+    for sense, t in enumerate(topic_of):
+        context = [index[f"w{t}x{i}"] for i in range(20)]
+        ids = np.array(context[:10] + [index["tie"]] + context[10:])
+        x, _n = multiscale_contexts(ids, np.array([0, len(ids)]), np.array([10]), weighted,
+                                    np.ones(len(words), bool), common, windows=[2, 5, 20])
+        y = x[0] - mean
+        y /= np.linalg.norm(y)
+        assert int(((y[None] - cent) ** 2).sum(1).argmin()) == sense
