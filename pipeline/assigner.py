@@ -40,34 +40,19 @@ from tasks.senses import score_senses_flat
 from tasks.targets import MARK_RE, target_windows
 from tasks.tokenize import tokenize
 
-from .artifacts.tables import read_atoms, read_sense_table, read_vectors, read_vocab
+from .artifacts.tables import (read_atoms, read_inventory, read_sense_table, read_vectors,
+                               read_vocab)
+from .batches import SCHEMA, Item, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
 from .config import load_config
+from .errors import UsageError
 from .runs import artifact_url, open_run
 from .storage import load_npy
 
 __all__ = ["Item", "Encoded", "AssignModel", "load_model", "fit_batch", "assign_items",
            "SCHEMA", "METHODS"]
 
-METHODS = ("cluster", "atoms")
-
-SCHEMA = pa.schema([
-    ("id", pa.string()), ("word", pa.string()), ("method", pa.string()),
-    ("sense", pa.int32()), ("score", pa.float32()), ("scores", pa.list_(pa.float32())),
-    ("atoms", pa.list_(pa.int32())), ("error", pa.string())])
-
-
-@dataclass(frozen=True)
-class Item:
-    """One input line: its number, id, target word (or None), context text (or None) and
-    the error that makes it unusable (or None)."""
-
-    line: int
-    id: str
-    word: object = None
-    context: object = None
-    error: object = None
-    order: int = 0  # position in the whole batch (file number, byte offset...), for sampling
-
+METHODS = ("cluster", "atoms", "inventory")
+NOT_IN_INVENTORY = "not in the sense inventory"
 
 @dataclass
 class Encoded:
@@ -123,10 +108,11 @@ class AssignModel:
         needed = ["vocab", "embeddings"]
         needed += (["induction_map", "induction_common", "senses", "atoms"]
                    if method == "atoms" else ["common_directions"])
+        needed += ["sense_inventory"] if method == "inventory" else []
         run, manifest = open_run(run_dir, needed)
         cfg = load_config(base=manifest["config"], sets=sets)
         self.method = method
-        self.run_dir = run_dir
+        self.run_dir, self.sets = run_dir, tuple(sets)
         self.senses = cfg.senses
         self.assign = cfg.assign
         self.lowercase = bool(cfg.corpus.lowercase)
@@ -153,8 +139,12 @@ class AssignModel:
         else:
             self.windows = sorted({int(w) for w in cfg.senses.windows})
             self.common = load_npy(artifact_url(run, "common_directions"))
+        self.inventory = {}
+        if method == "inventory":  # the corpus' senses, as the inventory stage fitted them
+            self.inventory = {w: (m, c) for w, (m, c, _ids, _shares) in
+                              read_inventory(artifact_url(run, "sense_inventory")).items()}
         self.width = max(self.windows)
-        self.exclude_target = method == "cluster"
+        self.exclude_target = method != "atoms"
 
     # ------------------------------------------------------------------ encoding
     def key(self, word):  # a word as the run's vocabulary spells it
@@ -180,7 +170,9 @@ class AssignModel:
                     err = str(e)
                 else:
                     word = " ".join(target)
-                    key = self.key(w) if (w and self.method == "cluster") else word
+                    key = self.key(w) if (w and self.method != "atoms") else word
+                    if self.method == "inventory" and word in self.inventory:
+                        key = word  # the form's own senses first, else its word's
                     skip = set()
                     if self.exclude_target:  # the word's own forms are never its context
                         skip = {index.get(word, -1), index.get(key, -1)} - {-1}
@@ -308,7 +300,8 @@ class AssignModel:
                 x = blocks_from_sums(sums, counts, self.common)
                 self._score_atoms(enc, which, x, labels, scores, atoms)
             else:
-                self._score_centres(enc, which, sums, counts, centres or {}, labels, scores)
+                self._score_centres(enc, which, sums, counts, centres or self.inventory,
+                                    labels, scores)
         return labels, scores, atoms
 
     def _score_centres(self, enc, which, sums, counts, centres, labels, scores):
@@ -320,7 +313,8 @@ class AssignModel:
             fit = centres.get(key)
             if fit is None:
                 for i in enc.rows[which[js]]:
-                    enc.errors[i] = "no context word with a vector"
+                    enc.errors[i] = (NOT_IN_INVENTORY if self.method == "inventory" else
+                                     "no context word with a vector")
                 continue
             mean, cen = fit
             lab, sc = nearest_centres_from_sums(sums[js], counts[js], self.common, mean, cen)
@@ -354,36 +348,25 @@ class AssignModel:
             scores[i] = per[j]
 
     def table(self, enc, centres=None):
-        """The output rows (:data:`SCHEMA`) of the encoded items, in input order."""
+        """The output rows (:data:`SCHEMA`) of the encoded items, in input order; with
+        the inventory, words without an entry get the atoms rule (``method`` says so)."""
+        t = self._table(enc, centres)
+        missing = [i for i, e in enumerate(enc.errors) if e == NOT_IN_INVENTORY]
+        if not missing:
+            return t
+        try:
+            atoms = load_model(self.run_dir, "atoms", self.sets)
+        except UsageError:  # the run has no atoms stage outputs: the rows keep their error
+            return t
+        sub = atoms.table(atoms.encode([enc.items[i] for i in missing]))
+        keep = np.setdiff1d(np.arange(t.num_rows), missing)
+        order = np.argsort(np.concatenate([keep, missing]), kind="stable")
+        return pa.concat_tables([t.take(keep), sub]).take(order)
+
+    def _table(self, enc, centres=None):
         labels, scores, atoms = self.score(enc, centres)
-        ok = labels >= 0
-        empty = np.zeros(0, np.float32)
-        scores = [np.asarray(s, dtype=np.float32) if o else empty for s, o in zip(scores, ok)]
-        lengths = np.fromiter(map(len, scores), dtype=np.int32, count=len(scores))
-        flat = np.concatenate(scores) if len(scores) else empty
-        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-        best = np.zeros(len(scores), dtype=np.float32)
-        has = ok & (lengths > 0)
-        if self.method == "atoms":
-            best[has] = np.maximum.reduceat(flat, starts[:-1][has]) if has.any() else []
-        else:
-            best[has] = flat[starts[:-1][has] + labels[has]]
-        n_atoms = np.fromiter(map(len, atoms), dtype=np.int32, count=len(atoms))
-        flat_atoms = np.fromiter((a for row in atoms for a in row), dtype=np.int32,
-                                 count=int(n_atoms.sum()))
-        return pa.table({
-            "id": pa.array([it.id for it in enc.items], type=pa.string()),
-            "word": pa.array(enc.words, type=pa.string()),
-            "method": pa.array([self.method] * len(enc.items), type=pa.string()),
-            "sense": pa.array(labels, type=pa.int32(), mask=~ok),
-            "score": pa.array(best, type=pa.float32(), mask=~has),
-            "scores": pa.ListArray.from_arrays(pa.array(starts), pa.array(flat)),
-            "atoms": pa.ListArray.from_arrays(
-                pa.array(np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int32)),
-                pa.array(flat_atoms)),
-            "error": pa.array([None if o else (e or "no sense")
-                               for e, o in zip(enc.errors, ok)], type=pa.string()),
-        }, schema=SCHEMA)
+        return rows_table(enc.items, enc.words, self.method, labels, scores, atoms,
+                          enc.errors, best="max" if self.method == "atoms" else "label")
 
 
 def fit_batch(model, sample, background=None):

@@ -35,10 +35,28 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .assigner import SCHEMA, Item
 from .errors import InputError, StorageError, UsageError
 
-__all__ = ["Partition", "plan", "read_partition", "count_lines", "Output"]
+__all__ = ["Item", "SCHEMA", "Partition", "plan", "read_partition", "count_lines", "Output",
+           "rows_table"]
+
+SCHEMA = pa.schema([
+    ("id", pa.string()), ("word", pa.string()), ("method", pa.string()),
+    ("sense", pa.int32()), ("score", pa.float32()), ("scores", pa.list_(pa.float32())),
+    ("atoms", pa.list_(pa.int32())), ("error", pa.string())])
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input line: its number, id, target word (or None), context text (or None) and
+    the error that makes it unusable (or None)."""
+
+    line: int
+    id: str
+    word: object = None
+    context: object = None
+    error: object = None
+    order: int = 0  # position in the whole batch (file number, byte offset...), for sampling
 
 _JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
@@ -345,3 +363,36 @@ def write_part(url, table, storage_options=None):
     fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
     local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
     put(fs, path, _table_bytes(table), local)
+
+def rows_table(items, words, method, labels, scores, atoms, errors, *, best):
+    """The output table (:data:`SCHEMA`) of assigned items: ``labels`` (n,) (-1: none,
+    the reason in ``errors``), per item its ``scores`` and ``atoms`` (arrays or lists);
+    ``best`` "label" (score = the label's) or "max" (the highest score)."""
+    ok = labels >= 0
+    empty = np.zeros(0, np.float32)
+    scores = [np.asarray(s, dtype=np.float32) if o else empty for s, o in zip(scores, ok)]
+    lengths = np.fromiter(map(len, scores), dtype=np.int32, count=len(scores))
+    flat = np.concatenate(scores) if len(scores) else empty
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    top = np.zeros(len(scores), dtype=np.float32)
+    has = ok & (lengths > 0)
+    if best == "max":
+        top[has] = np.maximum.reduceat(flat, starts[:-1][has]) if has.any() else []
+    else:
+        top[has] = flat[starts[:-1][has] + labels[has]]
+    n_atoms = np.fromiter(map(len, atoms), dtype=np.int32, count=len(atoms))
+    flat_atoms = np.fromiter((a for row in atoms for a in row), dtype=np.int32,
+                             count=int(n_atoms.sum()))
+    return pa.table({
+        "id": pa.array([it.id for it in items], type=pa.string()),
+        "word": pa.array(words, type=pa.string()),
+        "method": pa.array([method] * len(items), type=pa.string()),
+        "sense": pa.array(labels, type=pa.int32(), mask=~ok),
+        "score": pa.array(top, type=pa.float32(), mask=~has),
+        "scores": pa.ListArray.from_arrays(pa.array(starts), pa.array(flat)),
+        "atoms": pa.ListArray.from_arrays(
+            pa.array(np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int32)),
+            pa.array(flat_atoms)),
+        "error": pa.array([None if o else (e or "no sense") for e, o in zip(errors, ok)],
+                          type=pa.string()),
+    }, schema=SCHEMA)

@@ -223,7 +223,7 @@ class SensesConfig(_Section):
     code_all: bool
     top_words: int = Field(ge=1)
     assign_max: int = Field(ge=0)
-    method: Literal["cluster", "atoms"]
+    method: Literal["cluster", "inventory", "atoms"]
     windows: list[int] = Field(min_length=1)
     clusters: int = Field(ge=1)
     min_batch: int = Field(ge=1)

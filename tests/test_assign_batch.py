@@ -137,7 +137,7 @@ def test_without_the_criterion_the_function_word_is_split(planted):
     senses = assign_items(plain, items)["sense"].to_numpy()
     assert set(senses) == {0, 1}
     model = load_model(str(run), "cluster")
-    sample = merge_samples(10**6, model.sample(items))
+    sample = model.sample(items, merge_samples(10**6, model.candidates(items)))
     assert len(sample["fw"][0]) == len(lines)  # the whole batch, below the cap
     (mean, centres), = fit_batch(model, sample, model.background()).values()
     assert len(centres) == 1

@@ -24,8 +24,8 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engine")
     _atoms, _names, _topic, corpus, vf, doc_topic = planted_sense_corpus(
         tmp, {"tie": (0, 1), "bank": (2, 3)}, n_docs=1200)
-    args = base_args(tmp / "out", [corpus], *planted_settings(vf, "senses.clusters=2"),
-                     stages="context,induce,senses")
+    args = base_args(tmp / "out", [corpus], *planted_settings(
+        vf, "senses.clusters=2", "inventory.min_count=100"), stages="context,induce,senses,inventory")
     assert main([str(a) for a in args]) == 0
     docs = corpus.read_text().split("\n")[:-1]
     lines = []
@@ -106,6 +106,31 @@ def test_atoms_labels_equal_a_brute_force_single_context_computation(run, wsi):
         code, o, err = wsi("assign", "--run", run_dir, "--text", x["context"], "--method",
                            "atoms")
         assert code == 0 and json.loads(o)["atom_id"] == label
+
+
+def test_inventory_labels_every_line_as_its_single_context_does(run, wsi):
+    from sklearn.metrics import v_measure_score
+    run_dir, lines, tmp = run
+    inv = pq.read_table(run_dir / "sense_inventory.parquet").to_pandas()
+    assert set(inv[inv.word.isin(["tie", "bank"])].groupby("word").size()) == {2}
+    extra = [{"id": "unseen", "context": "w0x1 w0x2 <<zzz>> w0x3"},  # not in the inventory
+             {"id": "w1x3", "context": "w1x4 w1x5 <<w1x3>> w1x6 w1x7"}]
+    src = _write_jsonl(tmp / "inv.jsonl", lines + extra)
+    t = _assign(wsi, run_dir, src, tmp / "inv.parquet", "--method", "inventory",
+                "--set", "assign.partition_bytes=4096").to_pandas()
+    for word, (a, b) in (("tie", (0, 1)), ("bank", (2, 3))):
+        rows = t[t.word == word]
+        assert (rows.method == "inventory").all() and rows.error.isna().all()
+        assert v_measure_score([_doc_topic(run, r) for r in rows.id], rows.sense) > 0.5
+    by_id = t.set_index("id")
+    assert by_id.loc["unseen", "method"] == "atoms"  # no entry: the atoms rule names itself
+    for x in lines + extra:
+        code, o, _err = wsi("assign", "--run", run_dir, "--text", x["context"], "--method",
+                            "inventory")
+        r = json.loads(o)
+        want = by_id.loc[x["id"]]
+        assert (r["method"], r["sense"]) == (want["method"], None if np.isnan(want["sense"])
+                                             else int(want["sense"])), x
 
 
 def _assign(wsi, run_dir, src, out, *extra):

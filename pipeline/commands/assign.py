@@ -21,18 +21,17 @@ from . import add_occurrence_arguments, add_run_argument
 
 HELP = "the sense of target occurrences in new text"
 
-FALLBACK = "atoms (one context cannot be clustered)"
-
 
 def add_arguments(a):
     add_run_argument(a)
     add_occurrence_arguments(
         a, 'JSONL lines {"id": ..., "word": ..., "context": "text with <<word>>"} or Parquet '
            "with those columns: a file, glob, directory or URL")
-    a.add_argument("--method", choices=("cluster", "atoms"), default=None,
+    a.add_argument("--method", choices=("cluster", "inventory", "atoms"), default=None,
                    help="cluster: each word's occurrences in the batch clustered together; "
-                        "atoms: each occurrence's nearest sense atom (default: the run's "
-                        "senses.method)")
+                        "inventory: each occurrence's nearest sense of the corpus inventory "
+                        "(words without one: atoms); atoms: each occurrence's nearest sense "
+                        "atom (default: the run's senses.method)")
     a.add_argument("--scheduler", default=None,
                    help="auto | threads | processes | sync | local:N | tcp://host:port "
                         "(default: the run's run.scheduler)")
@@ -55,13 +54,20 @@ def _settings(run_dir, sets):
 
 
 def _one_text(args, method, sets):
+    """One context: clustering needs a batch, so the cluster method falls back to the
+    corpus inventory (the atoms rule when the run has none)."""
     from ..assigner import Item, assign_items, load_model
-    used = "atoms" if method == "cluster" else method
+    from ..runs import open_run
+    used = method
+    if method == "cluster":
+        run, _m = open_run(args.run)
+        used = "inventory" if run.exists("sense_inventory.parquet") else "atoms"
     table = assign_items(load_model(args.run, used, tuple(sets)),
                          [Item(1, "1", args.word, args.text)])
     row = table.to_pylist()[0]
-    row["atom_id"] = row["sense"] if used == "atoms" else None
-    row["method"] = FALLBACK if method == "cluster" else used
+    row["atom_id"] = row["sense"] if row["method"] == "atoms" else None
+    if used != method:
+        row["method"] = f"{row['method']} (one context cannot be clustered)"
     if row["error"]:
         print(f"wsi: {row['error']}", file=sys.stderr)
     print(json.dumps(row))
