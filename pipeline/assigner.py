@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from tasks.assign import (blocks_from_sums, fit_centres, merge_samples,
+from tasks.assign import (blocks_from_sums, fit_centres,
                           nearest_centres_from_sums, sample_priority, window_sums)
 from tasks.context import sif_weighted_vectors
 from tasks.senses import score_senses_flat

@@ -135,6 +135,28 @@ def test_corpus_occurrences_follow_the_document_discourse(planted_run):
     _assert_assigned_among_strongest(run, t)
 
 
+def test_corpus_occurrences_get_the_labels_wsi_assign_gives_their_contexts(planted_run, wsi,
+                                                                          tmp_path):
+    """One assignment implementation: each corpus occurrence, marked in its document's
+    text and sent through ``wsi assign --method atoms``, gets the stage's label."""
+    run = planted_run[0]
+    t = pq.read_table(run / "occurrences").to_pandas().sample(300, random_state=0)
+    docs = [ln.split(" ") for p in corpus_shards(run) for ln in p.read_text().splitlines()]
+    lines = []
+    for d, p in zip(t.document, t.position):
+        toks = list(docs[d])
+        toks[p] = f"<<{toks[p]}>>"
+        lines.append(json.dumps({"id": f"{d}:{p}", "context": " ".join(toks)}))
+    (tmp_path / "occ.jsonl").write_text("\n".join(lines) + "\n")
+    code, _o, err = wsi("assign", "--run", run, "--input", tmp_path / "occ.jsonl",
+                        "--output", tmp_path / "occ.parquet", "--method", "atoms")
+    assert code == 0, err
+    got = pq.read_table(tmp_path / "occ.parquet").to_pandas()
+    np.testing.assert_array_equal(got.sense.fillna(-1).to_numpy(),
+                                  t.atom_id.fillna(-1).to_numpy())
+    np.testing.assert_allclose(got.score.fillna(0), t.score.fillna(0), atol=1e-5)
+
+
 def _assert_assigned_among_strongest(run, t):
     """As `wsi assign`: each occurrence scored on its word's senses.assign_max strongest
     senses and labelled with the best of them."""

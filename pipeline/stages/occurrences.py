@@ -17,9 +17,10 @@ import dask
 import numpy as np
 import pyarrow as pa
 
-from tasks.context import remove_components, sif_weighted_vectors
+from tasks.assign import blocks_from_sums, window_sums
+from tasks.context import sif_weighted_vectors
 from tasks.counting import encode_lines
-from tasks.senses import occurrence_contexts, score_senses_flat
+from tasks.senses import score_senses_flat
 
 from ..artifacts.corpus import list_shards, read_lines
 from ..artifacts.tables import read_atoms, read_sense_table, read_vectors, read_vocab
@@ -32,24 +33,34 @@ SCHEMA = pa.schema([("document", pa.int64()), ("position", pa.int32()),
 
 
 def _shard(url, vocab_words, model, window):
-    """(number of documents, per-occurrence arrays) of one shard."""
+    """(number of documents, per-occurrence arrays) of one shard: the context sums and
+    the scoring are :mod:`pipeline.assigner`'s (``wsi assign --method atoms``) kernels."""
     weighted, has_vector, is_target, common, a, b, atoms, senses = model
     lines = read_lines(url)
     ids, offsets = encode_lines(lines, vocab_words)
-    doc, pos, word, sums, n = occurrence_contexts(ids, offsets, is_target, weighted,
-                                                  has_vector, window=window)
-    ok = n > 0
-    u = np.zeros_like(sums)
-    u[ok] = remove_components(sums[ok] / n[ok, None], common)
-    v = u @ a.T + b
+    ids = np.asarray(ids, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    known = (ids >= 0) & (ids < len(is_target))
+    hit = np.zeros(len(ids), dtype=bool)
+    hit[known] = is_target[ids[known]]
+    at = np.flatnonzero(hit)
+    doc = np.searchsorted(offsets, at, side="right") - 1
+    word = ids[at]
+    context = np.where(known, ids, -1)
+    context[known & ~has_vector[np.where(known, ids, 0)]] = -1  # no vector: no context
+    sums, counts = window_sums(context, offsets[doc], offsets[doc + 1], at, weighted,
+                               [window])
+    ok = counts[:, 0] > 0
+    v = blocks_from_sums(sums, counts, common) @ a.T + b
     v[~ok] = 0.0  # no context: no assignment
     start, length, sense_atoms, sense_coef = senses
     lengths = length[word]
     # Flat positions of each occurrence's candidates in the word-ordered sense arrays.
-    at = np.repeat(start[word] - (np.cumsum(lengths) - lengths), lengths) + \
+    flat = np.repeat(start[word] - (np.cumsum(lengths) - lengths), lengths) + \
         np.arange(lengths.sum())
-    best, score, scores = score_senses_flat(v, atoms, sense_atoms[at], sense_coef[at], lengths)
-    return len(lines), (doc, pos, word, best, score, (lengths, scores))
+    best, score, scores = score_senses_flat(v, atoms, sense_atoms[flat], sense_coef[flat],
+                                            lengths)
+    return len(lines), (doc, at - offsets[doc], word, best, score, (lengths, scores))
 
 
 def _write(url, doc_base, result, vocab_words):
@@ -136,5 +147,5 @@ STAGE = Stage(
     writes=("occurrences",),
     params=("occurrences", "induce.window", "context.sif_a", "senses.assign_max"),
     build=build,
-    code=("tasks.senses", "tasks.context"),
+    code=("tasks.senses", "tasks.context", "tasks.assign"),
 )
