@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 from html.parser import HTMLParser
 
 import numpy as np
@@ -21,6 +22,7 @@ from conftest import base_args
 from pipeline.errors import UsageError
 from pipeline.commands import report as report_command
 from pipeline.report import PLOTS, REPORT_NAME, SECTIONS, build_report, write_report
+from pipeline.report.evaluations import EVALUATIONS
 from pipeline.report.html import esc, summarize
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -215,24 +217,58 @@ def test_atoms_table_has_every_atom(complete_run):
     assert tree.root.find("input", **{"data-table": "atoms-table"}) is not None
 
 
-def test_senses_table_lists_only_polysemous_words(complete_run):
+def _brute_force_ranking(table):
+    """[(score, word)] best first, by the report's stated rule, with plain loops."""
+    groups = {}
+    for r in table.to_pylist():
+        groups.setdefault(r["word"], []).append(r)
+    out = []
+    for w, senses in groups.items():
+        if len(senses) < 2:
+            continue
+        total = sum(s["share"] for s in senses)
+        entropy = -sum(s["share"] / total * math.log(s["share"] / total) for s in senses)
+        balance = entropy / math.log(len(senses))
+        separation = min(math.dist(a["centroid"], b["centroid"])
+                         for i, a in enumerate(senses) for b in senses[i + 1:]) / 2
+        out.append((balance * separation, w))
+    return sorted(out, key=lambda x: (-x[0], x[1]))
+
+
+def test_inventory_words_are_the_distinct_balanced_ones(complete_run):
     run, text = complete_run
     tree = Tree(text)
-    senses = pq.read_table(run / "senses.parquet").to_pandas()
-    n = senses.groupby("word").size()
-    rows = body_rows(tree.root.find("table", id="senses-table"))
-    assert rows
-    listed = list(dict.fromkeys(r[0] for r in rows))
-    assert all(n[w] >= 2 for w in listed)
-    assert set(listed) == set(n[n >= 2].index[:100]) or len(listed) == 100
-    # each listed word shows all its senses, most frequent words first
-    counts = dict(pq.read_table(run / "vocab.parquet").select(["word", "count"])
-                  .to_pandas().values)
-    assert [counts[w] for w in listed] == sorted((counts[w] for w in listed), reverse=True)
-    for w in listed:
-        assert sum(r[0] == w for r in rows) == n[w]
+    inv = pq.read_table(run / "sense_inventory.parquet")
+    expected = _brute_force_ranking(inv)
+    shown = body_rows(tree.root.find("table", id="inventory-words"))
+    assert [r[1] for r in shown] == [w for _, w in expected[:12]]
+    assert [float(r[6]) for r in shown] == pytest.approx([s for s, _ in expected[:12]],
+                                                         abs=6e-4)
+    # the planted two-sense words (equal halves of two topics) come first, not by frequency
+    assert {r[1] for r in shown[:2]} == {"bank", "crane"}
+    rule = tree.root.find("p", id="inventory-rule").text()
+    assert "not by frequency" in rule and "entropy" in rule and "distance" in rule
+    totals = tree.root.find("p", id="inventory-totals").text()
+    n_words = len(set(inv["word"].to_pylist()))
+    assert totals.startswith(f"{n_words} words in the inventory, {len(expected)} with at least")
+    # every sense of every shown word, with its share, occurrences, naming words, examples
+    rows = body_rows(tree.root.find("table", id="inventory-senses"))
+    by_word = {}
+    for r in inv.to_pylist():
+        by_word.setdefault(r["word"], []).append(r)
+    assert len(rows) == sum(len(by_word[r[1]]) for r in shown)
+    it = iter(rows)
+    for r in shown:
+        for sense in sorted(by_word[r[1]], key=lambda s: s["sense_id"]):
+            row = next(it)
+            assert row[:5] == [r[1], str(sense["sense_id"]), f"{100 * sense['share']:.1f}",
+                               str(sense["n_occurrences"]), ", ".join(sense["top_words"])]
+            assert row[6] == "".join(x.replace("<<", "").replace(">>", "")
+                                     for x in sense["examples"][:2])
+    marks = [m.text() for m in tree.root.find("table", id="inventory-senses").iter("mark")]
+    assert marks and set(marks) <= {r[1] for r in shown}
     # atom links point at rows of the atoms table
-    links = [a.attrs["href"] for a in tree.root.find("table", id="senses-table").iter("a")]
+    links = [a.attrs["href"] for a in tree.root.find("table", id="inventory-senses").iter("a")]
     assert links and all(tree.root.find("tr", id=h[1:]) is not None for h in links)
 
 
@@ -321,13 +357,17 @@ def test_text_from_the_data_is_escaped(tmp_path):
     assert tree.root.find("b") is None
     atoms = body_rows(tree.root.find("table", id="atoms-table"))
     assert [r[2] for r in atoms] == [f"{EVIL}, plain", "$x^2$", "w3"]
-    senses = body_rows(tree.root.find("table", id="senses-table"))
-    assert [r[0] for r in senses] == [EVIL, EVIL, "plain", "plain"]  # ≥ 2 senses only
+    # no sense_inventory.parquet: one line says so
+    inv = tree.root.find("section", id="senses")
+    assert [c.tag for c in inv.children] == ["h2", "p"]
+    assert inv.children[1].text() == ("not computed: sense_inventory.parquet "
+                                      "(run the stages up to inventory)")
     assert SCRIPT in tree.root.find("pre").text()  # the YAML config, escaped
     h3 = [h.text() for h in tree.root.iter("h3")]
-    assert {"semeval2013", "lineup", "planted"} <= set(h3)
+    assert {EVALUATIONS[k] for k in ("semeval2013", "lineup", "planted")} <= set(h3)
     metrics = tree.root.find("section", id="metrics").text()
-    assert "fuzzy_b_cubed" in metrics and SCRIPT in metrics
+    # results of another shape than the evaluations write: shown as they are, escaped
+    assert "fuzzy_b_cubed" in metrics and SCRIPT in metrics and EVIL in metrics
     for pid in ("zipf", "ksvd-error", "atom-usage", "atom-map", "induction-bands"):
         assert png_of(tree, pid).startswith(PNG), pid  # mathtext-like words do not break plots
     stages = tree.root.find("table", id="stages-table").text()

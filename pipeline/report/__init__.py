@@ -3,8 +3,11 @@
 Sections: the resolved configuration, the stages (status, timings, counters),
 the metrics of ``metrics.json``, plots (Zipf curve of the vocabulary, k-SVD
 error per iteration, atom usage, a 2-D map of the atoms, the induction map's
-held-out cosine by frequency band), a filterable table of every atom and the
-senses of the most frequent polysemous words.
+held-out cosine by frequency band), a filterable table of every atom, and the
+sense inventory: the words whose occurrence-based senses are most distinct and
+balanced, each sense with its share, naming words and example contexts
+(:mod:`.inventory`). The sense evaluations (SemEval-2013, police lineup,
+senseval2_ls, planted senses) are compact tables (:mod:`.evaluations`).
 
 Images are PNGs embedded as ``data:`` URIs and the page carries its own small
 stylesheet and script, so the file reads offline and can be mailed around.
@@ -29,18 +32,19 @@ from ..errors import UsageError
 from ..runs import open_run
 from ..storage import RunDir
 from .data import RunData
+from .evaluations import EVALUATIONS, evaluation_html
 from .html import (SCRIPT, STYLE, Raw, esc, failed, filter_box, fmt, generic, is_scalar, kv_table,
                    not_computed, summarize, table)
+from .inventory import section_inventory
 from .plots import plot_inputs
 
 __all__ = ["build_report", "write_report", "REPORT_NAME", "SECTIONS", "PLOTS"]
 
 REPORT_NAME = artifacts.path_of("report")
-TOP_POLYSEMOUS = 100  # words listed in the senses section
 
 SECTIONS = [("config", "Configuration"), ("stages", "Stages"), ("metrics", "Metrics"),
             ("plots", "Plots"), ("atoms", "Atoms of discourse"),
-            ("senses", "Senses of the most frequent polysemous words")]
+            ("senses", "Sense inventory: words with distinct, balanced senses")]
 PLOTS = [("zipf", "Zipf curve: word count by frequency rank (vocab.parquet)"),
          ("ksvd-error", "k-SVD relative reconstruction error per iteration"),
          ("atom-usage", "Atom usage: words whose sparse code uses the atom"),
@@ -162,8 +166,12 @@ def _section_metrics(data):
                    if k not in ("similarity", "analogies", "skipped") and is_scalar(v)}
         if scalars:
             parts += ["<h3>Evaluated vectors</h3>", kv_table(scalars, id="metrics-other")]
+        for k, title in EVALUATIONS.items():
+            if k in m:
+                parts += [f'<h3 class="evaluation" id="eval-{esc(k)}">{esc(title)}</h3>',
+                          evaluation_html(k, m[k])]
         for k, v in m.items():
-            if k in ("similarity", "analogies", "skipped") or is_scalar(v):
+            if k in ("similarity", "analogies", "skipped") or k in EVALUATIONS or is_scalar(v):
                 continue
             parts += [f'<h3 class="metric-key">{esc(str(k))}</h3>', generic(v)]
     ind = data.counters("induce")
@@ -214,6 +222,19 @@ def _section_plots(data):
     return "".join(parts)
 
 
+def _reconstruction_note(data):
+    rec = data.reconstruction()
+    if rec is None or not rec.num_rows:
+        return ""
+    e = rec["relative_error"].to_numpy(zero_copy_only=False).astype(np.float64)
+    e = e[np.isfinite(e)]
+    if not len(e):
+        return ""
+    return (f'<p class="note">relative reconstruction error of the word vectors by their '
+            f"atoms: mean {np.mean(e):.4f}, median {np.median(e):.4f}, 90th percentile "
+            f"{np.percentile(e, 90):.4f}</p>")
+
+
 def _section_atoms(data):
     atoms = data.atoms()
     if atoms is None:
@@ -236,64 +257,12 @@ def _section_atoms(data):
         bits.append(f"relative error {c['relative_error']:.4f}")
     bits.append(f"{sum(1 for u in usage if not u)} unused")
     return (f'<p class="note">{esc(", ".join(bits))}. Click a column header to sort.</p>'
+            + _reconstruction_note(data)
             + filter_box("atoms-table", "atoms by word or id")
             + '<div class="scroll">'
             + table(["atom_id", "usage", "top words", "top similarities"], rows,
                     id="atoms-table", cls="sortable", numeric={0, 1})
             + "</div>")
-
-
-def _section_senses(data):
-    t = data.senses()
-    if t is None:
-        return data.missing("senses", "senses")
-    words = t["word"].to_pylist()
-    n_senses = {}
-    for w in words:
-        n_senses[w] = n_senses.get(w, 0) + 1
-    poly = [w for w, n in n_senses.items() if n >= 2]
-    voc = data.vocab()
-    counts = {}
-    if voc is not None:
-        vt = voc[0]
-        counts = dict(zip(vt["word"].to_pylist(), vt["count"].to_pylist()))
-    first_id = {}
-    for w, i in zip(words, t["word_id"].to_pylist()):
-        first_id.setdefault(w, i)
-    # most frequent first: vocabulary count, else vocabulary id (ids follow frequency)
-    poly.sort(key=lambda w: (-(counts.get(w) or 0), first_id.get(w, 0), w))
-    chosen = poly[:TOP_POLYSEMOUS]
-    chosen_set = set(chosen)
-    rows_of = {w: [] for w in chosen}
-    for w, r, a, c, tw in zip(words, t["rank"].to_pylist(), t["atom_id"].to_pylist(),
-                              t["coefficient"].to_pylist(), t["top_words"].to_pylist()):
-        if w in chosen_set:
-            rows_of[w].append((r, a, c, tw))
-    rows = []
-    for w in chosen:
-        for r, a, c, tw in sorted(rows_of[w], key=lambda x: x[0]):
-            link = Raw(f'<a href="#atom-{a}">{a}</a>') if isinstance(a, int) else a
-            rows.append([w, counts.get(w), str(r), link, None if c is None else f"{c:+.3f}",
-                         ", ".join(tw or [])])
-    note = (f"{fmt(len(n_senses))} coded words, {fmt(len(poly))} with at least 2 senses; "
-            f"the {fmt(len(chosen))} most frequent of these")
-    parts = [f'<p class="note">{esc(note)}.</p>']
-    rec = data.reconstruction()
-    if rec is not None and rec.num_rows:
-        e = rec["relative_error"].to_numpy().astype(np.float64)
-        e = e[np.isfinite(e)]
-        if len(e):
-            parts.append(f'<p class="note">relative reconstruction error of the word vectors: '
-                         f"mean {np.mean(e):.4f}, median {np.median(e):.4f}, "
-                         f"90th percentile {np.percentile(e, 90):.4f}</p>")
-    if not chosen:
-        parts.append('<p class="note">no word has two or more senses</p>')
-        return "".join(parts)
-    parts += [filter_box("senses-table", "senses by word"), '<div class="scroll">',
-              table(["word", "count", "rank", "atom", "coefficient", "atom's top words"], rows,
-                    id="senses-table", numeric={1, 2, 3, 4}),
-              "</div>"]
-    return "".join(parts)
 
 
 def _section(sid, title, builder, data):
@@ -306,7 +275,7 @@ def _section(sid, title, builder, data):
 
 
 _BUILDERS = {"config": _section_config, "stages": _section_stages, "metrics": _section_metrics,
-             "plots": _section_plots, "atoms": _section_atoms, "senses": _section_senses}
+             "plots": _section_plots, "atoms": _section_atoms, "senses": section_inventory}
 
 
 def render(run, manifest):

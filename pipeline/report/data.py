@@ -57,10 +57,9 @@ class RunData:
             return extra or None
         return {**metrics, **extra} if isinstance(metrics, dict) else metrics
 
-    def senses(self):
-        return self._get("senses", lambda u: read_parquet(
-            u, "senses", columns=["word", "word_id", "rank", "atom_id", "coefficient",
-                                  "top_words"]))
+    def inventory(self):
+        """``sense_inventory.parquet`` without the per-word means (not shown)."""
+        return self._get("sense_inventory", _read_inventory)
 
     def reconstruction(self):
         return self._get("reconstruction", lambda u: read_parquet(
@@ -72,6 +71,21 @@ class RunData:
         if name in self.errors:
             return failed(path, self.errors[name])
         return not_computed(path, stage)
+
+
+INVENTORY_REQUIRED = ("word", "sense_id", "share", "centroid")
+INVENTORY_OPTIONAL = ("word_id", "n_occurrences", "atom_ids", "top_words", "examples")
+
+
+def _read_inventory(url):
+    import pyarrow.parquet as pq
+    with fsspec.open(url, "rb") as f:
+        names = pq.ParquetFile(f).schema_arrow.names
+    lacking = [c for c in INVENTORY_REQUIRED if c not in names]
+    if lacking:
+        raise ValueError(f"no column {', '.join(lacking)} (has {', '.join(names)})")
+    return read_parquet(url, "sense inventory", columns=[
+        *INVENTORY_REQUIRED, *(c for c in INVENTORY_OPTIONAL if c in names)])
 
 
 def _read_json(url):

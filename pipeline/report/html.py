@@ -170,6 +170,9 @@ ul.counters .k{color:#555;font-family:ui-monospace,Menlo,Consolas,monospace}
 figure{margin:0;border:1px solid #eee;padding:.5em;background:#fff;max-width:100%}
 figcaption{font-weight:600;margin-bottom:.3em}
 figure img{max-width:100%;height:auto}
+ul.examples{margin:0;padding-left:1.1em}ul.examples li{margin:.1em 0}
+.kwic{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
+.kwic mark{background:#ffe08a;font-weight:600;padding:0 .15em}
 input.filter{font-size:1em;padding:.2em .4em;width:20em}
 footer{color:#777;font-size:.85em;padding:1em 2em}
 """
