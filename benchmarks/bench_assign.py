@@ -47,7 +47,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import results  # noqa: E402
-from bench_cooc import TreeSampler, wsi_command  # noqa: E402
+from bench_cooc import TreeSampler, _wsi_command as wsi_command  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

@@ -42,11 +42,13 @@ import results  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 QUICK_FILES = ("inaugural", "state_union")
 EXTRA_HASHED = ("benchmarks/results.py",)
-# (labels, senses from, max senses) -> wsi evaluate semeval2013 flags; None = run's default
+# (method, labels, senses from, max senses) -> wsi evaluate semeval2013 flags; None = the
+# run's default (senses.method, senses.assign_max); the first is the default setting
 SEMEVAL_SETTINGS = [
-    ("graded", "lemma", None), ("graded", "lemma", 1), ("graded", "lemma", 3),
-    ("graded", "lemma", 0), ("graded", "marked form", None), ("crisp", "lemma", None),
-    ("crisp", "marked form", 0),
+    (None, "graded", "lemma", None), (None, "crisp", "lemma", None),
+    ("inventory", "graded", "lemma", None), ("atoms", "graded", "lemma", None),
+    ("atoms", "graded", "lemma", 0), ("atoms", "graded", "marked form", None),
+    ("atoms", "crisp", "marked form", 0),
 ]
 PLANTED = {"tokens": "5e6", "vocab": "10000", "dim": "100", "polysemous": "100", "seed": "0"}
 PLANTED_QUICK = {"tokens": "5e5", "vocab": "3000", "dim": "50", "polysemous": "30", "seed": "0"}
@@ -91,9 +93,11 @@ def quick_sets():
     return [f"corpus.paths={paths}", "atoms.n_atoms=300", "atoms.iterations=5"]
 
 
-def setting_flags(labels, source, max_senses):
+def setting_flags(method, labels, source, max_senses):
     flags = ["--graded" if labels == "graded" else "--no-graded",
              "--use-lemma" if source == "lemma" else "--no-use-lemma"]
+    if method is not None:
+        flags += ["--method", method]
     if max_senses is not None:
         flags += ["--max-senses", max_senses]
     return flags
@@ -106,34 +110,39 @@ def semeval(runs, quick):
     rows, raw = [], []
     for run_label, run in runs:
         settings = SEMEVAL_SETTINGS if run_label == "shared" else SEMEVAL_SETTINGS[:1]
-        for labels, source, k in settings:
-            wsi("evaluate", "semeval2013", "--run", run, *setting_flags(labels, source, k),
-                label=f"semeval {labels} {source} {k}")
+        for method, labels, source, k in settings:
+            wsi("evaluate", "semeval2013", "--run", run,
+                *setting_flags(method, labels, source, k),
+                label=f"semeval {method} {labels} {source} {k}")
             r = evaluation(run, "semeval2013")[labels]
             o = r["overall"]
             senses = "run default" if k is None else ("all" if k == 0 else str(k))
-            rows.append([run_label, labels, source, senses, 100 * o["fbc_f"],
-                         100 * o["fnmi"], 100 * o["mean"], o["instances"]])
-            raw.append({"run": run_label, "labels": labels, "source": source,
+            used = r.get("method", "atoms")
+            rows.append([run_label, used + (" (default)" if method is None else ""), labels,
+                         source if used == "atoms" else "lemma batch", senses
+                         if used == "atoms" else "-", 100 * o["fbc_f"], 100 * o["fnmi"],
+                         100 * o["mean"], o["instances"]])
+            raw.append({"run": run_label, "method": used, "labels": labels, "source": source,
                         "max_senses": k, "result": r})
-            log(f"semeval {run_label} {labels} {source} {senses}: FBC {100 * o['fbc_f']:.1f} "
-                f"FNMI {100 * o['fnmi']:.1f}")
+            log(f"semeval {run_label} {used} {labels} {source} {senses}: FBC "
+                f"{100 * o['fbc_f']:.1f} FNMI {100 * o['fnmi']:.1f}")
     ref = raw[0]["result"]["reference"]
     notes = ["FBC = Fuzzy B-Cubed F, FNMI = Fuzzy NMI, mean = their geometric mean (x100, the "
-             "task's measures); senses = a word's strongest atoms considered "
-             "(`--max-senses`; run default = senses.assign_max)"]
+             "task's measures); method cluster: each lemma's instances clustered together "
+             "(the default, senses.method); inventory: nearest corpus-inventory sense; atoms: "
+             "the atoms rule over a word's strongest atoms (`--max-senses`; run default = "
+             "senses.assign_max)"]
     for key, r in ref.items():
         notes.append(f"reference {key}: FBC {100 * r['fbc_f']:.1f}, FNMI {100 * r['fnmi']:.1f}, "
                      f"mean {100 * r['mean']:.1f} ({r.get('source', '')})")
-    default = next(x for x in raw if x["labels"] == "graded" and x["source"] == "lemma"
-                   and x["max_senses"] is None)
+    default = raw[0]
     for pos, s in default["result"]["by_pos"].items():
         notes.append(f"by part of speech, {default['run']}, default setting: {pos} FBC "
                      f"{100 * s['fbc_f']:.1f} / FNMI {100 * s['fnmi']:.1f} / mean "
                      f"{100 * s['mean']:.1f}")
     notes.append("SemEval-2013 is a test set: reported, not tuned on")
-    cols = [("run", ""), ("labels", ""), ("senses from", ""), ("senses", ""), ("FBC", ".1f"),
-            ("FNMI", ".1f"), ("mean", ".1f"), ("instances", ",d")]
+    cols = [("run", ""), ("method", ""), ("labels", ""), ("senses from", ""), ("atoms", ""),
+            ("FBC", ".1f"), ("FNMI", ".1f"), ("mean", ".1f"), ("instances", ",d")]
     return {"figures": raw, "tables": {"senses_semeval": results.table(cols, rows, notes)}}, None
 
 

@@ -1,29 +1,25 @@
 """Sense assignment of occurrences as array work: one implementation for ``wsi assign``
-(one text or millions of lines), the development and test evaluations.
+(one text or millions of lines) and the evaluations.
 
-A partition of input items is encoded at once (:meth:`AssignModel.encode`: the
-target and at most the widest window of tokens on each side, one id array for
-the whole partition, every window's SIF sum in one kernel pass,
-:mod:`tasks.assign`) and scored at once (:meth:`AssignModel.score`):
+A partition is encoded at once (:meth:`AssignModel.encode`: the target and at most the
+widest window of tokens on each side, one id array for the partition, every window's
+SIF sum in one kernel pass, :mod:`tasks.assign`) and scored at once:
 
-- ``cluster`` (transductive): each word's senses are k-means centres fitted on
-  its occurrences in the batch (:meth:`AssignModel.sample` collects a seeded
-  sample of at most ``assign.sample_cap`` of them per word, partition by
-  partition; :func:`fit_batch` fits), then every occurrence goes to its word's
-  nearest centre. A word with no more occurrences than the cap is clustered on
-  all of them, in input order.
-- ``atoms``: the induction map's vector of the ±``induce.window`` context,
-  scored against the word's strongest sense atoms (:mod:`tasks.senses`); no
-  batch needed, so one context gets the label it gets in any batch.
+- ``cluster`` (transductive): each word's senses are k-means centres fitted on a seeded
+  sample of at most ``assign.sample_cap`` of its occurrences in the batch (all of them,
+  in input order, when fewer), then every occurrence goes to the nearest centre.
+- ``inventory``: the same rule with the corpus inventory's centres, one occurrence at a
+  time; ``atoms``: the atoms rule (:mod:`tasks.senses`). Neither needs a batch, so one
+  context gets the label it gets in any batch.
 
 Models are cached per process (:func:`load_model`): a Dask worker loads a run's
 arrays once, not once per task.
 
     model = load_model("outputs/default", "cluster")
     table = assign_items(model, [Item(1, "a", None, "the <<bank>> raised rates"), ...])
-    # partitioned: model.candidates(part) per partition, merge_samples, then
-    # model.sample(part, merged) per partition, merge_samples,
-    # fit_batch once, then model.table(model.encode(part), centres) per partition
+    # partitioned: model.candidates(part) per partition, merged (merge_samples); then
+    # model.chosen_items(part, merged) per partition, a fit per word (sample_vectors,
+    # fit_batch), then model.table(model.encode(part), centres) per partition
 """
 from __future__ import annotations
 
@@ -248,10 +244,9 @@ class AssignModel:
         return " ".join(tokenize(m.group(1), lowercase=self.lowercase)) if m else None
 
     def candidates(self, items):
-        """{key: (priorities, orders, (n, 0) array)} of the at most ``assign.sample_cap``
-        items per word of smallest seeded priority (a hash of the item's ``order``):
-        merged over partitions (:func:`tasks.assign.merge_samples`) they are the
-        batch's sample whatever its partitioning. Nothing is tokenised."""
+        """{key: (priorities, orders, (n, 0) array)}: each word's ``assign.sample_cap``
+        items of smallest seeded priority (a hash of ``order``), so that merged
+        (:func:`tasks.assign.merge_samples`) they do not depend on the partitioning."""
         cap, seed = int(self.assign.sample_cap), int(self.senses.seed)
         groups = {}
         for it in items:
@@ -266,26 +261,38 @@ class AssignModel:
             out[key] = (prio[keep], orders[keep], np.zeros((len(keep), 0), np.float32))
         return out
 
-    def sample(self, items, chosen):
-        """{key: (priorities, orders, vectors float32)} of the items of ``chosen``
-        (:meth:`candidates`, merged) found in ``items``; those unusable or without
-        context are dropped (a word with more than the cap may so keep a few less)."""
+    def chosen_items(self, items, chosen):
+        """{key: [items]} of the ``items`` that ``chosen`` (:meth:`candidates`, merged)
+        picked: what a word's fit needs from this partition (texts, not vectors)."""
         want = {o: key for key, (_p, orders, _x) in chosen.items() for o in orders.tolist()}
-        picked = [it for it in items if want.get(it.order) is not None]
-        enc = self.encode(picked)
         out = {}
-        for key in dict.fromkeys(want.get(it.order) for it in picked):
-            sel = np.array([j for j, i in enumerate(enc.rows) if enc.keys[i] == key and
-                            want[picked[i].order] == key], dtype=np.int64)
-            if not len(sel):
-                continue
-            x = np.vstack([self.vectors(enc, sel[lo:lo + CHUNK])
-                           for lo in range(0, len(sel), CHUNK)]).astype(np.float32)
-            nz = np.any(x != 0, axis=1)
-            orders = np.array([picked[i].order for i in enc.rows[sel]], dtype=np.int64)
-            if nz.any():
-                out[key] = (sample_priority(orders[nz], int(self.senses.seed)), orders[nz],
-                            x[nz])
+        for it in items:
+            key = want.get(it.order)
+            if key is not None:
+                out.setdefault(key, []).append(it)
+        return out
+
+    def sample_vectors(self, key, items):
+        """(orders, vectors float32) of ``key``'s ``items`` in input order, unusable ones
+        and those without context left out; None when none is left."""
+        items = sorted(items, key=lambda it: it.order)
+        enc = self.encode(items)
+        sel = np.array([j for j, i in enumerate(enc.rows) if enc.keys[i] == key],
+                       dtype=np.int64)
+        if not len(sel):
+            return None
+        x = np.vstack([self.vectors(enc, sel[lo:lo + CHUNK])
+                       for lo in range(0, len(sel), CHUNK)]).astype(np.float32)
+        nz = np.any(x != 0, axis=1)
+        orders = np.array([items[i].order for i in enc.rows[sel]], dtype=np.int64)
+        return (orders[nz], x[nz]) if nz.any() else None
+
+    def sample(self, items, chosen):  # {key: (priorities, orders, vectors)}, in memory
+        out = {}
+        for key, picked in self.chosen_items(items, chosen).items():
+            got = self.sample_vectors(key, picked)
+            if got is not None:
+                out[key] = (sample_priority(got[0], int(self.senses.seed)), *got)
         return out
 
     # ------------------------------------------------------------------ scoring

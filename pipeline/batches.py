@@ -300,10 +300,12 @@ class Output:
                 with self.fs.open(mark, "rb") as f:
                     found = json.loads(f.read())
                 if found != json.loads(json.dumps(self.identity)):
+                    where = (f"{self.fs.unstrip_protocol(self.parts_path)} holds the "
+                             "unfinished parts" if self.single else f"{self.url} holds the "
+                             "output")
                     raise UsageError(
-                        f"{self.url}: holds the output of another batch (different input, "
-                        f"run or settings in {self.MARK}); remove it or choose another "
-                        "--output")
+                        f"{where} of another batch (different input, run or settings in "
+                        f"{self.MARK}); remove it or choose another --output")
             elif self.fs.exists(self.parts_path) and (
                     self.single or self.fs.ls(self.parts_path, detail=False)):
                 raise UsageError(f"{self.url}: exists and is not a wsi assign output; "

@@ -134,6 +134,11 @@ def centre_unit_rows(x, mean):
     return np.divide(y, norm, out=np.zeros_like(y), where=norm > 0)
 
 
+# power iterations of the randomized SVD that finds the subspace (scikit-learn's default,
+# 7 at these sizes, costs 5x more; the development set scores the same, see fit_dims)
+SVD_ITERATIONS = 2
+
+
 def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_excess=0.0,
                 criterion_n_init=3, dims=0):
     """Senses of one word from its occurrences' vectors: k-means in centred unit space.
@@ -180,7 +185,9 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
         return mean, y.mean(axis=0, keepdims=True), None
     if 0 < dims < min(y.shape):
         from sklearn.utils.extmath import randomized_svd
-        _u, _s, basis = randomized_svd(y, dims, random_state=seed)
+        _u, _s, basis = randomized_svd(y.astype(np.float32), dims, n_iter=SVD_ITERATIONS,
+                                       random_state=seed)
+        basis = basis.astype(np.float64)
         centres = KMeans(k, n_init=n_init, random_state=seed).fit(
             y @ basis.T).cluster_centers_ @ basis
     else:

@@ -88,23 +88,32 @@ def _candidates(run_dir, method, sets, part, first_line, options):
     return model.candidates(read_partition(part, first_line, options))
 
 
-def _sample(run_dir, method, sets, part, first_line, chosen, options):
-    from threadpoolctl import threadpool_limits
-
+def _chosen(run_dir, method, sets, part, first_line, chosen, options):
     from ..assigner import load_model
     from ..batches import read_partition
-    with threadpool_limits(1):  # one task per core: no nested BLAS/OpenMP threads
-        model = load_model(run_dir, method, sets)
-        return model.sample(read_partition(part, first_line, options), chosen)
+    model = load_model(run_dir, method, sets)
+    return model.chosen_items(read_partition(part, first_line, options), chosen)
 
 
-def _fit(run_dir, method, sets, sample):
+def _merge_items(*parts):
+    out = {}
+    for p in parts:
+        for key, items in p.items():
+            out.setdefault(key, []).extend(items)
+    return out
+
+
+def _fit(run_dir, method, sets, key, items):
+    """One word's senses: its sampled lines encoded and clustered."""
     from threadpoolctl import threadpool_limits
 
     from ..assigner import fit_batch, load_model
-    with threadpool_limits(1):
+    with threadpool_limits(1):  # one task per core: no nested BLAS/OpenMP threads
         model = load_model(run_dir, method, sets)
-        fitted = fit_batch(model, sample, model.background())
+        got = model.sample_vectors(key, items)
+        if got is None:
+            return {}
+        fitted = fit_batch(model, {key: (None, *got)}, model.background())
     return {k: (m.astype("float32"), c.astype("float32")) for k, (m, c) in fitted.items()}
 
 
@@ -172,13 +181,13 @@ def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers
                                   for p in parts], merge, runner.split_every,
                                  name="assign-candidates")
             chosen = runner.share(runner.compute([chosen], "sample")[0], "assign-chosen")
-            merged = tree_reduce([delayed(_sample)(run_dir, method, sets, p, first[p.index],
+            picked = tree_reduce([delayed(_chosen)(run_dir, method, sets, p, first[p.index],
                                                    chosen, options) for p in parts],
-                                 merge, runner.split_every, name="assign-sample")
-            merged = runner.compute([merged], "sample")[0]
+                                 _merge_items, runner.split_every, name="assign-chosen")
+            picked = runner.compute([picked], "sample")[0]
             # one fit per word, spread over the workers
-            fits = runner.compute([delayed(_fit)(run_dir, method, sets, {k: v})
-                                   for k, v in merged.items()], "fit")
+            fits = runner.compute([delayed(_fit)(run_dir, method, sets, k, v)
+                                   for k, v in picked.items()], "fit")
             centres = runner.share(_merge_fits(*fits), "assign-centres")
         results = runner.compute(
             [delayed(_assign)(run_dir, method, sets, p, first[p.index], centres,
