@@ -33,6 +33,7 @@ bench-main: $(STAMP)
 	$(BIN)/python benchmarks/bench_senses.py
 	$(BIN)/python benchmarks/bench_incremental.py --shared
 	$(BIN)/python benchmarks/bench_storage.py
+	$(BIN)/python benchmarks/bench_assign.py
 
 # The long ones (generated corpora of 10^7 and 10^8 tokens, kept in /tmp/bscale, and
 # prefixes of the shared corpora up to 3x10^6 tokens for the natural-text capacity plan; ~45 min).
