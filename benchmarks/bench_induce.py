@@ -72,6 +72,7 @@ import argparse
 import datetime
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -235,7 +236,8 @@ def bench_embedding(out, label, sets, files, mode):
     res["full"]["rc0_weighted"] = counters(wsi(out, full.name, base + [
         "context.remove_components=0", "induce.weights=log"]))
     vectors = out / f"{tag}-vectors.w2v.txt"
-    shutil.move(str(full / "embeddings.w2v.txt"), vectors)  # the fixed v of the subsets
+    # the fixed v of the subsets (the run's name is a link into its attempt folder)
+    shutil.copyfile(os.path.realpath(full / "embeddings.w2v.txt"), vectors)
 
     subsets, n_docs = write_subsets(full, out, mode)
     res["documents"] = n_docs
@@ -281,12 +283,13 @@ def tables(found):
                              r["train_words"], r["heldout_words"], r["cos"], PAPER[f],
                              r["fixed"][0]])
         fl = res["full"]
-        for name, c in (("ours: affine A u + b, log-count weights, 1 direction removed",
+        for name, c in (("ours: affine ridge A u + b, unweighted, 1 direction removed",
                          fl["ours"]),
                         ("induce.fit_intercept=false (linear A u)", fl["linear"]),
-                        ("induce.log_count_weights=false (plain LS)", fl["unweighted"]),
+                        ("induce.weights=log", fl["weighted"]),
                         ("context.remove_components=0", fl["rc0"]),
-                        ("context.remove_components=0, plain LS", fl["rc0_unweighted"])):
+                        ("context.remove_components=0, induce.weights=log",
+                         fl["rc0_weighted"])):
             full_rows.append([label, name, c["heldout_mean_cosine"], c["train_words"]])
         full_rows.append([label, "constant predictor (mean training vector)",
                           fl["constant"], None])

@@ -46,7 +46,7 @@ EXTRA_HASHED = ("benchmarks/results.py",)
 # run's default (senses.method, senses.assign_max); the first is the default setting
 SEMEVAL_SETTINGS = [
     (None, "graded", "lemma", None), (None, "crisp", "lemma", None),
-    ("inventory", "graded", "lemma", None), ("atoms", "graded", "lemma", None),
+    ("atoms", "graded", "lemma", None),
     ("atoms", "graded", "lemma", 0), ("atoms", "graded", "marked form", None),
     ("atoms", "crisp", "marked form", 0),
 ]
@@ -129,7 +129,7 @@ def semeval(runs, quick):
     ref = raw[0]["result"]["reference"]
     notes = ["FBC = Fuzzy B-Cubed F, FNMI = Fuzzy NMI, mean = their geometric mean (x100, the "
              "task's measures); method cluster: each lemma's instances clustered together "
-             "(the default, senses.method); inventory: nearest corpus-inventory sense; atoms: "
+             "(the default, senses.method); atoms: "
              "the atoms rule over a word's strongest atoms (`--max-senses`; run default = "
              "senses.assign_max)"]
     for key, r in ref.items():
