@@ -15,6 +15,9 @@ SIF sum in one kernel pass, :mod:`tasks.assign`) and scored at once:
 Models are cached per process (:func:`load_model`): a Dask worker loads a run's
 arrays once, not once per task.
 
+Longer than 400 lines because :class:`AssignModel` is one model: encoding, sampling
+and scoring read the same arrays and must agree on what a line's word and context are.
+
     model = load_model("outputs/default", "cluster")
     table = assign_items(model, [Item(1, "a", None, "the <<bank>> raised rates"), ...])
     # partitioned: model.candidates(part) per partition, merged (merge_samples); then
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +42,7 @@ from tasks.tokenize import tokenize
 
 from .artifacts.tables import (read_atoms, read_inventory, read_sense_table, read_vectors,
                                read_vocab)
-from .batches import SCHEMA, Item, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
+from .batches import SCHEMA, Columns, Item, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
 from .config import load_config
 from .errors import UsageError
 from .runs import artifact_url, open_run
@@ -149,8 +153,9 @@ class AssignModel:
     def encode(self, items):
         """Context vectors of a partition of :class:`Item`; see :class:`Encoded`."""
         errors, words, keys, rows = [], [], [], []
-        ids, offsets, positions = [], [0], []
+        tokens, lengths, positions, skips = [], [], [], []
         index, width, lower = self.index, self.width, self.lowercase
+        at = 0
         for i, it in enumerate(items):
             err, word, key = it.error, None, None
             if err is None:
@@ -169,25 +174,30 @@ class AssignModel:
                     key = self.key(w) if (w and self.method != "atoms") else word
                     if self.method == "inventory" and word in self.inventory:
                         key = word  # the form's own senses first, else its word's
-                    skip = set()
-                    if self.exclude_target:  # the word's own forms are never its context
-                        skip = {index.get(word, -1), index.get(key, -1)} - {-1}
-                    positions.append(offsets[-1] + len(left))
-                    ctx = [index.get(t, -1) for t in left]
-                    ctx.append(-1)
-                    ctx.extend(index.get(t, -1) for t in right)
-                    if skip:
-                        ctx = [-1 if c in skip else c for c in ctx]
-                    ids.extend(ctx)
-                    offsets.append(len(ids))
+                    positions.append(at + len(left))
+                    tokens += left
+                    tokens.append(None)  # the target's place: no context
+                    tokens += right
+                    n = len(left) + 1 + len(right)
+                    at += n
+                    lengths.append(n)
+                    skips.append((word, key))
                     rows.append(i)
             errors.append(err)
             words.append(word)
             keys.append(key)
-        offsets = np.array(offsets, dtype=np.int64)
+        # every token looked up at once (map with a default: no Python frame per token)
+        ids = np.fromiter(map(index.get, tokens, repeat(-1)), dtype=np.int64,
+                          count=len(tokens))
+        lengths = np.array(lengths, dtype=np.int64)
+        if self.exclude_target and len(ids):  # the word's own forms are never its context
+            own = np.array([(index.get(w, -1), index.get(k, -1)) for w, k in skips],
+                           dtype=np.int64).reshape(-1, 2)
+            own = np.repeat(own, lengths, axis=0)
+            ids[(ids >= 0) & ((ids == own[:, 0]) | (ids == own[:, 1]))] = -1
+        ends = np.cumsum(lengths)
         return Encoded(list(items), errors, words, keys, np.array(rows, dtype=np.int64),
-                       np.array(ids, dtype=np.int64), offsets[:-1], offsets[1:],
-                       np.array(positions, dtype=np.int64))
+                       ids, ends - lengths, ends, np.array(positions, dtype=np.int64))
 
     def vectors(self, enc, which):
         """Context vectors (len(which), D) of the usable occurrences ``which`` (indices
@@ -199,9 +209,15 @@ class AssignModel:
 
     def chunks(self, enc):
         """(indices into ``enc.rows``, their window sums and counts), :data:`CHUNK` at
-        a time."""
+        a time; with centres, a word's occurrences together (one scoring call per word
+        and chunk, not one per word present in a chunk of shuffled lines)."""
+        order = np.arange(len(enc.rows))
+        if self.method != "atoms" and len(order):
+            code = {}
+            keys = np.array([code.setdefault(enc.keys[i], len(code)) for i in enc.rows])
+            order = np.argsort(keys, kind="stable")
         for lo in range(0, len(enc.rows), CHUNK):
-            which = np.arange(lo, min(lo + CHUNK, len(enc.rows)))
+            which = order[lo:lo + CHUNK]
             yield (which, *window_sums(enc.ids, enc.starts[which], enc.ends[which],
                                        enc.positions[which], self.rows, self.windows))
 
@@ -243,28 +259,87 @@ class AssignModel:
         m = MARK_RE.search(item.context)
         return " ".join(tokenize(m.group(1), lowercase=self.lowercase)) if m else None
 
+    def group_codes(self, cols):
+        """:meth:`group_key` of every line of :class:`pipeline.batches.Columns`:
+        (codes (n,) int64 indexing ``keys``, -1 for none; keys), the words looked up
+        once per distinct spelling."""
+        n = len(cols.orders)
+        codes = np.full(n, -1, dtype=np.int64)
+        keys, where = [], {}
+
+        def code(key):
+            c = where.get(key)
+            if c is None:
+                c = where[key] = len(keys)
+                keys.append(key)
+            return c
+
+        if not pa.types.is_string(cols.contexts.type):  # no line has a text context
+            return codes, keys
+        has_text = np.asarray(cols.contexts.is_valid())
+        words = cols.words
+        by_word = np.zeros(n, dtype=bool)
+        if words is not None and pa.types.is_string(words.type):
+            enc = words.dictionary_encode()
+            spell = [code(self.key(w)) if w else -1 for w in enc.dictionary.to_pylist()]
+            idx = np.asarray(enc.indices.fill_null(-1), dtype=np.int64)
+            got = np.append(np.array(spell, dtype=np.int64), -1)[idx]  # idx -1: null
+            by_word = has_text & (got >= 0)
+            codes[by_word] = got[by_word]
+        rest = np.flatnonzero(has_text & ~by_word)
+        if len(rest):
+            marked = {}
+            for i, text in zip(rest.tolist(), cols.contexts.take(pa.array(rest)).to_pylist()):
+                m = MARK_RE.search(text)
+                if m:
+                    span = m.group(1)
+                    if span not in marked:
+                        marked[span] = code(" ".join(tokenize(span, lowercase=self.lowercase)))
+                    codes[i] = marked[span]
+        return codes, keys
+
     def candidates(self, items):
         """{key: (priorities, orders, (n, 0) array)}: each word's ``assign.sample_cap``
         items of smallest seeded priority (a hash of ``order``), so that merged
-        (:func:`tasks.assign.merge_samples`) they do not depend on the partitioning."""
+        (:func:`tasks.assign.merge_samples`) they do not depend on the partitioning.
+        ``items``: a list of :class:`Item` or :class:`pipeline.batches.Columns`."""
         cap, seed = int(self.assign.sample_cap), int(self.senses.seed)
-        groups = {}
-        for it in items:
-            key = self.group_key(it)
-            if key is not None:
-                groups.setdefault(key, []).append(it.order)
+        if isinstance(items, Columns):
+            codes, keys = self.group_codes(items)
+            orders = items.orders
+        else:
+            keys, where, codes = [], {}, []
+            for it in items:
+                key = self.group_key(it)
+                if key is not None and key not in where:
+                    where[key] = len(keys)
+                    keys.append(key)
+                codes.append(-1 if key is None else where[key])
+            codes = np.array(codes, dtype=np.int64)
+            orders = np.array([it.order for it in items], dtype=np.int64)
+        ok = np.flatnonzero(codes >= 0)
+        codes, orders = codes[ok], orders[ok]
+        prio = sample_priority(orders, seed)
+        # by word, then priority; ties in input order (a stable sort)
+        by = np.lexsort((prio, codes))
+        codes, prio, orders = codes[by], prio[by], orders[by]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
         out = {}
-        for key, orders in groups.items():
-            orders = np.array(orders, dtype=np.int64)
-            prio = sample_priority(orders, seed)
-            keep = np.argsort(prio, kind="stable")[:cap]
-            out[key] = (prio[keep], orders[keep], np.zeros((len(keep), 0), np.float32))
+        for lo, hi in zip(starts, list(starts[1:]) + [len(codes)]):
+            hi = min(hi, lo + cap)
+            out[keys[codes[lo]]] = (prio[lo:hi], orders[lo:hi],
+                                    np.zeros((hi - lo, 0), np.float32))
         return out
 
     def chosen_items(self, items, chosen):
-        """{key: [items]} of the ``items`` that ``chosen`` (:meth:`candidates`, merged)
-        picked: what a word's fit needs from this partition (texts, not vectors)."""
+        """{key: [items]} of the ``items`` (a list or :class:`pipeline.batches.Columns`)
+        that ``chosen`` (:meth:`candidates`, merged) picked: what a word's fit needs
+        from this partition (texts, not vectors), in input order."""
         want = {o: key for key, (_p, orders, _x) in chosen.items() for o in orders.tolist()}
+        if isinstance(items, Columns):
+            rows = np.flatnonzero(np.isin(items.orders, np.fromiter(want, np.int64,
+                                                                     len(want))))
+            items = items.items(rows)
         out = {}
         for it in items:
             key = want.get(it.order)

@@ -20,6 +20,10 @@ the parts already written and computes the rest; a different batch refuses to mi
 with them. A single-file output is assembled from such parts (in
 ``OUTPUT.parts/``), streamed into one Parquet file that appears at once, and the
 parts are then removed.
+
+Longer than 400 lines because input and output are one protocol: the output's parts
+are numbered by the input's partitions, and its identity (``_batch.json``) is the
+input's signature, which decides what a rerun keeps.
 """
 from __future__ import annotations
 
@@ -37,8 +41,8 @@ import pyarrow.parquet as pq
 
 from .errors import InputError, StorageError, UsageError
 
-__all__ = ["Item", "SCHEMA", "Partition", "plan", "read_partition", "count_lines", "Output",
-           "rows_table"]
+__all__ = ["Item", "SCHEMA", "Partition", "plan", "read_partition", "read_columns", "Columns",
+           "count_lines", "Output", "rows_table"]
 
 SCHEMA = pa.schema([
     ("id", pa.string()), ("word", pa.string()), ("method", pa.string()),
@@ -173,17 +177,54 @@ def count_lines(p, storage_options=None):
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def read_partition(p, first_line, storage_options=None):
-    """The :class:`pipeline.assigner.Item` list of partition ``p`` (blank lines skipped);
-    ``first_line`` is the number of its first line in its file (JSONL)."""
+@dataclass
+class Columns:
+    """A partition whose every line is a JSON object (or a Parquet row group), as
+    columns: the cheap form for passes that look at a few fields of every line and
+    build :class:`Item` objects only for the lines they keep (:meth:`items`)."""
+
+    lines: np.ndarray  # line (JSONL) or row (Parquet) numbers, from 1
+    orders: np.ndarray  # positions in the whole batch (Item.order)
+    ids: pa.Array | None
+    words: pa.Array | None
+    contexts: pa.Array
+    prefix: str
+
+    def items(self, rows=None):
+        """The :class:`Item` of ``rows`` (indices, in that order; default all)."""
+        rows = np.arange(len(self.lines)) if rows is None else np.asarray(rows, np.int64)
+        n = len(rows)
+        take = (lambda a: a.to_pylist()) if len(rows) == len(self.lines) else \
+            (lambda a: a.take(pa.array(rows)).to_pylist())
+        ids = take(self.ids) if self.ids is not None else [None] * n
+        words = take(self.words) if self.words is not None else [None] * n
+        contexts = take(self.contexts)
+        lines, orders = self.lines[rows].tolist(), self.orders[rows].tolist()
+        prefix = self.prefix
+        return [Item(lines[j], f"{prefix}{lines[j]}" if ids[j] is None else str(ids[j]),
+                     words[j], contexts[j], order=orders[j]) for j in range(n)]
+
+
+def read_columns(p, first_line, storage_options=None):
+    """Partition ``p`` as :class:`Columns`, or None when some line is blank, not a JSON
+    object or of a type Arrow's reader refuses (then :func:`read_partition` gives each
+    line its own item and error)."""
     prefix = f"{p.label}:" if p.label else ""
     if p.kind == "parquet":
         return _read_parquet(p, prefix, storage_options)
     start, data = _read_bytes(p, storage_options)
+    return _read_json_columns(data, first_line, prefix, (p.file_no << 40) + start)
+
+
+def read_partition(p, first_line, storage_options=None):
+    """The :class:`pipeline.assigner.Item` list of partition ``p`` (blank lines skipped);
+    ``first_line`` is the number of its first line in its file (JSONL)."""
+    cols = read_columns(p, first_line, storage_options)
+    if cols is not None:
+        return cols.items()
+    start, data = _read_bytes(p, storage_options)
+    prefix = f"{p.label}:" if p.label else ""
     base = (p.file_no << 40) + start
-    fast = _read_json_columns(data, first_line, prefix, base)
-    if fast is not None:
-        return fast
     items = []
     pos = 0
     for n, raw in enumerate(data.split(b"\n")):
@@ -211,13 +252,13 @@ def read_partition(p, first_line, storage_options=None):
 
 
 def _read_json_columns(data, first_line, prefix, base):
-    """The items of a block whose every line is a JSON object, parsed by Arrow's JSON
-    reader (columns at once); None when any line is blank, not an object or of a type
-    the reader refuses, so that the line-by-line reader gives each its own error."""
+    """:class:`Columns` of a block whose every line is a JSON object, parsed by Arrow's
+    JSON reader; None when any line is blank, not an object or of a type the reader
+    refuses."""
     import pyarrow.json as pj
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     if not lines:
-        return []
+        return None
     try:
         t = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(
             use_threads=False, block_size=max(len(data), 1 << 20)))
@@ -225,14 +266,11 @@ def _read_json_columns(data, first_line, prefix, base):
         return None
     if t.num_rows != lines or "context" not in t.column_names:
         return None
-    n = t.num_rows
-    contexts = t["context"].to_pylist()
-    words = t["word"].to_pylist() if "word" in t.column_names else [None] * n
-    ids = t["id"].to_pylist() if "id" in t.column_names else [None] * n
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     at = np.concatenate([[0], ends[:lines - 1] + 1]) + base
-    return [Item(first_line + j, f"{prefix}{first_line + j}" if ids[j] is None else str(ids[j]),
-                 words[j], contexts[j], order=int(at[j])) for j in range(n)]
+    col = (lambda name: t[name].combine_chunks() if name in t.column_names else None)
+    return Columns(np.arange(first_line, first_line + lines, dtype=np.int64),
+                   at.astype(np.int64), col("id"), col("word"), col("context"), prefix)
 
 
 def _read_parquet(p, prefix, storage_options):
@@ -247,16 +285,12 @@ def _read_parquet(p, prefix, storage_options):
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{p.url}: cannot read row group {p.row_group} ({e})") from None
     n = t.num_rows
-    ids = t["id"].cast(pa.string()).to_pylist() if "id" in cols else [None] * n
-    words = t["word"].to_pylist() if "word" in cols else [None] * n
-    contexts = t["context"].to_pylist()
-    base = (p.file_no << 40) + p.first_row
-    out = []
-    for j in range(n):
-        line = p.first_row + j + 1
-        out.append(Item(line, ids[j] if ids[j] is not None else f"{prefix}{line}", words[j],
-                        contexts[j], order=base + j))
-    return out
+    rows = np.arange(p.first_row + 1, p.first_row + n + 1, dtype=np.int64)
+    col = (lambda name: t[name].combine_chunks() if name in cols else None)
+    ids = col("id")
+    return Columns(rows, (p.file_no << 40) + p.first_row + np.arange(n, dtype=np.int64),
+                   ids.cast(pa.string()) if ids is not None else None, col("word"),
+                   col("context"), prefix)
 
 
 def _table_bytes(table):

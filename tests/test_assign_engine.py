@@ -256,3 +256,74 @@ def test_bad_usage_is_one_line(run, wsi):
     code, _o, err = wsi("assign", "--run", run_dir, "--input", tmp / "nothing*.jsonl",
                         "--output", tmp / "u.parquet")
     assert code == 3 and "no input files" in err
+
+
+def test_the_sample_is_each_words_smallest_hash_priorities(run, tmp_path):
+    """The cluster method's sample, read as columns, against a brute force over the
+    raw lines: per word (its "word" field lowercased, else the marked text), the
+    ``cap`` lines of smallest splitmix64(byte offset) priority; invalid lines and
+    lines without a target in no sample."""
+    from pipeline.assigner import load_model
+    from pipeline.batches import plan, read_columns, read_partition
+    from tasks.assign import merge_samples, sample_priority
+    run_dir, lines, _tmp = run
+    rng = np.random.default_rng(0)
+    raw = []
+    for i, x in enumerate(lines[:400]):
+        x = dict(x)
+        if i % 3 == 0:  # the word given, in capitals: grouped as the vocabulary spells it
+            x["word"] = x["id"].split("-")[0].upper()
+        if i % 11 == 0:
+            x["context"] = x["context"].replace("<<", "").replace(">>", "")  # no target
+        raw.append(json.dumps(x))
+    rng.shuffle(raw)
+    src = tmp_path / "b.jsonl"
+    src.write_text("\n".join(raw) + "\n")
+    model = load_model(str(run_dir), "cluster", ("assign.sample_cap=37",))
+    truth, at = {}, 0
+    for line in raw:
+        x = json.loads(line)
+        word = x.get("word", "").lower() or (
+            x["context"].split("<<")[1].split(">>")[0] if "<<" in x["context"] else None)
+        if word:
+            truth.setdefault(word, []).append(at)
+        at += len(line) + 1
+    for w, orders in truth.items():
+        orders = np.array(orders)
+        truth[w] = sorted(orders[np.lexsort((orders, sample_priority(orders, 0)))][:37])
+    parts, _sig = plan(str(src), partition_bytes=4096, storage_options={})
+    assert len(parts) > 3
+    for read in (read_columns, read_partition):  # columns and items agree
+        got = merge_samples(37, *[model.candidates(read(p, 1)) for p in parts])
+        assert {w: sorted(o.tolist()) for w, (_p, o, _x) in got.items()} == truth
+
+
+def test_gc_paused_nests_and_restores():
+    import gc
+    import threading
+
+    from pipeline.runner import gc_paused
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        done = threading.Event()
+
+        def other():
+            with gc_paused():
+                done.wait(5)
+        t = threading.Thread(target=other)
+        t.start()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread is still inside
+    done.set()
+    t.join()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # off before: stays off
+    finally:
+        gc.enable()

@@ -9,6 +9,7 @@ vector...) gets its ``error`` text and no sense, and one line on stderr sums the
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -81,18 +82,40 @@ def _count(part, options):
     return count_lines(part, options)
 
 
+@contextlib.contextmanager
+def _in_task():
+    """Inside a task: one BLAS/OpenMP thread (one task per core) and no cyclic garbage
+    collection (a partition makes an object per line; full collections cost 20%)."""
+    from threadpoolctl import threadpool_limits
+
+    from ..runner import gc_paused
+    with threadpool_limits(1), gc_paused():
+        yield
+
+
+def _lines(part, first_line, options):
+    """A partition as columns (every line an object) or, when not, as items."""
+    from ..batches import read_columns, read_partition
+    cols = read_columns(part, first_line, options)
+    return cols if cols is not None else read_partition(part, first_line, options)
+
+
 def _candidates(run_dir, method, sets, part, first_line, options):
     from ..assigner import load_model
-    from ..batches import read_partition
-    model = load_model(run_dir, method, sets)
-    return model.candidates(read_partition(part, first_line, options))
+    with _in_task():
+        model = load_model(run_dir, method, sets)
+        return model.candidates(_lines(part, first_line, options))
 
 
 def _chosen(run_dir, method, sets, part, first_line, chosen, options):
+    """{key: [(line, id, word, context, error, order)]}: the sampled lines as tuples,
+    which travel between processes 10x cheaper than dataclasses."""
     from ..assigner import load_model
-    from ..batches import read_partition
-    model = load_model(run_dir, method, sets)
-    return model.chosen_items(read_partition(part, first_line, options), chosen)
+    with _in_task():
+        model = load_model(run_dir, method, sets)
+        picked = model.chosen_items(_lines(part, first_line, options), chosen)
+        return {key: [(it.line, it.id, it.word, it.context, it.error, it.order)
+                      for it in items] for key, items in picked.items()}
 
 
 def _merge_items(*parts):
@@ -103,14 +126,13 @@ def _merge_items(*parts):
     return out
 
 
-def _fit(run_dir, method, sets, key, items):
-    """One word's senses: its sampled lines encoded and clustered."""
-    from threadpoolctl import threadpool_limits
-
-    from ..assigner import fit_batch, load_model
-    with threadpool_limits(1):  # one task per core: no nested BLAS/OpenMP threads
+def _fit(run_dir, method, sets, key, lines):
+    """One word's senses: its sampled lines (as :func:`_chosen` gives them) encoded
+    and clustered."""
+    from ..assigner import Item, fit_batch, load_model
+    with _in_task():
         model = load_model(run_dir, method, sets)
-        got = model.sample_vectors(key, items)
+        got = model.sample_vectors(key, [Item(*t) for t in lines])
         if got is None:
             return {}
         fitted = fit_batch(model, {key: (None, *got)}, model.background())
@@ -119,17 +141,15 @@ def _fit(run_dir, method, sets, key, items):
 
 def _assign(run_dir, method, sets, part, first_line, centres, out_url, options):
     """Assign one partition and write its part; returns (rows, errors, first error)."""
-    from threadpoolctl import threadpool_limits
-
     from ..assigner import load_model
     from ..batches import read_partition, write_part
-    with threadpool_limits(1):
+    with _in_task():
         model = load_model(run_dir, method, sets)
         items = read_partition(part, first_line, options)
         table = model.table(model.encode(items), centres)
-    write_part(out_url, table, options)
-    errors = table["error"].to_pylist()
-    first = next(((it.line, it.id, e) for it, e in zip(items, errors) if e), None)
+        write_part(out_url, table, options)
+        errors = table["error"].to_pylist()
+        first = next(((it.line, it.id, e) for it, e in zip(items, errors) if e), None)
     return len(items), sum(e is not None for e in errors), first
 
 
@@ -185,8 +205,10 @@ def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers
                                                    chosen, options) for p in parts],
                                  _merge_items, runner.split_every, name="assign-chosen")
             picked = runner.compute([picked], "sample")[0]
-            # one fit per word, spread over the workers
-            fits = runner.compute([delayed(_fit)(run_dir, method, sets, k, v)
+            # one fit per word, spread over the workers; the items travel as one opaque
+            # argument (traversing 10^5 dataclasses to build the graph took seconds)
+            fits = runner.compute([delayed(_fit)(run_dir, method, sets, k,
+                                                 dask.delayed(v, traverse=False))
                                    for k, v in picked.items()], "fit")
             centres = runner.share(_merge_fits(*fits), "assign-centres")
         results = runner.compute(
