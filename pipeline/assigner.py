@@ -456,7 +456,7 @@ def fit_batch(model, sample, background=None):
     s = model.senses
     out = {}
     for key, (_p, orders, x) in sample.items():
-        rows = np.asarray(x, dtype=np.float64)[np.argsort(orders, kind="stable")]
+        rows = np.asarray(x)[np.argsort(orders, kind="stable")]
         mean, centres, _excess = fit_centres(rows, k=s.clusters, seed=s.seed, n_init=s.n_init,
                                              min_batch=s.min_batch, background=background,
                                              min_excess=s.min_excess, dims=s.fit_dims)

@@ -124,9 +124,11 @@ def blocks_from_sums(sums, counts, common):
     return out / np.sqrt(nw) if nw > 1 else out
 
 
-def centre_unit_rows(x, mean):
-    """Rows of ``x`` minus ``mean``, scaled to unit length (zero rows of ``x`` stay zero)."""
-    x = np.asarray(x, dtype=np.float64)
+def centre_unit_rows(x, mean, dtype=np.float64):
+    """Rows of ``x`` minus ``mean``, scaled to unit length (zero rows of ``x`` stay zero),
+    computed in ``dtype``."""
+    x = np.asarray(x, dtype=dtype)
+    mean = np.asarray(mean, dtype=dtype)
     nz = np.any(x != 0, axis=1)
     if nz.all():  # (no masked copies: 5x faster on a 5000 x 900 sample)
         y = x - mean
@@ -175,24 +177,28 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
     from sklearn.cluster import KMeans
 
     from .sense_clusters import excess_drop
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     nz = x[np.any(x != 0, axis=1)]
     if not len(nz):
         return np.zeros(x.shape[1]), np.zeros((1, x.shape[1])), None
-    mean = nz.mean(axis=0)
-    y = centre_unit_rows(nz, mean)
+    mean = nz.mean(axis=0, dtype=np.float64)
+    subspace = 0 < dims < min(nz.shape) and len(nz) >= max(min_batch, k + 1) and k > 1
+    # the subspace fit works in float32 (the SVD does anyway): half the memory traffic
+    y = centre_unit_rows(nz, mean, np.float32 if subspace and background is None
+                         else np.float64)
     excess = None
     if len(y) < max(min_batch, k + 1) or k == 1:
         return mean, y.mean(axis=0, keepdims=True), None
-    if 0 < dims < min(y.shape):
+    if subspace:
         from sklearn.utils.extmath import randomized_svd
-        _u, _s, basis = randomized_svd(y.astype(np.float32), dims, n_iter=SVD_ITERATIONS,
-                                       random_state=seed)
-        basis = basis.astype(np.float64)
+        _u, _s, basis = randomized_svd(y.astype(np.float32, copy=False), dims,
+                                       n_iter=SVD_ITERATIONS, random_state=seed)
         centres = KMeans(k, n_init=n_init, random_state=seed).fit(
-            y @ basis.T).cluster_centers_ @ basis
+            (y @ basis.T).astype(np.float64)).cluster_centers_ @ basis.astype(np.float64)
     else:
         centres = KMeans(k, n_init=n_init, random_state=seed).fit(y).cluster_centers_
     if background is not None:

@@ -9,6 +9,7 @@ is tokenised, cut at whitespace, which no token spans, so the tokens are the sam
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .tokenize import tokenize
 
@@ -97,6 +98,11 @@ def _first_tokens(text, start, n, lowercase):
         size *= 2
 
 
+@lru_cache(maxsize=4096)
+def _span_tokens(span, lowercase):  # a batch marks the same few words again and again
+    return tuple(tokenize(span, lowercase=lowercase))
+
+
 def target_windows(text, word=None, *, width, lowercase):
     """(left tokens, target tokens, right tokens) of the occurrence in ``text``.
 
@@ -108,9 +114,10 @@ def target_windows(text, word=None, *, width, lowercase):
     if m is None:
         tokens, start, end = locate(text, word, lowercase=lowercase)
         return tokens[max(0, start - width):start], tokens[start:end], tokens[end:end + width]
-    target = tokenize(m.group(1), lowercase=lowercase)
+    target = _span_tokens(m.group(1), lowercase)
     if not target:
         raise ValueError(f"marked target {m.group(0)!r} has no token")
+    target = list(target)
     if "\u0130" in text:  # lowercasing may change lengths: tokenise whole pieces
         left = tokenize(text[:m.start()], lowercase=lowercase)[-width:] if width else []
         right = tokenize(text[m.end():], lowercase=lowercase)[:width]
