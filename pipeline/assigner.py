@@ -35,13 +35,11 @@ import pyarrow as pa
 
 from tasks.assign import (blocks_from_sums, fit_centres,
                           nearest_centres_from_sums, sample_priority, window_sums)
-from tasks.context import sif_weighted_vectors
 from tasks.senses import score_senses_flat
 from tasks.targets import MARK_RE, target_windows
 from tasks.tokenize import tokenize
 
-from .artifacts.tables import (read_atoms, read_inventory, read_sense_table, read_vectors,
-                               read_vocab)
+from .artifacts.tables import read_atoms, read_inventory, read_sense_table, read_sif_rows
 from .batches import SCHEMA, Columns, Item, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
 from .config import load_config
 from .errors import UsageError
@@ -116,15 +114,9 @@ class AssignModel:
         self.senses = cfg.senses
         self.assign = cfg.assign
         self.lowercase = bool(cfg.corpus.lowercase)
-        vocab, total = read_vocab(artifact_url(run, "vocab"))
-        emb, vectors = read_vectors(artifact_url(run, "embeddings"))
-        counts = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_numpy()))
-        words = emb["word"].to_pylist()
-        # rows as in embeddings.parquet: the words with a vector
-        self.rows, _ = sif_weighted_vectors(
-            vectors, np.arange(len(words)), np.array([counts[w] for w in words]), total,
-            a=float(cfg.context.sif_a))
-        self.index = {w: i for i, w in enumerate(words)}
+        self.rows, self.index = read_sif_rows(artifact_url(run, "vocab"),
+                                              artifact_url(run, "embeddings"),
+                                              cfg.context.sif_a)
         if method == "atoms":
             self.windows = [int(cfg.induce.window)]
             self.common = load_npy(artifact_url(run, "induction_common"))

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError, StorageError, UsageError
+from .storage import put_whole
 
 __all__ = ["Item", "SCHEMA", "Partition", "plan", "read_partition", "read_columns", "Columns",
            "count_lines", "Output", "rows_table"]
@@ -346,7 +347,7 @@ class Output:
                                  "remove it or choose another --output")
             else:
                 self.fs.makedirs(self.parts_path, exist_ok=True)
-                put(self.fs, mark, json.dumps(self.identity, indent=1).encode(), self.local)
+                put_whole(self.fs, mark, json.dumps(self.identity, indent=1).encode(), self.local)
             done = set()
             for f in self.fs.ls(self.parts_path, detail=False):
                 name = posixpath.basename(f)
@@ -379,26 +380,11 @@ class Output:
         return self.url
 
 
-def put(fs, path, data, local):
-    """One whole file: temporary file and rename locally, one PUT elsewhere."""
-    if not local:
-        fs.pipe_file(path, data)
-        return
-    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_part(url, table, storage_options=None):
     """Write one part whole (see :func:`put`)."""
     fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
     local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
-    put(fs, path, _table_bytes(table), local)
+    put_whole(fs, path, _table_bytes(table), local)
 
 def rows_table(items, words, method, labels, scores, atoms, errors, *, best):
     """The output table (:data:`SCHEMA`) of assigned items: ``labels`` (n,) (-1: none,

@@ -22,11 +22,9 @@ tokens are never its context.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from tasks.targets import locate
-from tasks.context import occurrence_context, remove_components, sif_weighted_vectors
-from .artifacts.tables import read_vectors, read_vocab
+from tasks.context import occurrence_context, remove_components
+from .artifacts.tables import read_sif_rows
 from .errors import InputError
 from .runs import artifact_url, open_run
 from .storage import load_npy
@@ -54,15 +52,9 @@ class ContextEncoder:
         cfg = manifest["config"]
         self.window = int(cfg["induce"]["window"] if for_map else cfg["cooc"]["window"])
         self.lowercase = bool(cfg["corpus"]["lowercase"])
-        vocab, total = read_vocab(artifact_url(run, "vocab"))
-        emb, vectors = read_vectors(artifact_url(run, "embeddings"))
-        counts = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_numpy()))
-        words = emb["word"].to_pylist()
-        # rows as in embeddings.parquet: the words with a vector
-        self.weighted, _ = sif_weighted_vectors(
-            vectors, np.arange(len(words)), np.array([counts[w] for w in words]), total,
-            a=float(cfg["context"]["sif_a"]))
-        self.index = {w: i for i, w in enumerate(words)}
+        self.weighted, self.index = read_sif_rows(artifact_url(run, "vocab"),
+                                                  artifact_url(run, "embeddings"),
+                                                  cfg["context"]["sif_a"])
         self.common = load_npy(artifact_url(run, common))
 
     def encode_tokens(self, context):

@@ -27,7 +27,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .errors import InputError, LockError, StorageError, UsageError
 
-__all__ = ["RunDir", "join", "output_url", "to_url"]
+__all__ = ["RunDir", "join", "output_url", "put_whole", "to_url"]
 
 
 def join(base, *parts):
@@ -50,6 +50,24 @@ def resolve_pkg(url):
 def to_url(fs, path):
     """A URL a worker process can open with ``fsspec.open`` (plain path when local)."""
     return path if isinstance(fs, LocalFileSystem) else fs.unstrip_protocol(path)
+
+
+def put_whole(fs, path, data, local):
+    """Write one whole file that readers see complete or not at all: one PUT on an
+    object store, a temporary file and ``os.replace`` on a local disk (the temporary
+    file removed if that fails)."""
+    if not local:
+        fs.pipe_file(path, data)
+        fs.invalidate_cache(path)
+        return
+    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 class RunDir:
@@ -433,19 +451,7 @@ class RunDir:
     def _put(self, path, data):
         """Write one whole file: one PUT on an object store (atomic there), a
         temporary file and ``os.replace`` on a local disk."""
-        if not self.local:
-            self.fs.pipe_file(path, data)
-            self.fs.invalidate_cache(path)
-            return
-        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except OSError:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-            raise
+        put_whole(self.fs, path, data, self.local)
 
     def write_bytes(self, name, data):
         """Write a file of the run directory atomically; the manifest only while this

@@ -29,32 +29,35 @@ __all__ = ["window_sums", "blocks_from_sums", "centre_unit_rows", "fit_centres",
            "nearest_centres_from_sums", "sample_priority", "merge_samples"]
 
 @numba.njit(cache=True, nogil=True)
+def _add_rows(ids, lo, hi, rows, out):
+    """Adds ``rows[ids[q]]`` to ``out`` for q in [lo, hi) whose id is a row; returns
+    how many were added."""
+    n = 0
+    for q in range(lo, hi):
+        c = ids[q]
+        if 0 <= c < rows.shape[0]:
+            n += 1
+            for t in range(rows.shape[1]):
+                out[t] += rows[c, t]
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
 def _window_sums(ids, starts, ends, positions, rows, windows, sums, counts):
-    n_rows = rows.shape[0]
     d = rows.shape[1]
     for i in range(len(positions)):
         start, end, p = starts[i], ends[i], positions[i]
         prev = 0
         for j in range(len(windows)):
             r = windows[j]
-            if j > 0:
+            if j > 0:  # a wider window: the narrower one's sum plus the tokens between
                 counts[i, j] = counts[i, j - 1]
                 for t in range(d):
                     sums[i, j, t] = sums[i, j - 1, t]
-            lo_a, lo_b = max(start, p - r), max(start, p - prev)
-            hi_a, hi_b = min(end, p + prev + 1), min(end, p + r + 1)
-            for q in range(lo_a, lo_b):
-                c = ids[q]
-                if 0 <= c < n_rows:
-                    counts[i, j] += 1
-                    for t in range(d):
-                        sums[i, j, t] += rows[c, t]
-            for q in range(hi_a, hi_b):
-                c = ids[q]
-                if 0 <= c < n_rows:
-                    counts[i, j] += 1
-                    for t in range(d):
-                        sums[i, j, t] += rows[c, t]
+            out = sums[i, j]
+            counts[i, j] += _add_rows(ids, max(start, p - r), max(start, p - prev), rows, out)
+            counts[i, j] += _add_rows(ids, min(end, p + prev + 1), min(end, p + r + 1), rows,
+                                      out)
             prev = r
 
 

@@ -11,8 +11,8 @@ import pyarrow as pa
 
 from ..storage import read_parquet
 
-__all__ = ["read_vocab", "vectors_table", "read_vectors", "read_atoms", "read_sense_table",
-           "read_inventory"]
+__all__ = ["read_vocab", "vectors_table", "read_vectors", "read_sif_rows", "read_atoms",
+           "read_sense_table", "read_inventory"]
 
 
 def read_vocab(url):
@@ -52,6 +52,19 @@ def read_vectors(url, what="embeddings"):
     vectors = col.flatten().to_numpy().reshape(-1, n_dims)
     return table.drop_columns(["vector"]), vectors
 
+
+
+def read_sif_rows(vocab_url, embeddings_url, a):
+    """(SIF-weighted word vectors a/(a + p(w)) v_w, float64, rows as in
+    ``embeddings.parquet``; {word: row}) of a run: what context vectors are sums of."""
+    from tasks.context import sif_weighted_vectors
+    vocab, total = read_vocab(vocab_url)
+    emb, vectors = read_vectors(embeddings_url)
+    counts = dict(zip(vocab["word"].to_pylist(), vocab["count"].to_numpy()))
+    words = emb["word"].to_pylist()
+    rows, _ = sif_weighted_vectors(vectors, np.arange(len(words)),
+                                   np.array([counts[w] for w in words]), total, a=float(a))
+    return rows, {w: i for i, w in enumerate(words)}
 
 def read_atoms(url):
     """(atoms table without vectors, dictionary float64 of shape (n_atoms, n_dims))."""
