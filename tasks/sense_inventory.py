@@ -39,7 +39,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.utils.extmath import randomized_svd
 
-from .sense_clusters import centre_unit, multiscale_contexts, window_contexts
+from .assign import blocks_from_sums, window_sums
+from .sense_clusters import centre_unit
 
 N_ITER = 2  # power iterations of the randomized SVD
 
@@ -130,19 +131,28 @@ def snippet_contexts(snips, weighted_vectors, has_vector, common, windows):
     The middle token of each snippet is the occurrence; its other tokens with the
     same id are not context (the word's own id is excluded). Windows must not
     exceed the snippets' width. Returns (vectors (m, d * len(windows)), number
-    of context tokens with a vector in the widest window).
+    of context tokens with a vector in the widest window), as
+    :func:`tasks.sense_clusters.multiscale_contexts` over the snippets, from the
+    nested-window sums of :func:`tasks.assign.window_sums` (one numba pass).
     """
-    ids, offsets, positions = _flat(snips, max(windows))
-    return multiscale_contexts(ids, offsets, positions, weighted_vectors, has_vector,
-                               common, windows=windows)
+    windows = sorted(int(w) for w in windows)
+    sums, counts = _window_sums(snips, weighted_vectors, has_vector, windows)
+    return blocks_from_sums(sums, counts, common), counts[:, -1]
 
 
 def snippet_window(snips, weighted_vectors, has_vector, common, window):
     """Plain SIF context vectors (common directions removed) of snippets over one
     window, the word's own id excluded as in :func:`snippet_contexts`."""
-    ids, offsets, positions = _flat(snips, window)
-    return window_contexts(ids, offsets, positions, weighted_vectors, has_vector, common,
-                           window=window)
+    sums, counts = _window_sums(snips, weighted_vectors, has_vector, [int(window)])
+    return blocks_from_sums(sums, counts, common), counts[:, 0]
+
+
+def _window_sums(snips, weighted_vectors, has_vector, windows):
+    ids, offsets, positions = _flat(snips, max(windows))
+    has = np.asarray(has_vector, dtype=bool)
+    ids[ids >= 0] = np.where(has[ids[ids >= 0]], ids[ids >= 0], -1)  # no vector: no context
+    return window_sums(ids, offsets[:-1], offsets[1:], positions,
+                       np.asarray(weighted_vectors, dtype=np.float64), windows)
 
 
 def _flat(snips, widest):
