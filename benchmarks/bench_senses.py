@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -141,9 +142,29 @@ def semeval(runs, quick):
                      f"{100 * s['fbc_f']:.1f} / FNMI {100 * s['fnmi']:.1f} / mean "
                      f"{100 * s['mean']:.1f}")
     notes.append("SemEval-2013 is a test set: reported, not tuned on")
+    notes += inventory_notes(runs)
     cols = [("run", ""), ("method", ""), ("labels", ""), ("senses from", ""), ("atoms", ""),
             ("FBC", ".1f"), ("FNMI", ".1f"), ("mean", ".1f"), ("instances", ",d")]
     return {"figures": raw, "tables": {"senses_semeval": results.table(cols, rows, notes)}}, None
+
+
+def inventory_notes(runs):
+    """The inventory stage's seconds in each run's manifest (target: <= 60 s on 2 cores)."""
+    out = []
+    for label, run in runs:
+        m = json.loads((Path(run) / "manifest.json").read_text())
+        st = m.get("stages", {}).get("inventory")
+        if not st or st.get("seconds") is None:
+            continue
+        r = m["config"]["run"]
+        made = Path(run).parent.name.startswith("bench-senses-")
+        out.append(f"inventory stage of run '{label}': {st['seconds']:.1f} s "
+                   f"(scheduler {r['scheduler']}, workers {r['workers'] or 'all'} of "
+                   f"{os.cpu_count()} cores; "
+                   + ("made by this script, in this run" if made else
+                      f"as recorded when {run} was made, {st.get('ended', '?')}")
+                   + "; target <= 60 s on 2 cores)")
+    return out
 
 
 def lineup(runs, quick):
