@@ -71,6 +71,10 @@ class Encoded:
     positions: np.ndarray
 
 
+def _is_text(t):  # Arrow string columns, as JSON, pandas (string) or polars (large) write them
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
 CHUNK = 2048  # occurrences whose vectors are held at once (2048 x 1800 float64: 29 MB)
 
 
@@ -266,12 +270,12 @@ class AssignModel:
                 keys.append(key)
             return c
 
-        if not pa.types.is_string(cols.contexts.type):  # no line has a text context
+        if not _is_text(cols.contexts.type):  # no line has a text context
             return codes, keys
         has_text = np.asarray(cols.contexts.is_valid())
         words = cols.words
         by_word = np.zeros(n, dtype=bool)
-        if words is not None and pa.types.is_string(words.type):
+        if words is not None and _is_text(words.type):
             enc = words.dictionary_encode()
             spell = [code(self.key(w)) if w else -1 for w in enc.dictionary.to_pylist()]
             idx = np.asarray(enc.indices.fill_null(-1), dtype=np.int64)

@@ -381,7 +381,7 @@ class Output:
 
 
 def write_part(url, table, storage_options=None):
-    """Write one part whole (see :func:`put`)."""
+    """Write one part whole (:func:`pipeline.storage.put_whole`)."""
     fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
     local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
     put_whole(fs, path, _table_bytes(table), local)

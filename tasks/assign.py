@@ -189,12 +189,13 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
     if not len(nz):
         return np.zeros(x.shape[1]), np.zeros((1, x.shape[1])), None
     mean = nz.mean(axis=0, dtype=np.float64)
-    subspace = 0 < dims < min(nz.shape) and len(nz) >= max(min_batch, k + 1) and k > 1
+    one_sense = len(nz) < max(min_batch, k + 1) or k == 1
+    subspace = not one_sense and 0 < dims < min(nz.shape)
     # the subspace fit works in float32 (the SVD does anyway): half the memory traffic
     y = centre_unit_rows(nz, mean, np.float32 if subspace and background is None
                          else np.float64)
     excess = None
-    if len(y) < max(min_batch, k + 1) or k == 1:
+    if one_sense:
         return mean, y.mean(axis=0, keepdims=True), None
     if subspace:
         from sklearn.utils.extmath import randomized_svd

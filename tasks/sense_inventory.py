@@ -149,8 +149,8 @@ def snippet_window(snips, weighted_vectors, has_vector, common, window):
 
 def _window_sums(snips, weighted_vectors, has_vector, windows):
     ids, offsets, positions = _flat(snips, max(windows))
-    has = np.asarray(has_vector, dtype=bool)
-    ids[ids >= 0] = np.where(has[ids[ids >= 0]], ids[ids >= 0], -1)  # no vector: no context
+    known = ids >= 0
+    ids[known] = np.where(np.asarray(has_vector, dtype=bool)[ids[known]], ids[known], -1)
     return window_sums(ids, offsets[:-1], offsets[1:], positions,
                        np.asarray(weighted_vectors, dtype=np.float64), windows)
 

@@ -53,7 +53,6 @@ def read_vectors(url, what="embeddings"):
     return table.drop_columns(["vector"]), vectors
 
 
-
 def read_sif_rows(vocab_url, embeddings_url, a):
     """(SIF-weighted word vectors a/(a + p(w)) v_w, float64, rows as in
     ``embeddings.parquet``; {word: row}) of a run: what context vectors are sums of."""
@@ -65,6 +64,7 @@ def read_sif_rows(vocab_url, embeddings_url, a):
     rows, _ = sif_weighted_vectors(vectors, np.arange(len(words)),
                                    np.array([counts[w] for w in words]), total, a=float(a))
     return rows, {w: i for i, w in enumerate(words)}
+
 
 def read_atoms(url):
     """(atoms table without vectors, dictionary float64 of shape (n_atoms, n_dims))."""

@@ -9,7 +9,6 @@ vector...) gets its ``error`` text and no sense, and one line on stderr sums the
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -82,15 +81,11 @@ def _count(part, options):
     return count_lines(part, options)
 
 
-@contextlib.contextmanager
 def _in_task():
-    """Inside a task: one BLAS/OpenMP thread (one task per core) and no cyclic garbage
-    collection (a partition makes an object per line; full collections cost 20%)."""
-    from threadpoolctl import threadpool_limits
-
-    from ..runner import gc_paused
-    with threadpool_limits(1), gc_paused():
-        yield
+    """One thread, no cyclic GC: a partition makes an object per line, and full
+    collections re-scanned them (20% of a batch)."""
+    from ..runner import in_task
+    return in_task(pause_gc=True)
 
 
 def _lines(part, first_line, options):

@@ -38,7 +38,6 @@ import itertools
 import dask
 import numpy as np
 import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
 from tasks.context import sif_weighted_vectors
 from tasks.counting import encode_lines
@@ -50,6 +49,7 @@ from tasks.sense_inventory import (drop_curve, fit_word, kwic, merge_samples, re
 from ..artifacts.corpus import list_shards, read_lines
 from ..artifacts.tables import read_atoms, read_vectors, read_vocab
 from ..errors import InputError
+from ..runner import in_task
 from ..stage import Stage
 from ..storage import load_npy, write_parquet
 
@@ -76,12 +76,10 @@ def _snip_shard(url, vocab_words, positions, width):
 
 
 def _one_thread(task):
-    """Run ``task`` with one BLAS/OpenMP thread: the tasks are the parallelism. Nested
-    threads oversubscribed the cores; even with one worker, k-means' OpenMP threads
-    beside BLAS' made the stage 4x slower (387 s instead of 95 s on 2 cores)."""
+    """``task`` run with one BLAS/OpenMP thread (:func:`pipeline.runner.in_task`)."""
     @functools.wraps(task)
     def run(*args, **kwargs):
-        with threadpool_limits(1):
+        with in_task():
             return task(*args, **kwargs)
     return run
 
