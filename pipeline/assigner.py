@@ -41,7 +41,7 @@ from tasks.tokenize import tokenize
 
 from .artifacts.tables import read_atoms, read_inventory, read_sense_table, read_sif_rows
 from .batches import SCHEMA, Columns, Item, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
-from .config import load_config
+from .config import SENSE_METHODS, load_config
 from .errors import UsageError
 from .runs import artifact_url, open_run
 from .storage import load_npy
@@ -49,7 +49,7 @@ from .storage import load_npy
 __all__ = ["Item", "Encoded", "AssignModel", "load_model", "fit_batch", "assign_items",
            "SCHEMA", "METHODS"]
 
-METHODS = ("cluster", "atoms", "inventory")
+METHODS = SENSE_METHODS
 NOT_IN_INVENTORY = "not in the sense inventory"
 
 @dataclass

@@ -21,6 +21,9 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 
 from .errors import ConfigError
 
+# the ways `wsi assign` labels an occurrence (senses.method; assign/evaluate --method)
+SENSE_METHODS = ("cluster", "inventory", "atoms")
+
 __all__ = ["Config", "load_config", "DEFAULT_CONFIG", "CONF_DIR", "parse_set"]
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -223,7 +226,7 @@ class SensesConfig(_Section):
     code_all: bool
     top_words: int = Field(ge=1)
     assign_max: int = Field(ge=0)
-    method: Literal["cluster", "inventory", "atoms"]
+    method: Literal[SENSE_METHODS]
     windows: list[int] = Field(min_length=1)
     clusters: int = Field(ge=1)
     min_batch: int = Field(ge=1)

@@ -23,8 +23,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .context import remove_components
-
 __all__ = ["window_sums", "blocks_from_sums", "centre_unit_rows", "fit_centres", "nearest_centres",
            "nearest_centres_from_sums", "sample_priority", "merge_samples"]
 
@@ -114,17 +112,16 @@ def blocks_from_sums(sums, counts, common):
     Returns ndarray of shape (m, #windows * d), float64.
     """
     m, nw, d = sums.shape
-    out = np.zeros((m, nw * d))
-    for j in range(nw):
-        n = counts[:, j]
-        ok = n > 0
-        x = np.zeros((m, d))
-        x[ok] = remove_components(sums[ok, j] / n[ok, None], common)
-        if nw > 1:
-            norm = np.linalg.norm(x, axis=1, keepdims=True)
-            x = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
-        out[:, j * d:(j + 1) * d] = x
-    return out / np.sqrt(nw) if nw > 1 else out
+    # all windows at once, in place: one division, one projection, one scaling
+    x = sums / np.maximum(counts, 1)[..., None]
+    x[counts == 0] = 0.0
+    flat = x.reshape(m * nw, d)
+    if len(common):
+        flat -= (flat @ common.T) @ common
+    if nw > 1:
+        norm = np.sqrt(np.einsum("ijk,ijk->ij", x, x)) * np.sqrt(nw)
+        x *= np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)[..., None]
+    return x.reshape(m, nw * d)
 
 
 def centre_unit_rows(x, mean, dtype=np.float64):

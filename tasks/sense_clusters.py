@@ -8,7 +8,7 @@ are concatenated and divided by sqrt(len(windows)). Near words then count
 more than far ones while the widest window keeps the topic.
 
 A batch of one word's occurrences is centred by its mean, scaled to unit rows
-and clustered by seeded k-means (:func:`cluster_batch`). Whether the word has
+and clustered by seeded k-means (:func:`tasks.assign.fit_centres`). Whether the word has
 more than one sense at all is decided by the *excess inertia drop*
 
     excess = [log W_1 − log W_k](occurrences) − [log W_1 − log W_k](background)
@@ -19,6 +19,11 @@ representation): those carry the corpus' topic structure but no sense of
 their own, so a function word's contexts split no better than they do
 (excess ≈ 0). A word that passes gets K senses (a setting), one that fails
 gets one.
+
+:func:`window_contexts` and :func:`multiscale_contexts` compute that representation
+from a tokenised corpus directly; the pipeline's numba path
+(:func:`tasks.assign.window_sums`, :func:`tasks.assign.blocks_from_sums`) is tested
+against them.
 
 Metrics of a labelling against gold senses: V-measure and ARI from
 :mod:`sklearn.metrics`, and the paired F-score (:func:`paired_f_score`).
@@ -34,7 +39,7 @@ from .context import remove_components
 from .senses import occurrence_contexts
 
 __all__ = ["window_contexts", "multiscale_contexts", "centre_unit", "excess_drop",
-           "cluster_batch", "graded_scores", "paired_f_score", "cluster_scores"]
+           "paired_f_score", "cluster_scores"]
 
 
 def window_contexts(ids, doc_offsets, positions, weighted_vectors, has_vector, common, *,
@@ -166,68 +171,6 @@ def excess_drop(x, background, k, *, seed=0, n_init=3):
     bg = centre_unit(bg[rng.choice(len(bg), min(len(x), len(bg)), replace=False)])
     return max(_log_drop(x, j, seed, n_init)[0] - _log_drop(bg, j, seed, n_init)[0]
                for j in range(2, k + 1))
-
-
-def cluster_batch(x, *, k, seed=0, n_init=10, min_batch=20, background=None,
-                  min_excess=0.0, criterion_n_init=3):
-    """Sense labels of a batch of one word's occurrences.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n, D)
-        Multi-scale context vectors (:func:`multiscale_contexts`); zero rows
-        (no context) get label -1.
-    k : int
-        Senses of a word that passes the criterion.
-    seed, n_init : int
-        Of k-means.
-    min_batch : int
-        Batches with fewer non-zero rows (or no more than k) get one sense.
-    background : ndarray of shape (n_bg, D), optional
-        Random-position contexts for the criterion; None skips it.
-    min_excess : float
-        One sense when :func:`excess_drop` (the largest over 2..k clusters) is
-        below this.
-
-    Returns
-    -------
-    labels : ndarray of shape (n,), int64
-    centroids : ndarray of shape (n_senses, D), unit rows (in the centred space)
-    scores : ndarray of shape (n, n_senses): cosine of each occurrence (centred,
-        unit) to every centroid; 1 with one sense; NaN rows for zero rows
-    excess : float or None (None when the criterion did not run)
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    nz = np.any(x != 0, axis=1)
-    y = centre_unit(x[nz])
-    labels = np.full(len(x), -1, dtype=np.int64)
-    excess = None
-    if len(y) < max(min_batch, k + 1) or k == 1:
-        lab, centres = np.zeros(len(y), np.int64), y.mean(axis=0, keepdims=True)
-    else:
-        drop, lab, centres = _log_drop(y, k, seed, n_init)
-        if background is not None:
-            excess = float(excess_drop(y, background, k, seed=seed, n_init=criterion_n_init))
-            if excess < min_excess:
-                lab, centres = np.zeros(len(y), np.int64), y.mean(axis=0, keepdims=True)
-    norm = np.linalg.norm(centres, axis=1, keepdims=True)
-    centroids = np.divide(centres, norm, out=np.zeros_like(centres), where=norm > 0)
-    labels[nz] = lab
-    scores = np.full((len(x), len(centroids)), np.nan)
-    # one sense: every occurrence is fully in it (a centred batch's mean is ~0)
-    scores[nz] = graded_scores(y, centroids) if len(centroids) > 1 else 1.0
-    return labels, centroids, scores, excess
-
-
-def graded_scores(y, centroids):
-    """Cosine of every row of ``y`` to every centroid: shape (n, n_senses)."""
-    y = np.asarray(y, dtype=np.float64)
-    c = np.asarray(centroids, dtype=np.float64)
-    ny = np.linalg.norm(y, axis=1, keepdims=True)
-    nc = np.linalg.norm(c, axis=1, keepdims=True)
-    return (y @ c.T) / np.where(ny > 0, ny, 1.0) / np.where(nc > 0, nc, 1.0).T
 
 
 def paired_f_score(gold, labels):

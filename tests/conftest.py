@@ -133,3 +133,19 @@ def planted_settings(vf, *extra):
             "atoms.sparsity=2", "atoms.iterations=30", "atoms.restarts=20", "atoms.top_words=5",
             "atoms.block_rows=16", *extra]
     return [x for s in sets for x in ("--set", s)]
+
+
+def senseval_pos_file(path, docs, doc_topic, word):
+    """A Senseval-2 .pos file (NLTK's XML) of the documents holding ``word``."""
+    out = ['<corpus lang="en">', f'<lexelt item="{word}-n">']
+    for i, doc in enumerate(docs):
+        tokens = doc.split()
+        if word not in tokens:
+            continue
+        p = tokens.index(word)
+        wfs = [f'<wf pos="NN">{t}</wf>' for t in tokens]
+        wfs[p] = f'<head><wf pos="NN">{word}</wf></head>'
+        out.append(f'<instance id="{word}.{i}"><answer instance="{word}.{i}" '
+                   f'senseid="topic{doc_topic[i]}"/><context>{" ".join(wfs)}</context>'
+                   '</instance>')
+    path.write_text("\n".join(out + ["</lexelt>", "</corpus>"]))

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import v_measure_score
 
-from conftest import base_args, planted_sense_corpus, planted_settings
+from conftest import base_args, planted_sense_corpus, planted_settings, senseval_pos_file
 
 
 @pytest.fixture(scope="module")
@@ -148,26 +148,10 @@ def test_without_the_criterion_the_function_word_is_split(planted):
     assert excess_drop(y, model.background(), 2, seed=0) < model.senses.min_excess
 
 
-def _pos_file(path, docs, doc_topic, word):
-    """A Senseval-2 .pos file (NLTK's XML) of the documents holding ``word``."""
-    out = ['<corpus lang="en">', f'<lexelt item="{word}-n">']
-    for i, doc in enumerate(docs):
-        tokens = doc.split()
-        if word not in tokens:
-            continue
-        p = tokens.index(word)
-        wfs = [f'<wf pos="NN">{t}</wf>' for t in tokens]
-        wfs[p] = f'<head><wf pos="NN">{word}</wf></head>'
-        out.append(f'<instance id="{word}.{i}"><answer instance="{word}.{i}" '
-                   f'senseid="topic{doc_topic[i]}"/><context>{" ".join(wfs)}</context>'
-                   '</instance>')
-    path.write_text("\n".join(out + ["</lexelt>", "</corpus>"]))
-
-
 def test_evaluate_senseval2_scores_the_planted_word_and_the_baseline(planted, wsi, tmp_path):
     from sklearn.metrics import v_measure_score as v
     run, docs, doc_topic, _tmp = planted
-    _pos_file(tmp_path / "tie.pos", docs, doc_topic, "tie")
+    senseval_pos_file(tmp_path / "tie.pos", docs, doc_topic, "tie")
     code, out, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path)
     assert code == 0, err
     result = json.loads((run / "evaluations" / "senseval2.json").read_text())

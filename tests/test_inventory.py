@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import base_args, planted_sense_corpus, planted_settings
+from conftest import base_args, planted_sense_corpus, planted_settings, senseval_pos_file
 from tasks.sense_clusters import centre_unit, multiscale_contexts
 from tasks.sense_inventory import (choose_k, fit_word, merge_samples, sample_occurrences,
                                    snippet_contexts, snippets)
@@ -129,7 +129,7 @@ def test_choose_k():
 def planted_inventory(tmp_path_factory):
     from pipeline.cli import main
     tmp = tmp_path_factory.mktemp("inventory")
-    atoms, _names, _topic, corpus, vf, _doc_topic = planted_sense_corpus(tmp, TARGETS,
+    atoms, _names, _topic, corpus, vf, doc_topic = planted_sense_corpus(tmp, TARGETS,
                                                                          n_docs=1500)
     rng = np.random.default_rng(5)
     lines = []
@@ -152,11 +152,11 @@ def planted_inventory(tmp_path_factory):
                      stages="inventory")
     assert main([str(a) for a in args]) == 0
     run = tmp / "out" / "t"
-    return run, atoms
+    return run, atoms, lines, doc_topic
 
 
 def test_inventory_schema_shares_and_cap(planted_inventory):
-    run, _atoms = planted_inventory
+    run, *_ = planted_inventory
     t = pq.read_table(run / "sense_inventory.parquet")
     assert [f.name for f in t.schema] == ["word", "word_id", "sense_id", "share",
                                           "n_occurrences", "centroid", "mean", "atom_ids",
@@ -181,7 +181,7 @@ def test_inventory_schema_shares_and_cap(planted_inventory):
 
 
 def test_planted_senses_are_found_and_function_words_get_one(planted_inventory):
-    run, atoms = planted_inventory
+    run, atoms, *_ = planted_inventory
     df = pq.read_table(run / "sense_inventory.parquet").to_pandas()
     k = df.groupby("word").size()
     assert k["tie"] == 2 and k["bow"] == 2, k[["tie", "bow"]]
@@ -207,7 +207,7 @@ def test_planted_senses_are_found_and_function_words_get_one(planted_inventory):
 
 def test_read_inventory_and_the_nearest_centroid_rule(planted_inventory):
     from pipeline.artifacts.tables import read_inventory
-    run, atoms = planted_inventory
+    run, atoms, *_ = planted_inventory
     inv = read_inventory(str(run / "sense_inventory.parquet"))
     mean, cent, ids, shares = inv["tie"]
     assert mean.shape == (36,) and cent.shape == (2, 36) and ids.tolist() == [0, 1]
@@ -238,3 +238,22 @@ def test_read_inventory_and_the_nearest_centroid_rule(planted_inventory):
         y = x[0] - mean
         y /= np.linalg.norm(y)
         assert int(((y[None] - cent) ** 2).sum(1).argmin()) == sense
+
+
+def test_evaluate_senseval2_labels_by_the_inventory(planted_inventory, wsi, tmp_path):
+    import json
+
+    from sklearn.metrics import v_measure_score
+    run, _atoms, docs, doc_topic = planted_inventory
+    senseval_pos_file(tmp_path / "tie.pos", docs, doc_topic, "tie")
+    code, out, err = wsi("evaluate", "senseval2", "--run", run, "--data", tmp_path,
+                         "--method", "inventory")
+    assert code == 0, err
+    result = json.loads((run / "evaluations" / "senseval2.json").read_text())
+    tie = result["words"]["tie"]
+    assert result["method"] == "inventory" and "method inventory" in out
+    assert tie["system"]["senses"] == 2  # the inventory's two senses of "tie"
+    truth = [doc_topic[i] for i, d in enumerate(docs) if "tie" in d.split()]
+    assert tie["instances"] == len(truth)
+    # the planted senses are the documents' topics: the inventory's labels find them
+    assert tie["system"]["v_measure"] > 0.6 > v_measure_score(truth, np.arange(len(truth)) % 2)

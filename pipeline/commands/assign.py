@@ -16,6 +16,7 @@ from functools import partial
 
 import dask
 
+from ..config import SENSE_METHODS
 from ..errors import UsageError
 from . import add_occurrence_arguments, add_run_argument
 
@@ -27,7 +28,7 @@ def add_arguments(a):
     add_occurrence_arguments(
         a, 'JSONL lines {"id": ..., "word": ..., "context": "text with <<word>>"} or Parquet '
            "with those columns: a file, glob, directory or URL")
-    a.add_argument("--method", choices=("cluster", "inventory", "atoms"), default=None,
+    a.add_argument("--method", choices=SENSE_METHODS, default=None,
                    help="cluster: each word's occurrences in the batch clustered together; "
                         "inventory: each occurrence's nearest sense of the corpus inventory "
                         "(words without one: atoms); atoms: each occurrence's nearest sense "

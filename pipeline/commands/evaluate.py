@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from ..config import SENSE_METHODS
 from ..errors import UsageError
 from . import add_run_argument
 
@@ -98,9 +99,10 @@ def _semeval_args(p):
     p.add_argument("--unassigned", choices=("first", "omit"), default="first",
                    help="instances without a context vector: the word's first sense "
                         "(default) or left out")
-    p.add_argument("--method", choices=("cluster", "atoms"), default=None,
-                   help="cluster: each lemma's instances clustered together; atoms: the "
-                        "atoms rule (default: the run's senses.method)")
+    p.add_argument("--method", choices=SENSE_METHODS, default=None,
+                   help="cluster: each lemma's instances clustered together; inventory: "
+                        "the nearest sense of the run's sense inventory; atoms: the atoms "
+                        "rule (default: the run's senses.method)")
     return p
 
 
@@ -172,7 +174,7 @@ def _senseval2_args(p):
     add_run_argument(p)
     p.add_argument("--data", default=None, metavar="DIR",
                    help=f"folder of hard/interest/line/serve.pos (default: {DEFAULT_DATA})")
-    p.add_argument("--method", choices=("cluster", "atoms"), default=None,
+    p.add_argument("--method", choices=SENSE_METHODS, default=None,
                    help="labelling method (default: the run's senses.method)")
     p.add_argument("--set", action="append", default=[], metavar="senses.KEY=VALUE",
                    dest="sets", help="override one of the run's senses settings")

@@ -107,7 +107,7 @@ def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=
         table = assign_items(model, items)
         labels = np.array([-1 if s is None else s for s in table["sense"].to_pylist()])
         n_senses = (max((len(s) for s in table["scores"].to_pylist()), default=0)
-                    if method == "cluster" else int(len(set(labels) - {-1})))
+                    if method != "atoms" else int(len(set(labels) - {-1})))
         res = {"instances": len(instances), "gold_senses": len(set(gold)),
                "system": {**cluster_scores(gold, labels), "senses": n_senses},
                "baseline": {}}

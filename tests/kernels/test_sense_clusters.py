@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import v_measure_score
 
-from tasks.sense_clusters import (cluster_batch, excess_drop, graded_scores,
-                                  multiscale_contexts, paired_f_score, window_contexts)
+from tasks.assign import centre_unit_rows, fit_centres, nearest_centres
+from tasks.sense_clusters import (centre_unit, excess_drop, multiscale_contexts,
+                                  paired_f_score, window_contexts)
 
 
 def _problem(seed=0, n_vocab=30, d=5, n_docs=7):
@@ -69,13 +70,6 @@ def test_multiscale_contexts_are_unit_blocks_concatenated():
     np.testing.assert_array_equal(n, cnt)  # the widest window's count
 
 
-def test_graded_scores_are_cosines():
-    rng = np.random.default_rng(0)
-    y, c = rng.standard_normal((7, 4)), rng.standard_normal((3, 4))
-    want = [[a @ b / np.linalg.norm(a) / np.linalg.norm(b) for b in c] for a in y]
-    np.testing.assert_allclose(graded_scores(y, c), want)
-
-
 def test_paired_f_counts_pairs():
     rng = np.random.default_rng(1)
     gold, sys_ = rng.integers(0, 3, 40), rng.integers(0, 4, 40)
@@ -94,37 +88,17 @@ def _blobs(n, k, d, rng, spread=0.15):
     return centres[truth] + spread * rng.standard_normal((n, d)), truth
 
 
-def test_cluster_batch_recovers_separated_groups_and_scores_every_sense():
-    rng = np.random.default_rng(2)
-    x, truth = _blobs(300, 3, 10, rng)
-    x[5] = 0.0  # no context: label -1, NaN scores
-    labels, centroids, scores, excess = cluster_batch(x, k=3, seed=0)
-    assert labels[5] == -1 and np.all(np.isnan(scores[5])) and excess is None
-    keep = labels >= 0
-    assert v_measure_score(truth[keep], labels[keep]) == pytest.approx(1.0)
-    np.testing.assert_array_equal(np.argmax(scores[keep], axis=1), labels[keep])
-    np.testing.assert_allclose(np.linalg.norm(centroids, axis=1), 1.0)
-
-
-def test_tiny_batches_and_k_one_give_one_sense():
-    rng = np.random.default_rng(3)
-    x, _ = _blobs(10, 2, 6, rng)
-    labels, centroids, scores, _ = cluster_batch(x, k=3, min_batch=20)
-    assert set(labels) == {0} and len(centroids) == 1 and np.all(scores == 1.0)
-    labels, centroids, _s, _e = cluster_batch(_blobs(100, 2, 6, rng)[0], k=1)
-    assert set(labels) == {0} and len(centroids) == 1
-
-
 def test_the_criterion_separates_structure_from_the_background():
     rng = np.random.default_rng(4)
     background = rng.standard_normal((400, 8))           # no cluster structure
     flat = rng.standard_normal((300, 8))                  # a "function word": none either
     senses, truth = _blobs(300, 2, 8, rng, spread=0.5)    # two clear senses
-    from tasks.sense_clusters import centre_unit
     assert abs(excess_drop(centre_unit(flat), background, 4)) < 0.05
     assert excess_drop(centre_unit(senses), background, 4) > 0.5
-    lab_flat, c_flat, _s, e_flat = cluster_batch(flat, k=4, background=background,
-                                                 min_excess=0.05)
+    # the fit applies it: one sense for the flat batch, two found for the other
+    mean, c_flat, e_flat = fit_centres(flat, k=4, background=background, min_excess=0.05)
+    lab_flat, _s = nearest_centres(centre_unit_rows(flat, mean), c_flat)
     assert len(c_flat) == 1 and set(lab_flat) == {0} and e_flat < 0.05
-    lab, c, _s, e = cluster_batch(senses, k=2, background=background, min_excess=0.05)
+    mean, c, e = fit_centres(senses, k=2, background=background, min_excess=0.05)
+    lab, _s = nearest_centres(centre_unit_rows(senses, mean), c)
     assert len(c) == 2 and e > 0.5 and v_measure_score(truth, lab) > 0.9
