@@ -45,6 +45,34 @@ def test_tokenize_table(text, expected):
     assert tokenize(text) == expected
 
 
+def _spec_tokens(text):
+    """The token rule read character by character: runs of str.isalnum() characters,
+    joined by one apostrophe (' or ’) or hyphen between two of them."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if not text[i].isalnum():
+            i += 1
+            continue
+        j = i
+        while j < n and (text[j].isalnum() or (text[j] in "'\u2019-" and j + 1 < n
+                                               and text[j + 1].isalnum() and j > i)):
+            j += 1
+        out.append(text[i:j])
+        i = j
+    return out
+
+
+@pytest.mark.parametrize("alphabet", ["aZ09_'- .,\t-x", "aZ09_'\u2019- .é²ßЖ"])
+def test_tokenize_equals_the_rule_read_char_by_char(alphabet):
+    """Random ASCII texts (the fast path) and mixed ones against the rule itself."""
+    rng = np.random.default_rng(len(alphabet))
+    for _ in range(3000):
+        text = "".join(rng.choice(list(alphabet), int(rng.integers(0, 30))))
+        want = _spec_tokens(text)
+        assert tokenize(text, lowercase=False) == want, repr(text)
+        assert tokenize(text) == [t.lower() for t in want], repr(text)
+
+
 @pytest.mark.parametrize("text, expected", [
     ("Don't stop—Well-Known Café's", ["Don't", "stop", "Well-Known", "Café's"]),
     ("ÉCOLE x_Y", ["ÉCOLE", "x", "Y"]),
