@@ -21,7 +21,7 @@ and scoring read the same arrays and must agree on what a line's word and contex
     model = load_model("outputs/default", "cluster")
     table = assign_items(model, [Item(1, "a", None, "the <<bank>> raised rates"), ...])
     # partitioned: model.candidates(part) per partition, merged (merge_samples); then
-    # model.chosen_items(part, merged) per partition, a fit per word (sample_vectors,
+    # model.sample_segments(part, merged) per partition, a fit per word (segment_vectors,
     # fit_batch), then model.table(model.encode(part), centres) per partition
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ import pyarrow as pa
 from tasks.assign import (blocks_from_sums, fit_centres,
                           nearest_centres_from_sums, sample_priority, window_sums)
 from tasks.senses import score_senses_flat
-from tasks.targets import MARK_RE, target_windows
+from tasks.targets import MARK_RE, marked_windows, target_windows
 from tasks.tokenize import tokenize
 
 from .artifacts.tables import read_atoms, read_inventory, read_sense_table, read_sif_rows
@@ -148,6 +148,16 @@ class AssignModel:
 
     def encode(self, items):
         """Context vectors of a partition of :class:`Item`; see :class:`Encoded`."""
+        usable = [it.error is None and isinstance(it.context, str) and
+                  (it.word is None or isinstance(it.word, str)) for it in items]
+        contexts = pa.array([it.context if ok else None for it, ok in zip(items, usable)],
+                            pa.large_string())
+        words = pa.array([it.word if ok else None for it, ok in zip(items, usable)],
+                         pa.large_string())
+        return self.encode_columns(contexts, words, items)
+
+    def encode_lines(self, items):
+        """:meth:`encode` one line at a time (:func:`tasks.targets.target_windows`)."""
         errors, words, keys, rows = [], [], [], []
         tokens, lengths, positions, skips = [], [], [], []
         index, width, lower = self.index, self.width, self.lowercase
@@ -194,6 +204,90 @@ class AssignModel:
         ends = np.cumsum(lengths)
         return Encoded(list(items), errors, words, keys, np.array(rows, dtype=np.int64),
                        ids, ends - lengths, ends, np.array(positions, dtype=np.int64))
+
+    def encode_columns(self, contexts, words, items):
+        """:meth:`encode` of ``items`` given their ``context`` and ``word`` Arrow columns
+        (``words`` may be None): the marked ASCII texts (nearly every line of a WSI batch)
+        tokenised in one pass over the column's bytes (:func:`tasks.targets.marked_windows`,
+        the same tokens) and looked up in one Arrow call; the other lines one at a time
+        (:meth:`encode_lines`). Segments may lie in another order in ``ids`` than
+        ``encode_lines`` puts them; each row's tokens are the same."""
+        import pyarrow.compute as pc
+        given_words = words
+        if not _is_text(contexts.type) or (words is not None and not _is_text(words.type)):
+            return self.encode_lines(items)
+        ctx = contexts.cast(pa.large_string())
+        n = len(ctx)
+        if not n:
+            return self.encode_lines(items)
+        off = np.frombuffer(ctx.buffers()[1], np.int64)[ctx.offset:ctx.offset + n + 1]
+        data = ctx.buffers()[2]
+        data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        ends = np.where(ctx.is_valid().to_numpy(zero_copy_only=False), off[1:], off[:-1])
+        done, n_left, n_right, toks, targets = marked_windows(
+            data, off[:-1], ends, self.width, lowercase=self.lowercase)
+        fast, slow = np.flatnonzero(done), np.flatnonzero(~done)
+        enc = self.encode_lines([items[i] for i in slow]) if len(slow) else None
+        errors, words, keys = [None] * n, [None] * n, [None] * n
+        if enc is not None:
+            for j, i in enumerate(slow.tolist()):
+                errors[i], words[i], keys[i] = enc.errors[j], enc.words[j], enc.keys[j]
+        if not len(fast):
+            return Encoded(list(items), errors, words, keys, slow[enc.rows], enc.ids,
+                           enc.starts, enc.ends, enc.positions)
+        tok = pa.LargeStringArray.from_buffers(len(toks[0]) - 1, pa.py_buffer(toks[0]),
+                                               pa.py_buffer(toks[1]))
+        keys_set, row_of = self._index_arrays()
+        found = pc.fill_null(pc.index_in(tok, value_set=keys_set), -1).to_numpy(
+            zero_copy_only=False)
+        tok_ids = np.where(found >= 0, row_of[np.maximum(found, 0)], -1)
+        span = pa.LargeStringArray.from_buffers(n, pa.py_buffer(targets[0]),
+                                                pa.py_buffer(targets[1]))
+        given = given_words.take(pa.array(fast)).to_pylist() if given_words is not None \
+            else [None] * len(fast)
+        key_of, own = {}, []
+        index, atoms = self.index, self.method == "atoms"
+        for i, word, w in zip(fast.tolist(), span.take(pa.array(fast)).to_pylist(), given):
+            kk = key_of.get((word, w))
+            if kk is None:
+                kk = self.key(w) if (w and not atoms) else word
+                if self.method == "inventory" and word in self.inventory:
+                    kk = word
+                key_of[(word, w)] = kk
+            words[i], keys[i] = word, kk
+            own.append((index.get(word, -1), index.get(kk, -1)))
+        # each fast line's segment: left tokens, the target's place (-1), right tokens
+        nl, nr = n_left[fast], n_right[fast]
+        lengths = nl + 1 + nr
+        seg_end = np.cumsum(lengths)
+        seg_start = seg_end - lengths
+        line = np.repeat(np.arange(len(fast)), nl + nr)
+        first = np.cumsum(nl + nr) - (nl + nr)
+        j = np.arange(len(tok_ids)) - first[line]
+        ids = np.full(int(seg_end[-1]), -1, dtype=np.int64)
+        ids[seg_start[line] + j + (j >= nl[line])] = tok_ids
+        if self.exclude_target:  # the word's own forms are never its context
+            own = np.repeat(np.array(own, dtype=np.int64).reshape(-1, 2), lengths, axis=0)
+            ids[(ids >= 0) & ((ids == own[:, 0]) | (ids == own[:, 1]))] = -1
+        rows, starts, ends_, positions = fast, seg_start, seg_end, seg_start + nl
+        if enc is not None:
+            shift = len(ids)
+            rows = np.concatenate([fast, slow[enc.rows]])
+            ids = np.concatenate([ids, enc.ids])
+            starts = np.concatenate([starts, enc.starts + shift])
+            ends_ = np.concatenate([ends_, enc.ends + shift])
+            positions = np.concatenate([positions, enc.positions + shift])
+        order = np.argsort(rows, kind="stable")  # rows in item order, as encode gives them
+        return Encoded(list(items), errors, words, keys, rows[order], ids, starts[order],
+                       ends_[order], positions[order])
+
+    def _index_arrays(self):
+        """The vocabulary index as (Arrow words, their rows), for one lookup call."""
+        if getattr(self, "_index_cache", None) is None:
+            self._index_cache = (pa.array(list(self.index), pa.large_string()),
+                                 np.fromiter(self.index.values(), dtype=np.int64,
+                                             count=len(self.index)))
+        return self._index_cache
 
     def vectors(self, enc, which):
         """Context vectors (len(which), D) of the usable occurrences ``which`` (indices
@@ -327,41 +421,91 @@ class AssignModel:
                                     np.zeros((hi - lo, 0), np.float32))
         return out
 
-    def chosen_items(self, items, chosen):
-        """{key: [items]} of the ``items`` (a list or :class:`pipeline.batches.Columns`)
-        that ``chosen`` (:meth:`candidates`, merged) picked: what a word's fit needs
-        from this partition (texts, not vectors), in input order."""
-        want = {o: key for key, (_p, orders, _x) in chosen.items() for o in orders.tolist()}
+    @staticmethod
+    def chosen_rows(orders, chosen):
+        """(rows, codes) of the lines whose ``orders`` ``chosen`` (:meth:`candidates`,
+        merged) picked: their indices, grouped by word (``codes`` index ``list(chosen)``)
+        and in input order within a word."""
+        orders = np.asarray(orders, dtype=np.int64)
+        picked = [o for _p, o, _x in chosen.values()]
+        if not len(orders) or not picked:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        every = np.concatenate(picked)
+        code = np.repeat(np.arange(len(picked)), [len(o) for o in picked])
+        near = (every >= orders.min()) & (every <= orders.max())  # this partition's range
+        every, code = every[near], code[near]
+        s = np.argsort(every)
+        every, code = every[s], code[s]
+        at = np.minimum(np.searchsorted(every, orders), max(len(every) - 1, 0))
+        rows = np.flatnonzero(every[at] == orders) if len(every) else np.zeros(0, np.int64)
+        codes = code[at[rows]]
+        o = np.argsort(codes, kind="stable")
+        return rows[o], codes[o]
+
+    def sample_segments(self, items, chosen):
+        """{key: (orders, ids, lengths, offsets)}: the lines of ``items`` (a list of
+        :class:`Item` or :class:`pipeline.batches.Columns`) that ``chosen`` picked, encoded;
+        per word its usable lines' orders, their token ids one segment after another
+        (int32), each segment's length and where the target sits in it. What a word's fit
+        needs from a partition, as a few integer arrays (cheap to send between processes,
+        unlike the texts)."""
+        words = list(chosen)
         if isinstance(items, Columns):
-            rows = np.flatnonzero(np.isin(items.orders, np.fromiter(want, np.int64,
-                                                                     len(want))))
-            items = items.items(rows)
+            rows, want = self.chosen_rows(items.orders, chosen)
+            flat = items.items(rows)
+            take = pa.array(rows)
+            enc = self.encode_columns(items.contexts.take(take), None if items.words is None
+                                      else items.words.take(take), flat) if len(rows) else None
+        else:
+            rows, want = self.chosen_rows([it.order for it in items], chosen)
+            flat = [items[i] for i in rows.tolist()]
+            enc = self.encode(flat) if len(rows) else None
+        if enc is None:
+            return {}
+        code = {key: c for c, key in enumerate(words)}
+        got = np.array([code.get(enc.keys[i], -1) for i in enc.rows.tolist()], dtype=np.int64)
+        keep = np.flatnonzero(got == want[enc.rows])  # the word it was picked for
+        rows, starts, ends = enc.rows[keep], enc.starts[keep], enc.ends[keep]
+        lengths = ends - starts
+        seg_end = np.cumsum(lengths)
+        ids = enc.ids[np.repeat(starts - (seg_end - lengths), lengths) +
+                      np.arange(int(seg_end[-1]) if len(seg_end) else 0)].astype(np.int32)
+        offsets = enc.positions[keep] - starts
+        orders = np.array([flat[i].order for i in rows.tolist()], dtype=np.int64)
+        bounds = np.searchsorted(got[keep], np.arange(len(words) + 1))
         out = {}
-        for it in items:
-            key = want.get(it.order)
-            if key is not None:
-                out.setdefault(key, []).append(it)
+        for c, key in enumerate(words):
+            lo, hi = int(bounds[c]), int(bounds[c + 1])
+            if hi > lo:
+                out[key] = (orders[lo:hi], ids[seg_end[lo] - lengths[lo]:seg_end[hi - 1]],
+                            lengths[lo:hi], offsets[lo:hi])
         return out
 
-    def sample_vectors(self, key, items):
-        """(orders, vectors float32) of ``key``'s ``items`` in input order, unusable ones
-        and those without context left out; None when none is left."""
-        items = sorted(items, key=lambda it: it.order)
-        enc = self.encode(items)
-        sel = np.array([j for j, i in enumerate(enc.rows) if enc.keys[i] == key],
-                       dtype=np.int64)
-        if not len(sel):
-            return None
-        x = np.vstack([self.vectors(enc, sel[lo:lo + CHUNK])
-                       for lo in range(0, len(sel), CHUNK)]).astype(np.float32)
+    def segment_vectors(self, segments):
+        """(orders, vectors float32) of a word's merged :meth:`sample_segments`, in input
+        order, lines without a context vector left out; None when none is left."""
+        orders, ids, lengths, offsets = segments
+        order = np.argsort(orders, kind="stable")
+        seg_end = np.cumsum(lengths)
+        starts, ends = (seg_end - lengths)[order], seg_end[order]
+        positions = starts + np.asarray(offsets)[order]
+        ids = np.asarray(ids, dtype=np.int64)
+        x = np.empty((len(order), len(self.windows) * self.rows.shape[1]), dtype=np.float32)
+        for lo in range(0, len(order), CHUNK):
+            part = slice(lo, lo + CHUNK)
+            x[part] = blocks_from_sums(*window_sums(ids, starts[part], ends[part],
+                                                    positions[part], self.rows, self.windows),
+                                       self.common)
         nz = np.any(x != 0, axis=1)
-        orders = np.array([items[i].order for i in enc.rows[sel]], dtype=np.int64)
+        orders = np.asarray(orders)[order]
+        if nz.all():
+            return orders, x
         return (orders[nz], x[nz]) if nz.any() else None
 
     def sample(self, items, chosen):  # {key: (priorities, orders, vectors)}, in memory
         out = {}
-        for key, picked in self.chosen_items(items, chosen).items():
-            got = self.sample_vectors(key, picked)
+        for key, segments in self.sample_segments(items, chosen).items():
+            got = self.segment_vectors(segments)
             if got is not None:
                 out[key] = (sample_priority(got[0], int(self.senses.seed)), *got)
         return out

@@ -182,7 +182,8 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
         x = x.astype(np.float64)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    nz = x[np.any(x != 0, axis=1)]
+    keep = np.any(x != 0, axis=1)
+    nz = x if keep.all() else x[keep]
     if not len(nz):
         return np.zeros(x.shape[1]), np.zeros((1, x.shape[1])), None
     mean = nz.mean(axis=0, dtype=np.float64)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import numba
+import numpy as np
+
 from .tokenize import tokenize
 
-__all__ = ["MARK_RE", "locate", "target_windows", "word_forms"]
+__all__ = ["MARK_RE", "locate", "target_windows", "word_forms", "marked_windows"]
 
 MARK_RE = re.compile(r"<<\s*([^<>]+?)\s*>>")
 _SPACE = re.compile(r"\s")
@@ -124,3 +127,160 @@ def target_windows(text, word=None, *, width, lowercase):
         return left, target, right
     return (_last_tokens(text, m.start(), width, lowercase), target,
             _first_tokens(text, m.end(), width, lowercase))
+
+
+# -- a partition at once (ASCII lines) ---------------------------------------------------
+
+def marked_windows(data, starts, ends, width, *, lowercase):
+    """:func:`target_windows` of many marked texts at once, for the ASCII ones.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The texts' UTF-8 bytes, one after another (an Arrow string column's data).
+    starts, ends : ndarray of shape (n,), int
+        Text i is ``data[starts[i]:ends[i]]``.
+    width : int
+    lowercase : bool
+
+    Returns
+    -------
+    done : ndarray of shape (n,), bool
+        The texts handled here: pure ASCII, with a ``<<...>>`` mark whose text has a
+        token. The others (non-ASCII, unmarked, an empty mark) are left to
+        :func:`target_windows`, which gives their tokens or their error.
+    n_left, n_right : ndarray of shape (n,), int64
+        How many tokens each done text has left and right of its target (<= width).
+    tokens : (offsets (T + 1,) int64, bytes (B,) uint8)
+        Every done text's left then right tokens, one after another, as an Arrow
+        string column's buffers.
+    targets : (offsets (n + 1,) int64, bytes uint8)
+        Each text's target tokens joined by spaces (empty when not done).
+
+    The tokens are :func:`tasks.tokenize.tokenize`'s: on ASCII text, runs of
+    [A-Za-z0-9] joined by one ' or - between two of them; the mark is
+    :data:`MARK_RE`'s first match (the first ``<<`` followed by text without
+    ``<`` or ``>`` and then ``>>``).
+    """
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    if lowercase:
+        upper = (data >= 65) & (data <= 90)
+        data = data + (upper.astype(np.uint8) << 5)
+    return _marked_windows(data, starts, ends, int(width))
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_alnum(c):
+    return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
+
+
+@numba.njit(cache=True, nogil=True)
+def _token_end(data, s, hi):
+    """End of the ASCII token that starts at alphanumeric ``data[s]``."""
+    e = s
+    while True:
+        while e < hi and _is_alnum(data[e]):
+            e += 1
+        if e + 1 < hi and (data[e] == 39 or data[e] == 45) and _is_alnum(data[e + 1]):
+            e += 1
+            continue
+        return e
+
+
+@numba.njit(cache=True, nogil=True)
+def _marked_windows(data, starts, ends, width):
+    n = starts.size
+    done = np.zeros(n, np.bool_)
+    n_left = np.zeros(n, np.int64)
+    n_right = np.zeros(n, np.int64)
+    tok_off = np.zeros(n * 2 * width + 1, np.int64)
+    size = 0
+    for i in range(n):
+        size += max(ends[i] - starts[i], 0)
+    tok = np.empty(size, np.uint8)
+    tgt_off = np.zeros(n + 1, np.int64)
+    tgt = np.empty(size, np.uint8)
+    ring_s = np.empty(max(width, 1), np.int64)
+    ring_e = np.empty(max(width, 1), np.int64)
+    n_tok, at, t_at = 0, 0, 0
+    for i in range(n):
+        lo, hi = starts[i], ends[i]
+        tgt_off[i + 1] = t_at
+        ascii_ = True
+        for q in range(lo, hi):
+            if data[q] >= 128:
+                ascii_ = False
+                break
+        if not ascii_:
+            continue
+        m_start, k = -1, -1  # the first <<...>>: mark start and the first '>' of '>>'
+        for q in range(lo, hi - 1):
+            if data[q] == 60 and data[q + 1] == 60:
+                k = q + 2
+                while k < hi and data[k] != 60 and data[k] != 62:
+                    k += 1
+                if k > q + 2 and k + 1 < hi and data[k] == 62 and data[k + 1] == 62:
+                    m_start = q
+                    break
+        if m_start < 0:
+            continue
+        # the target: tokens of the mark's text joined by spaces; none: not done here
+        t0 = t_at
+        q = m_start + 2
+        while q < k:
+            if _is_alnum(data[q]):
+                e = _token_end(data, q, k)
+                if t_at > t0:
+                    tgt[t_at] = 32
+                    t_at += 1
+                for c in range(q, e):
+                    tgt[t_at] = data[c]
+                    t_at += 1
+                q = e
+            else:
+                q += 1
+        if t_at == t0:
+            continue
+        tgt_off[i + 1] = t_at
+        done[i] = True
+        # left: the last `width` tokens before the mark (a ring of the latest)
+        seen = 0
+        q = lo
+        while q < m_start:
+            if _is_alnum(data[q]):
+                e = _token_end(data, q, m_start)
+                if width > 0:
+                    ring_s[seen % width] = q
+                    ring_e[seen % width] = e
+                seen += 1
+                q = e
+            else:
+                q += 1
+        keep = min(seen, width)
+        for j in range(seen - keep, seen):
+            s, e = ring_s[j % width], ring_e[j % width]
+            for c in range(s, e):
+                tok[at] = data[c]
+                at += 1
+            n_tok += 1
+            tok_off[n_tok] = at
+        n_left[i] = keep
+        # right: the first `width` tokens after it
+        q = k + 2
+        got = 0
+        while q < hi and got < width:
+            if _is_alnum(data[q]):
+                e = _token_end(data, q, hi)
+                for c in range(q, e):
+                    tok[at] = data[c]
+                    at += 1
+                n_tok += 1
+                tok_off[n_tok] = at
+                got += 1
+                q = e
+            else:
+                q += 1
+        n_right[i] = got
+    return done, n_left, n_right, (tok_off[:n_tok + 1], tok[:at]), (tgt_off, tgt[:t_at])

@@ -333,3 +333,46 @@ def test_gc_paused_nests_and_restores():
         assert not gc.isenabled()  # off before: stays off
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("method", ["cluster", "inventory", "atoms"])
+def test_a_partition_encoded_at_once_equals_line_by_line(run, method):
+    """encode (marked ASCII lines in one kernel pass, the rest line by line) gives every
+    line the tokens, target, word, key and error that encode_lines gives it alone."""
+    from pipeline.assigner import Item, load_model
+    from pipeline.batches import _read_json_columns
+    run_dir, lines, _tmp = run
+    rng = np.random.default_rng(3)
+    mixed = []
+    for i, x in enumerate(lines[:400]):
+        text = x["context"]
+        kind = i % 9
+        if kind == 1:
+            text = text.replace("<<", "<< ").upper()  # spaces in the mark, upper case
+        elif kind == 2:
+            text = "café " + text  # not ASCII: line by line
+        elif kind == 3:
+            text = text.replace("<<", "").replace(">>", "")  # unmarked: the word's first
+        elif kind == 4:
+            text = "<<  >> " + text.replace("<<", "").replace(">>", "")  # an empty mark
+        elif kind == 5:
+            text = text.replace(">>", " w0x1>>")  # a two-word target
+        elif kind == 6:
+            text = None if i % 2 else "   "
+        mixed.append({"id": x["id"], "context": text,
+                      "word": x["id"].split("-")[0] if kind in (3, 4, 7) else None})
+    rng.shuffle(mixed)
+    data = "".join(json.dumps(x) + "\n" for x in mixed).encode()
+    cols = _read_json_columns(data, 1, "", 0)
+    items = cols.items()
+    assert items[0] == Item(1, mixed[0]["id"], mixed[0]["word"], mixed[0]["context"], order=0)
+    model = load_model(str(run_dir), method)
+    ref = model.encode_lines(items)
+    for enc in (model.encode(items), model.encode_columns(cols.contexts, cols.words, items)):
+        assert enc.errors == ref.errors and enc.words == ref.words and enc.keys == ref.keys
+        np.testing.assert_array_equal(enc.rows, ref.rows)
+        for j in range(len(ref.rows)):
+            np.testing.assert_array_equal(enc.ids[enc.starts[j]:enc.ends[j]],
+                                          ref.ids[ref.starts[j]:ref.ends[j]])
+            assert enc.positions[j] - enc.starts[j] == ref.positions[j] - ref.starts[j]
+    assert sum(e is None for e in ref.errors) > 200 and any(e for e in ref.errors)

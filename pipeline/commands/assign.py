@@ -104,31 +104,29 @@ def _candidates(run_dir, method, sets, part, first_line, options):
 
 
 def _chosen(run_dir, method, sets, part, first_line, chosen, options):
-    """{key: [(line, id, word, context, error, order)]}: the sampled lines as tuples,
-    which travel between processes 10x cheaper than dataclasses."""
+    """{key: (orders, ids, lengths, offsets)}: the sampled lines of a partition, encoded
+    (:meth:`pipeline.assigner.AssignModel.sample_segments`)."""
     from ..assigner import load_model
     with _in_task():
         model = load_model(run_dir, method, sets)
-        picked = model.chosen_items(_lines(part, first_line, options), chosen)
-        return {key: [(it.line, it.id, it.word, it.context, it.error, it.order)
-                      for it in items] for key, items in picked.items()}
+        return model.sample_segments(_lines(part, first_line, options), chosen)
 
 
-def _merge_items(*parts):
+def _merge_segments(*parts):
+    import numpy as np
     out = {}
     for p in parts:
-        for key, items in p.items():
-            out.setdefault(key, []).extend(items)
-    return out
+        for key, seg in p.items():
+            out.setdefault(key, []).append(seg)
+    return {key: tuple(np.concatenate(a) for a in zip(*segs)) for key, segs in out.items()}
 
 
-def _fit(run_dir, method, sets, key, lines):
-    """One word's senses: its sampled lines (as :func:`_chosen` gives them) encoded
-    and clustered."""
-    from ..assigner import Item, fit_batch, load_model
+def _fit(run_dir, method, sets, key, segments):
+    """One word's senses from its merged sampled segments."""
+    from ..assigner import fit_batch, load_model
     with _in_task():
         model = load_model(run_dir, method, sets)
-        got = model.sample_vectors(key, [Item(*t) for t in lines])
+        got = model.segment_vectors(segments)
         if got is None:
             return {}
         fitted = fit_batch(model, {key: (None, *got)}, model.background())
@@ -138,11 +136,17 @@ def _fit(run_dir, method, sets, key, lines):
 def _assign(run_dir, method, sets, part, first_line, centres, out_url, options):
     """Assign one partition and write its part; returns (rows, errors, first error)."""
     from ..assigner import load_model
-    from ..batches import read_partition, write_part
+    from ..batches import read_columns, read_partition, write_part
     with _in_task():
         model = load_model(run_dir, method, sets)
-        items = read_partition(part, first_line, options)
-        table = model.table(model.encode(items), centres)
+        cols = read_columns(part, first_line, options)
+        if cols is None:  # some line is not a JSON object: each line on its own
+            items = read_partition(part, first_line, options)
+            enc = model.encode(items)
+        else:
+            items = cols.items()
+            enc = model.encode_columns(cols.contexts, cols.words, items)
+        table = model.table(enc, centres)
         write_part(out_url, table, options)
         errors = table["error"].to_pylist()
         first = next(((it.line, it.id, e) for it, e in zip(items, errors) if e), None)
@@ -199,10 +203,10 @@ def run_batch(run_dir, spec, output, method, sets=(), *, scheduler=None, workers
             chosen = runner.share(runner.compute([chosen], "sample")[0], "assign-chosen")
             picked = tree_reduce([delayed(_chosen)(run_dir, method, sets, p, first[p.index],
                                                    chosen, options) for p in parts],
-                                 _merge_items, runner.split_every, name="assign-chosen")
+                                 _merge_segments, runner.split_every, name="assign-chosen")
             picked = runner.compute([picked], "sample")[0]
-            # one fit per word, spread over the workers; the items travel as one opaque
-            # argument (traversing 10^5 dataclasses to build the graph took seconds)
+            # one fit per word, spread over the workers; its arrays travel as one opaque
+            # argument (not traversed while the graph is built)
             fits = runner.compute([delayed(_fit)(run_dir, method, sets, k,
                                                  dask.delayed(v, traverse=False))
                                    for k, v in picked.items()], "fit")

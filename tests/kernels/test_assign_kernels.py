@@ -146,3 +146,35 @@ def test_scores_from_sums_equal_scores_of_the_formed_vectors(nw, k):
     np.testing.assert_array_equal(got_l, want_l)
     np.testing.assert_allclose(got_s, want_s, atol=1e-10)
     assert got_l[3] == -1
+
+
+@pytest.mark.parametrize("width, lowercase", [(20, True), (3, False), (0, True)])
+def test_marked_windows_are_target_windows_for_every_marked_ascii_text(width, lowercase):
+    """The one-pass kernel against the per-text path, on random texts full of marks,
+    joiners, underscores and a few non-ASCII letters; every marked ASCII text whose mark
+    has a token must be done by the kernel, and nothing else."""
+    import pyarrow as pa
+
+    from tasks.targets import MARK_RE, marked_windows
+    rng = np.random.default_rng(width)
+    pieces = list("aB9_'- .,<>x\t") + ["<<", ">>", "<< ", " >>", "Q-r", "it's", "é", "<<w>>"]
+    texts = ["".join(rng.choice(pieces, int(rng.integers(0, 40)))) for _ in range(4000)]
+    arr = pa.array(texts, pa.large_string())
+    off = np.frombuffer(arr.buffers()[1], np.int64)[:len(texts) + 1]
+    data = np.frombuffer(arr.buffers()[2], np.uint8)
+    done, n_left, n_right, (t_off, t_bytes), (w_off, w_bytes) = marked_windows(
+        data, off[:-1], off[1:], width, lowercase=lowercase)
+    tokens = [bytes(t_bytes[a:b]).decode() for a, b in zip(t_off[:-1], t_off[1:])]
+    at = 0
+    for i, text in enumerate(texts):
+        m = MARK_RE.search(text)
+        ok = text.isascii() and m is not None and bool(tokenize(m.group(1)))
+        assert done[i] == ok, repr(text)
+        if not ok:
+            continue
+        left, target, right = target_windows(text, width=width, lowercase=lowercase)
+        assert tokens[at:at + n_left[i]] == left and \
+            tokens[at + n_left[i]:at + n_left[i] + n_right[i]] == right, repr(text)
+        assert bytes(w_bytes[w_off[i]:w_off[i + 1]]).decode() == " ".join(target)
+        at += n_left[i] + n_right[i]
+    assert at == len(tokens) and done.sum() > 500
