@@ -40,7 +40,7 @@ from tasks.targets import MARK_RE, marked_windows, target_windows
 from tasks.tokenize import tokenize
 
 from .artifacts.tables import read_atoms, read_inventory, read_sense_table, read_sif_rows
-from .batches import SCHEMA, Columns, Item, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
+from .batches import SCHEMA, Columns, Item, RowScores, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
 from .config import SENSE_METHODS, load_config
 from .errors import UsageError
 from .runs import artifact_url, open_run
@@ -298,18 +298,25 @@ class AssignModel:
         return blocks_from_sums(sums, counts, self.common)
 
     def chunks(self, enc):
-        """(indices into ``enc.rows``, their window sums and counts), :data:`CHUNK` at
-        a time; with centres, a word's occurrences together (one scoring call per word
-        and chunk, not one per word present in a chunk of shuffled lines)."""
+        """(indices into ``enc.rows``, their word codes, window sums and counts),
+        :data:`CHUNK` at a time; with centres, a word's occurrences together (codes index
+        ``enc_keys``: one scoring call per word and chunk, not one per word present in a
+        chunk of shuffled lines); the atoms rule gets codes of -1."""
         order = np.arange(len(enc.rows))
+        codes = np.full(len(enc.rows), -1, dtype=np.int64)
         if self.method != "atoms" and len(order):
             code = {}
-            keys = np.array([code.setdefault(enc.keys[i], len(code)) for i in enc.rows])
-            order = np.argsort(keys, kind="stable")
+            codes = np.array([code.setdefault(enc.keys[i], len(code))
+                              for i in enc.rows.tolist()], dtype=np.int64)
+            order = np.argsort(codes, kind="stable")
+            enc_keys = list(code)
+        else:
+            enc_keys = []
         for lo in range(0, len(enc.rows), CHUNK):
             which = order[lo:lo + CHUNK]
-            yield (which, *window_sums(enc.ids, enc.starts[which], enc.ends[which],
-                                       enc.positions[which], self.rows, self.windows))
+            yield (which, codes[which], enc_keys,
+                   *window_sums(enc.ids, enc.starts[which], enc.ends[which],
+                                enc.positions[which], self.rows, self.windows))
 
     def background(self):
         """Multi-scale contexts of ``senses.background`` seeded random corpus positions,
@@ -512,40 +519,41 @@ class AssignModel:
 
     # ------------------------------------------------------------------ scoring
     def score(self, enc, centres=None):
-        """(labels (n,), scores, atoms) of the encoded items; -1: see ``enc.errors``."""
+        """(labels (n,), :class:`pipeline.batches.RowScores`, atoms) of the encoded items;
+        -1: see ``enc.errors``."""
         n = len(enc.items)
         labels = np.full(n, -1, dtype=np.int64)
-        scores = [[] for _ in range(n)]
+        scores = RowScores(n)
         atoms = [[] for _ in range(n)]
-        for which, sums, counts in self.chunks(enc):
+        for which, codes, keys, sums, counts in self.chunks(enc):
             if self.method == "atoms":
                 x = blocks_from_sums(sums, counts, self.common)
                 self._score_atoms(enc, which, x, labels, scores, atoms)
             else:
-                self._score_centres(enc, which, sums, counts, centres or self.inventory,
-                                    labels, scores)
+                self._score_centres(enc, which, codes, keys, sums, counts,
+                                    centres or self.inventory, labels, scores)
         return labels, scores, atoms
 
-    def _score_centres(self, enc, which, sums, counts, centres, labels, scores):
-        groups = {}
-        for j, i in enumerate(enc.rows[which]):
-            groups.setdefault(enc.keys[i], []).append(j)
-        for key, js in groups.items():
-            js = np.array(js, dtype=np.int64)
-            fit = centres.get(key)
+    def _score_centres(self, enc, which, codes, keys, sums, counts, centres, labels, scores):
+        # ``which`` is sorted by word code: each word's rows are one run
+        cuts = np.flatnonzero(np.diff(codes)) + 1
+        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(codes)].tolist()):
+            rows = enc.rows[which[lo:hi]]
+            fit = centres.get(keys[codes[lo]])
             if fit is None:
-                for i in enc.rows[which[js]]:
-                    enc.errors[i] = (NOT_IN_INVENTORY if self.method == "inventory" else
-                                     "no context word with a vector")
+                reason = (NOT_IN_INVENTORY if self.method == "inventory" else
+                          "no context word with a vector")
+                for i in rows.tolist():
+                    enc.errors[i] = reason
                 continue
             mean, cen = fit
-            lab, sc = nearest_centres_from_sums(sums[js], counts[js], self.common, mean, cen)
-            for i, lb, row in zip(enc.rows[which[js]], lab, sc):
-                if lb < 0:
-                    enc.errors[i] = "no context word with a vector"
-                    continue
-                labels[i] = lb
-                scores[i] = row
+            lab, sc = nearest_centres_from_sums(sums[lo:hi], counts[lo:hi], self.common, mean,
+                                                cen)
+            bad = lab < 0
+            for i in rows[bad].tolist():
+                enc.errors[i] = "no context word with a vector"
+            labels[rows[~bad]] = lab[~bad]
+            scores.set(rows[~bad], sc[~bad])
 
     def _score_atoms(self, enc, which, x, labels, scores, atoms):
         empty = (np.zeros(0, np.int64), np.zeros(0))
@@ -560,14 +568,13 @@ class AssignModel:
         flat_a = np.concatenate([a for a, _c in cands]) if lengths.sum() else np.zeros(0, int)
         flat_c = np.concatenate([c for _a, c in cands]) if lengths.sum() else np.zeros(0)
         best, _best_score, flat = score_senses_flat(v, self.atoms, flat_a, flat_c, lengths)
-        per = np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
+        scores.set_ragged(rows, lengths, flat)  # rows without a label are left out later
         for j, i in enumerate(rows):
             if best[j] < 0:
                 enc.errors[i] = ("no sense: the word is not coded" if not lengths[j] else
                                  "no sense: no context word has a vector")
                 continue
             labels[i] = int(best[j])
-            scores[i] = per[j]
 
     def table(self, enc, centres=None):
         """The output rows (:data:`SCHEMA`) of the encoded items, in input order; with

@@ -43,7 +43,7 @@ from .errors import InputError, StorageError, UsageError
 from .storage import put_whole
 
 __all__ = ["Item", "SCHEMA", "Partition", "plan", "read_partition", "read_columns", "Columns",
-           "count_lines", "Output", "rows_table"]
+           "count_lines", "Output", "rows_table", "RowScores"]
 
 SCHEMA = pa.schema([
     ("id", pa.string()), ("word", pa.string()), ("method", pa.string()),
@@ -386,17 +386,55 @@ def write_part(url, table, storage_options=None):
     local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
     put_whole(fs, path, _table_bytes(table), local)
 
+class RowScores:
+    """Each item's row of scores (one per sense or atom), set for a block of items at a
+    time, so that no Python code runs per item."""
+
+    def __init__(self, n):
+        self.n = n
+        self._blocks = []  # (items (m,), lengths (m,), values of their rows one after another)
+
+    def set(self, items, block):
+        """Rows of equal length: ``block`` (m, k) for ``items`` (m,)."""
+        block = np.asarray(block, dtype=np.float32)
+        self._blocks.append((np.asarray(items, dtype=np.int64),
+                             np.full(len(block), block.shape[1], dtype=np.int64),
+                             block.reshape(-1)))
+
+    def set_ragged(self, items, lengths, values):
+        """Rows of several lengths, one after another in ``values``."""
+        self._blocks.append((np.asarray(items, dtype=np.int64),
+                             np.asarray(lengths, dtype=np.int64),
+                             np.asarray(values, dtype=np.float32)))
+
+    def flat(self, keep):
+        """(lengths (n,) int32, values float32) of the rows in item order; items not in
+        ``keep`` (bool (n,)) get empty rows."""
+        lengths = np.zeros(self.n, dtype=np.int64)
+        for items, lens, _v in self._blocks:
+            lengths[items] = lens
+        lengths[~keep] = 0
+        starts = np.cumsum(lengths) - lengths
+        values = np.empty(int(lengths.sum()), dtype=np.float32)
+        for items, lens, vals in self._blocks:
+            src = np.cumsum(lens) - lens
+            ok = keep[items]
+            lens_ok = lens[ok]
+            src_at = np.repeat(src[ok] - np.cumsum(lens_ok) + lens_ok, lens_ok)
+            dst_at = np.repeat(starts[items[ok]] - np.cumsum(lens_ok) + lens_ok, lens_ok)
+            j = np.arange(int(lens_ok.sum()))
+            values[dst_at + j] = vals[src_at + j]
+        return lengths.astype(np.int32), values
+
+
 def rows_table(items, words, method, labels, scores, atoms, errors, *, best):
     """The output table (:data:`SCHEMA`) of assigned items: ``labels`` (n,) (-1: none,
-    the reason in ``errors``), per item its ``scores`` and ``atoms`` (arrays or lists);
-    ``best`` "label" (score = the label's) or "max" (the highest score)."""
+    the reason in ``errors``), their :class:`RowScores` and per item its ``atoms``
+    (arrays or lists); ``best`` "label" (score = the label's) or "max" (the highest)."""
     ok = labels >= 0
-    empty = np.zeros(0, np.float32)
-    scores = [np.asarray(s, dtype=np.float32) if o else empty for s, o in zip(scores, ok)]
-    lengths = np.fromiter(map(len, scores), dtype=np.int32, count=len(scores))
-    flat = np.concatenate(scores) if len(scores) else empty
+    lengths, flat = scores.flat(ok)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    top = np.zeros(len(scores), dtype=np.float32)
+    top = np.zeros(len(lengths), dtype=np.float32)
     has = ok & (lengths > 0)
     if best == "max":
         top[has] = np.maximum.reduceat(flat, starts[:-1][has]) if has.any() else []

@@ -376,3 +376,32 @@ def test_a_partition_encoded_at_once_equals_line_by_line(run, method):
                                           ref.ids[ref.starts[j]:ref.ends[j]])
             assert enc.positions[j] - enc.starts[j] == ref.positions[j] - ref.starts[j]
     assert sum(e is None for e in ref.errors) > 200 and any(e for e in ref.errors)
+
+
+def test_row_scores_put_every_items_row_in_item_order():
+    from pipeline.batches import RowScores
+    rng = np.random.default_rng(0)
+    n = 50
+    perm = rng.permutation(n)
+    want = {}
+    s = RowScores(n)
+    a, b, c = perm[:20], perm[20:35], perm[35:45]  # perm[45:] get no row
+    block = rng.standard_normal((20, 3)).astype(np.float32)
+    s.set(a, block)
+    want.update({int(i): block[j] for j, i in enumerate(a)})
+    lengths = rng.integers(0, 5, len(b))
+    values = rng.standard_normal(int(lengths.sum())).astype(np.float32)
+    s.set_ragged(b, lengths, values)
+    ends = np.cumsum(lengths)
+    want.update({int(i): values[ends[j] - lengths[j]:ends[j]] for j, i in enumerate(b)})
+    s.set(c, np.zeros((10, 6)))
+    want.update({int(i): np.zeros(6, np.float32) for i in c})
+    keep = rng.random(n) > 0.2
+    got_len, flat = s.flat(keep)
+    at = 0
+    for i in range(n):
+        row = want.get(i, np.zeros(0, np.float32)) if keep[i] else np.zeros(0, np.float32)
+        assert got_len[i] == len(row)
+        np.testing.assert_array_equal(flat[at:at + len(row)], row)
+        at += len(row)
+    assert at == len(flat)
