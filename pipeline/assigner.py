@@ -1,8 +1,8 @@
 """Sense assignment of occurrences as array work: one implementation for ``wsi assign``
 (one text or millions of lines) and the evaluations.
 
-A partition is encoded at once (:meth:`AssignModel.encode`: the target and at most the
-widest window of tokens on each side, one id array for the partition, every window's
+A partition is encoded at once (:mod:`pipeline.batch_encoding`: the target and at most
+the widest window of tokens on each side, one id array for the partition; every window's
 SIF sum in one kernel pass, :mod:`tasks.assign`) and scored at once:
 
 - ``cluster`` (transductive): each word's senses are k-means centres fitted on a seeded
@@ -15,8 +15,8 @@ SIF sum in one kernel pass, :mod:`tasks.assign`) and scored at once:
 Models are cached per process (:func:`load_model`): a Dask worker loads a run's
 arrays once, not once per task.
 
-Longer than 400 lines because :class:`AssignModel` is one model: encoding, sampling
-and scoring read the same arrays and must agree on what a line's word and context are.
+Longer than 400 lines because :class:`AssignModel` is one model: sampling and scoring
+read the same arrays and must agree on what a line's word and context are.
 
     model = load_model("outputs/default", "cluster")
     table = assign_items(model, [Item(1, "a", None, "the <<bank>> raised rates"), ...])
@@ -27,8 +27,6 @@ and scoring read the same arrays and must agree on what a line's word and contex
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
@@ -36,11 +34,12 @@ import pyarrow as pa
 from tasks.assign import (blocks_from_sums, fit_centres,
                           nearest_centres_from_sums, sample_priority, window_sums)
 from tasks.senses import score_senses_flat
-from tasks.targets import MARK_RE, marked_windows, target_windows
+from tasks.targets import MARK_RE
 from tasks.tokenize import tokenize
 
 from .artifacts.tables import read_atoms, read_inventory, read_sense_table, read_sif_rows
-from .batches import SCHEMA, Columns, Item, RowScores, rows_table  # noqa: F401  (Item, SCHEMA re-exported)
+from .batch_encoding import EncodeMixin, Encoded, is_text
+from .batches import SCHEMA, Columns, Item, RowScores, rows_table
 from .config import SENSE_METHODS, load_config
 from .errors import UsageError
 from .runs import artifact_url, open_run
@@ -51,29 +50,6 @@ __all__ = ["Item", "Encoded", "AssignModel", "load_model", "fit_batch", "assign_
 
 METHODS = SENSE_METHODS
 NOT_IN_INVENTORY = "not in the sense inventory"
-
-@dataclass
-class Encoded:
-    """A partition encoded: per item an error (None when usable), the target's tokens
-    joined by spaces and its key (cluster: the word's group; atoms: its sense-table
-    entry); ``rows`` are the usable items' indices, and ``ids``/``starts``/``ends``/
-    ``positions`` their tokens (:func:`tasks.assign.window_sums`'s arguments), from
-    which :meth:`AssignModel.vectors` computes context vectors a chunk at a time."""
-
-    items: list
-    errors: list
-    words: list
-    keys: list
-    rows: np.ndarray
-    ids: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    positions: np.ndarray
-
-
-def _is_text(t):  # Arrow string columns, as JSON, pandas (string) or polars (large) write them
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
 
 CHUNK = 2048  # occurrences whose vectors are held at once (2048 x 1800 float64: 29 MB)
 
@@ -92,7 +68,7 @@ def load_model(run_dir, method, sets=()):
         return model
 
 
-class AssignModel:
+class AssignModel(EncodeMixin):
     """A finished run's arrays for assigning occurrences.
 
     Parameters
@@ -142,160 +118,20 @@ class AssignModel:
         self.width = max(self.windows)
         self.exclude_target = method != "atoms"
 
-    # ------------------------------------------------------------------ encoding
-    def key(self, word):  # a word as the run's vocabulary spells it
-        return word.lower() if self.lowercase else word
+    # ------------------------------------------------------------------ vectors
+    def _sums(self, ids, starts, ends, positions):
+        """(sums, counts) of the segments' windows (:func:`tasks.assign.window_sums`)."""
+        return window_sums(ids, starts, ends, positions, self.rows, self.windows)
 
-    def encode(self, items):
-        """Context vectors of a partition of :class:`Item`; see :class:`Encoded`."""
-        usable = [it.error is None and isinstance(it.context, str) and
-                  (it.word is None or isinstance(it.word, str)) for it in items]
-        contexts = pa.array([it.context if ok else None for it, ok in zip(items, usable)],
-                            pa.large_string())
-        words = pa.array([it.word if ok else None for it, ok in zip(items, usable)],
-                         pa.large_string())
-        return self.encode_columns(contexts, words, items)
-
-    def encode_lines(self, items):
-        """:meth:`encode` one line at a time (:func:`tasks.targets.target_windows`)."""
-        errors, words, keys, rows = [], [], [], []
-        tokens, lengths, positions, skips = [], [], [], []
-        index, width, lower = self.index, self.width, self.lowercase
-        at = 0
-        for i, it in enumerate(items):
-            err, word, key = it.error, None, None
-            if err is None:
-                try:
-                    text, w = it.context, it.word
-                    if not isinstance(text, str) or not text.strip():
-                        raise ValueError('expected a non-empty "context" text')
-                    if w is not None and not isinstance(w, str):
-                        raise ValueError('"word" must be a string')
-                    left, target, right = target_windows(text, w, width=width,
-                                                         lowercase=lower)
-                except ValueError as e:
-                    err = str(e)
-                else:
-                    word = " ".join(target)
-                    key = self.key(w) if (w and self.method != "atoms") else word
-                    if self.method == "inventory" and word in self.inventory:
-                        key = word  # the form's own senses first, else its word's
-                    positions.append(at + len(left))
-                    tokens += left
-                    tokens.append(None)  # the target's place: no context
-                    tokens += right
-                    n = len(left) + 1 + len(right)
-                    at += n
-                    lengths.append(n)
-                    skips.append((word, key))
-                    rows.append(i)
-            errors.append(err)
-            words.append(word)
-            keys.append(key)
-        # every token looked up at once (map with a default: no Python frame per token)
-        ids = np.fromiter(map(index.get, tokens, repeat(-1)), dtype=np.int64,
-                          count=len(tokens))
-        lengths = np.array(lengths, dtype=np.int64)
-        if self.exclude_target and len(ids):  # the word's own forms are never its context
-            own = np.array([(index.get(w, -1), index.get(k, -1)) for w, k in skips],
-                           dtype=np.int64).reshape(-1, 2)
-            own = np.repeat(own, lengths, axis=0)
-            ids[(ids >= 0) & ((ids == own[:, 0]) | (ids == own[:, 1]))] = -1
-        ends = np.cumsum(lengths)
-        return Encoded(list(items), errors, words, keys, np.array(rows, dtype=np.int64),
-                       ids, ends - lengths, ends, np.array(positions, dtype=np.int64))
-
-    def encode_columns(self, contexts, words, items):
-        """:meth:`encode` of ``items`` given their ``context`` and ``word`` Arrow columns
-        (``words`` may be None): the marked ASCII texts (nearly every line of a WSI batch)
-        tokenised in one pass over the column's bytes (:func:`tasks.targets.marked_windows`,
-        the same tokens) and looked up in one Arrow call; the other lines one at a time
-        (:meth:`encode_lines`). Segments may lie in another order in ``ids`` than
-        ``encode_lines`` puts them; each row's tokens are the same."""
-        import pyarrow.compute as pc
-        given_words = words
-        if not _is_text(contexts.type) or (words is not None and not _is_text(words.type)):
-            return self.encode_lines(items)
-        ctx = contexts.cast(pa.large_string())
-        n = len(ctx)
-        if not n:
-            return self.encode_lines(items)
-        off = np.frombuffer(ctx.buffers()[1], np.int64)[ctx.offset:ctx.offset + n + 1]
-        data = ctx.buffers()[2]
-        data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-        ends = np.where(ctx.is_valid().to_numpy(zero_copy_only=False), off[1:], off[:-1])
-        done, n_left, n_right, toks, targets = marked_windows(
-            data, off[:-1], ends, self.width, lowercase=self.lowercase)
-        fast, slow = np.flatnonzero(done), np.flatnonzero(~done)
-        enc = self.encode_lines([items[i] for i in slow]) if len(slow) else None
-        errors, words, keys = [None] * n, [None] * n, [None] * n
-        if enc is not None:
-            for j, i in enumerate(slow.tolist()):
-                errors[i], words[i], keys[i] = enc.errors[j], enc.words[j], enc.keys[j]
-        if not len(fast):
-            return Encoded(list(items), errors, words, keys, slow[enc.rows], enc.ids,
-                           enc.starts, enc.ends, enc.positions)
-        tok = pa.LargeStringArray.from_buffers(len(toks[0]) - 1, pa.py_buffer(toks[0]),
-                                               pa.py_buffer(toks[1]))
-        keys_set, row_of = self._index_arrays()
-        found = pc.fill_null(pc.index_in(tok, value_set=keys_set), -1).to_numpy(
-            zero_copy_only=False)
-        tok_ids = np.where(found >= 0, row_of[np.maximum(found, 0)], -1)
-        span = pa.LargeStringArray.from_buffers(n, pa.py_buffer(targets[0]),
-                                                pa.py_buffer(targets[1]))
-        given = given_words.take(pa.array(fast)).to_pylist() if given_words is not None \
-            else [None] * len(fast)
-        key_of, own = {}, []
-        index, atoms = self.index, self.method == "atoms"
-        for i, word, w in zip(fast.tolist(), span.take(pa.array(fast)).to_pylist(), given):
-            kk = key_of.get((word, w))
-            if kk is None:
-                kk = self.key(w) if (w and not atoms) else word
-                if self.method == "inventory" and word in self.inventory:
-                    kk = word
-                key_of[(word, w)] = kk
-            words[i], keys[i] = word, kk
-            own.append((index.get(word, -1), index.get(kk, -1)))
-        # each fast line's segment: left tokens, the target's place (-1), right tokens
-        nl, nr = n_left[fast], n_right[fast]
-        lengths = nl + 1 + nr
-        seg_end = np.cumsum(lengths)
-        seg_start = seg_end - lengths
-        line = np.repeat(np.arange(len(fast)), nl + nr)
-        first = np.cumsum(nl + nr) - (nl + nr)
-        j = np.arange(len(tok_ids)) - first[line]
-        ids = np.full(int(seg_end[-1]), -1, dtype=np.int64)
-        ids[seg_start[line] + j + (j >= nl[line])] = tok_ids
-        if self.exclude_target:  # the word's own forms are never its context
-            own = np.repeat(np.array(own, dtype=np.int64).reshape(-1, 2), lengths, axis=0)
-            ids[(ids >= 0) & ((ids == own[:, 0]) | (ids == own[:, 1]))] = -1
-        rows, starts, ends_, positions = fast, seg_start, seg_end, seg_start + nl
-        if enc is not None:
-            shift = len(ids)
-            rows = np.concatenate([fast, slow[enc.rows]])
-            ids = np.concatenate([ids, enc.ids])
-            starts = np.concatenate([starts, enc.starts + shift])
-            ends_ = np.concatenate([ends_, enc.ends + shift])
-            positions = np.concatenate([positions, enc.positions + shift])
-        order = np.argsort(rows, kind="stable")  # rows in item order, as encode gives them
-        return Encoded(list(items), errors, words, keys, rows[order], ids, starts[order],
-                       ends_[order], positions[order])
-
-    def _index_arrays(self):
-        """The vocabulary index as (Arrow words, their rows), for one lookup call."""
-        if getattr(self, "_index_cache", None) is None:
-            self._index_cache = (pa.array(list(self.index), pa.large_string()),
-                                 np.fromiter(self.index.values(), dtype=np.int64,
-                                             count=len(self.index)))
-        return self._index_cache
+    def _vectors(self, ids, starts, ends, positions):
+        return blocks_from_sums(*self._sums(ids, starts, ends, positions), self.common)
 
     def vectors(self, enc, which):
         """Context vectors (len(which), D) of the usable occurrences ``which`` (indices
         into ``enc.rows``): the multi-scale blocks (cluster) or the SIF context vector
         of ``induce.window`` (atoms)."""
-        sums, counts = window_sums(enc.ids, enc.starts[which], enc.ends[which],
-                                   enc.positions[which], self.rows, self.windows)
-        return blocks_from_sums(sums, counts, self.common)
+        return self._vectors(enc.ids, enc.starts[which], enc.ends[which],
+                             enc.positions[which])
 
     def chunks(self, enc):
         """(indices into ``enc.rows``, their word codes, window sums and counts),
@@ -315,8 +151,8 @@ class AssignModel:
         for lo in range(0, len(enc.rows), CHUNK):
             which = order[lo:lo + CHUNK]
             yield (which, codes[which], enc_keys,
-                   *window_sums(enc.ids, enc.starts[which], enc.ends[which],
-                                enc.positions[which], self.rows, self.windows))
+                   *self._sums(enc.ids, enc.starts[which], enc.ends[which],
+                               enc.positions[which]))
 
     def background(self):
         """Multi-scale contexts of ``senses.background`` seeded random corpus positions,
@@ -341,9 +177,8 @@ class AssignModel:
             ids += [self.index.get(t, -1) for t in right]
             offsets.append(len(ids))
         offsets = np.array(offsets, dtype=np.int64)
-        sums, counts = window_sums(np.array(ids, dtype=np.int64), offsets[:-1], offsets[1:],
-                                   np.array(positions, dtype=np.int64), self.rows, self.windows)
-        return blocks_from_sums(sums, counts, self.common)
+        return self._vectors(np.array(ids, dtype=np.int64), offsets[:-1], offsets[1:],
+                             np.array(positions, dtype=np.int64))
 
     # ------------------------------------------------------------------ sampling
     def group_key(self, item):
@@ -371,12 +206,12 @@ class AssignModel:
                 keys.append(key)
             return c
 
-        if not _is_text(cols.contexts.type):  # no line has a text context
+        if not is_text(cols.contexts.type):  # no line has a text context
             return codes, keys
         has_text = np.asarray(cols.contexts.is_valid())
         words = cols.words
         by_word = np.zeros(n, dtype=bool)
-        if words is not None and _is_text(words.type):
+        if words is not None and is_text(words.type):
             enc = words.dictionary_encode()
             spell = [code(self.key(w)) if w else -1 for w in enc.dictionary.to_pylist()]
             idx = np.asarray(enc.indices.fill_null(-1), dtype=np.int64)
@@ -500,9 +335,7 @@ class AssignModel:
         x = np.empty((len(order), len(self.windows) * self.rows.shape[1]), dtype=np.float32)
         for lo in range(0, len(order), CHUNK):
             part = slice(lo, lo + CHUNK)
-            x[part] = blocks_from_sums(*window_sums(ids, starts[part], ends[part],
-                                                    positions[part], self.rows, self.windows),
-                                       self.common)
+            x[part] = self._vectors(ids, starts[part], ends[part], positions[part])
         nz = np.any(x != 0, axis=1)
         orders = np.asarray(orders)[order]
         if nz.all():

@@ -42,8 +42,8 @@ import pyarrow.parquet as pq
 from .errors import InputError, StorageError, UsageError
 from .storage import put_whole
 
-__all__ = ["Item", "SCHEMA", "Partition", "plan", "read_partition", "read_columns", "Columns",
-           "count_lines", "Output", "rows_table", "RowScores"]
+__all__ = ["Item", "SCHEMA", "Partition", "plan", "read_lines", "read_partition",
+           "read_columns", "Columns", "count_lines", "Output", "rows_table", "RowScores"]
 
 SCHEMA = pa.schema([
     ("id", pa.string()), ("word", pa.string()), ("method", pa.string()),
@@ -206,26 +206,38 @@ class Columns:
                      words[j], contexts[j], order=orders[j]) for j in range(n)]
 
 
-def read_columns(p, first_line, storage_options=None):
-    """Partition ``p`` as :class:`Columns`, or None when some line is blank, not a JSON
-    object or of a type Arrow's reader refuses (then :func:`read_partition` gives each
-    line its own item and error)."""
+def read_lines(p, first_line, storage_options=None):
+    """Partition ``p`` read once: :class:`Columns` when every line is a JSON object (or
+    a Parquet row group), else the :class:`Item` list that gives each line its own item
+    and error (blank lines skipped). ``first_line`` is the number of its first line in
+    its file (JSONL)."""
     prefix = f"{p.label}:" if p.label else ""
     if p.kind == "parquet":
         return _read_parquet(p, prefix, storage_options)
     start, data = _read_bytes(p, storage_options)
-    return _read_json_columns(data, first_line, prefix, (p.file_no << 40) + start)
+    base = (p.file_no << 40) + start
+    cols = _read_json_columns(data, first_line, prefix, base)
+    return cols if cols is not None else _json_items(data, first_line, prefix, base)
+
+
+def read_columns(p, first_line, storage_options=None):
+    """Partition ``p`` as :class:`Columns`, or None when some line is blank, not a JSON
+    object or of a type Arrow's reader refuses (then :func:`read_partition` gives each
+    line its own item and error)."""
+    got = read_lines(p, first_line, storage_options)
+    return got if isinstance(got, Columns) else None
 
 
 def read_partition(p, first_line, storage_options=None):
-    """The :class:`pipeline.assigner.Item` list of partition ``p`` (blank lines skipped);
-    ``first_line`` is the number of its first line in its file (JSONL)."""
-    cols = read_columns(p, first_line, storage_options)
-    if cols is not None:
-        return cols.items()
-    start, data = _read_bytes(p, storage_options)
-    prefix = f"{p.label}:" if p.label else ""
-    base = (p.file_no << 40) + start
+    """The :class:`Item` list of partition ``p`` (blank lines skipped); ``first_line``
+    is the number of its first line in its file (JSONL)."""
+    got = read_lines(p, first_line, storage_options)
+    return got.items() if isinstance(got, Columns) else got
+
+
+def _json_items(data, first_line, prefix, base):
+    """Each line of a JSONL block as an :class:`Item`, with its own error when it is not
+    valid JSON or not an object."""
     items = []
     pos = 0
     for n, raw in enumerate(data.split(b"\n")):

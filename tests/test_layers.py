@@ -20,7 +20,7 @@ LAYERS = [
     ["pipeline.stages"],
     ["pipeline.registry"],
     ["pipeline.run", "pipeline.runs"],
-    ["pipeline.assigner", "pipeline.batches"],
+    ["pipeline.assigner", "pipeline.batches", "pipeline.batch_encoding"],
     ["pipeline.encoder", "pipeline.sense_model", "pipeline.inducer",
      "pipeline.evaluations", "pipeline.report"],
     ["pipeline.commands"],

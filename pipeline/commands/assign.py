@@ -91,9 +91,8 @@ def _in_task():
 
 def _lines(part, first_line, options):
     """A partition as columns (every line an object) or, when not, as items."""
-    from ..batches import read_columns, read_partition
-    cols = read_columns(part, first_line, options)
-    return cols if cols is not None else read_partition(part, first_line, options)
+    from ..batches import read_lines
+    return read_lines(part, first_line, options)
 
 
 def _candidates(run_dir, method, sets, part, first_line, options):
@@ -136,16 +135,16 @@ def _fit(run_dir, method, sets, key, segments):
 def _assign(run_dir, method, sets, part, first_line, centres, out_url, options):
     """Assign one partition and write its part; returns (rows, errors, first error)."""
     from ..assigner import load_model
-    from ..batches import read_columns, read_partition, write_part
+    from ..batches import Columns, write_part
     with _in_task():
         model = load_model(run_dir, method, sets)
-        cols = read_columns(part, first_line, options)
-        if cols is None:  # some line is not a JSON object: each line on its own
-            items = read_partition(part, first_line, options)
+        lines = _lines(part, first_line, options)
+        if isinstance(lines, Columns):
+            items = lines.items()
+            enc = model.encode_columns(lines.contexts, lines.words, items)
+        else:  # some line is not a JSON object: each line on its own
+            items = lines
             enc = model.encode(items)
-        else:
-            items = cols.items()
-            enc = model.encode_columns(cols.contexts, cols.words, items)
         table = model.table(enc, centres)
         write_part(out_url, table, options)
         errors = table["error"].to_pylist()
