@@ -439,7 +439,8 @@ def fit_batch(model, sample, background=None):
         rows = np.asarray(x)[np.argsort(orders, kind="stable")]
         mean, centres, _excess = fit_centres(rows, k=s.clusters, seed=s.seed, n_init=s.n_init,
                                              min_batch=s.min_batch, background=background,
-                                             min_excess=s.min_excess, dims=s.fit_dims)
+                                             min_excess=s.min_excess, dims=s.fit_dims,
+                                             merge=s.merge)
         out[key] = (mean, centres)
     return out
 

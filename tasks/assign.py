@@ -15,16 +15,19 @@ occurrences is turned into arrays once and scored as arrays:
    sqrt(#windows): the multi-scale context vector (one window: the plain SIF
    context vector of the context stage's definition).
 4. :func:`fit_centres` / :func:`nearest_centres`: senses of a word as k-means
-   centres in the centred unit space of its occurrences; an occurrence goes to
-   the nearest centre (the k-means rule) and is scored by its cosine to each.
+   centres in the centred unit space of its occurrences, the most similar centres
+   merged while their cosine exceeds a threshold (:func:`merge_close_centres`: a
+   word with two senses is not cut into k); an occurrence goes to the nearest
+   centre (the k-means rule) and is scored by its cosine to each.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-__all__ = ["window_sums", "blocks_from_sums", "centre_unit_rows", "fit_centres", "nearest_centres",
-           "nearest_centres_from_sums", "sample_priority", "merge_samples"]
+__all__ = ["window_sums", "blocks_from_sums", "centre_unit_rows", "fit_centres",
+           "merge_close_centres", "nearest_centres", "nearest_centres_from_sums",
+           "sample_priority", "merge_samples"]
 
 @numba.njit(cache=True, nogil=True)
 def _add_rows(ids, lo, hi, rows, out):
@@ -144,8 +147,31 @@ def centre_unit_rows(x, mean, dtype=np.float64):
 SVD_ITERATIONS = 2
 
 
+def merge_close_centres(centres, sizes, threshold):
+    """Cluster centres merged greedily: while the two most similar centres (cosine) are
+    more similar than ``threshold``, they are replaced by their size-weighted mean (the
+    mean of their rows). Returns (centres, sizes) of the groups left, in the order of
+    each group's first original centre. ``threshold`` >= 1 merges nothing."""
+    c = np.array(centres, dtype=np.float64)
+    n = np.array(sizes, dtype=np.float64)
+    while len(c) > 1:
+        norm = np.linalg.norm(c, axis=1)
+        norm[norm == 0] = 1.0
+        cos = (c @ c.T) / np.outer(norm, norm)
+        np.fill_diagonal(cos, -np.inf)
+        i, j = np.unravel_index(np.argmax(cos), cos.shape)
+        if not cos[i, j] > threshold:
+            break
+        i, j = min(i, j), max(i, j)
+        total = n[i] + n[j]
+        c[i] = (c[i] * n[i] + c[j] * n[j]) / total if total else (c[i] + c[j]) / 2
+        n[i] = total
+        c, n = np.delete(c, j, axis=0), np.delete(n, j)
+    return c, n
+
+
 def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_excess=0.0,
-                criterion_n_init=3, dims=0):
+                criterion_n_init=3, dims=0, merge=1.0):
     """Senses of one word from its occurrences' vectors: k-means in centred unit space.
 
     Parameters
@@ -165,6 +191,9 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
         ``dims`` right singular vectors (seeded randomized SVD) and the centres are
         mapped back: a centre then lies in that subspace, so a row's nearest centre
         is the same in both spaces and the fitted rows keep their k-means labels.
+    merge : float
+        The k centres are merged while two have a cosine above this
+        (:func:`merge_close_centres`; >= 1: never).
 
     Returns
     -------
@@ -199,10 +228,13 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
         from sklearn.utils.extmath import randomized_svd
         _u, _s, basis = randomized_svd(y.astype(np.float32, copy=False), dims,
                                        n_iter=SVD_ITERATIONS, random_state=seed)
-        centres = KMeans(k, n_init=n_init, random_state=seed).fit(
-            (y @ basis.T).astype(np.float64)).cluster_centers_ @ basis.astype(np.float64)
+        km = KMeans(k, n_init=n_init, random_state=seed).fit((y @ basis.T).astype(np.float64))
     else:
-        centres = KMeans(k, n_init=n_init, random_state=seed).fit(y).cluster_centers_
+        km = KMeans(k, n_init=n_init, random_state=seed).fit(y)
+    centres, _sizes = merge_close_centres(km.cluster_centers_,
+                                          np.bincount(km.labels_, minlength=k), merge)
+    if subspace:  # an orthonormal basis: cosines and means are the same in both spaces
+        centres = centres @ basis.astype(np.float64)
     if background is not None:
         excess = float(excess_drop(y, background, k, seed=seed, n_init=criterion_n_init))
         if excess < min_excess:

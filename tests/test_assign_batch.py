@@ -171,6 +171,40 @@ def test_evaluate_senseval2_scores_the_planted_word_and_the_baseline(planted, ws
     assert code == 2 and "only senses.* settings" in err
 
 
+def test_the_two_sense_variant_takes_each_pair_of_senses_capped(planted, tmp_path):
+    """Each pair of senses with at least ``min`` instances is one batch of at most ``cap``
+    of each, in file order; the planted word's two topics make one pair, which the
+    default method separates (its V-measure recomputed from `wsi assign`'s labels)."""
+    from collections import Counter
+
+    from sklearn.metrics import v_measure_score
+
+    from pipeline.assigner import Item, assign_items, load_model
+    from pipeline.evaluations.senseval2 import _sense_pairs, evaluate_senseval2, read_senseval
+    run, docs, doc_topic, _tmp = planted
+    senseval_pos_file(tmp_path / "tie.pos", docs, doc_topic, "tie")
+    instances = read_senseval(tmp_path / "tie.pos")
+    counts = Counter(g for _i, _t, g in instances)
+    big = sorted(g for g, n in counts.items() if n >= 20)
+    assert len(big) == 2 and len(counts) > 2  # two planted topics, a few stray ones
+    batch, = _sense_pairs(instances, 20, 10**6, 0)
+    assert [x for x in instances if x[2] in big] == batch
+    cap = min(counts[g] for g in big) // 2
+    capped, = _sense_pairs(instances, 20, cap, 0)
+    assert Counter(g for _i, _t, g in capped) == {g: cap for g in big}
+    order = {iid: n for n, (iid, _t, _g) in enumerate(instances)}
+    assert [order[i] for i, _t, _g in capped] == sorted(order[i] for i, _t, _g in capped)
+    full = evaluate_senseval2(str(run), str(tmp_path), pair_min=20, pair_cap=10**6)
+    pair = full["pairs"]["words"]["tie"]
+    items = [Item(n, iid, "tie", t, order=n) for n, (iid, t, _g) in enumerate(batch, 1)]
+    labels = assign_items(load_model(str(run), "cluster"), items)["sense"].to_numpy()
+    want = v_measure_score([g for _i, _t, g in batch], labels)
+    assert pair["pairs"] == 1 and pair["system"]["v_measure"] == pytest.approx(want, abs=1e-9)
+    assert want > 0.6 and full["pairs"]["mean"]["system"] == pair["system"]
+    none = evaluate_senseval2(str(run), str(tmp_path), pair_min=max(counts.values()) + 1)
+    assert none["pairs"]["words"] == {} and none["pairs"]["mean"] is None
+
+
 @pytest.mark.parametrize("text, message", [
     ("<corpus><lexelt>", "not a Senseval XML file"),
     ('<corpus><lexelt item="x"><instance id="a"><context><wf>w</wf></context></instance>'

@@ -182,7 +182,11 @@ RESULTS = {
                   "mean": {"system": {"v_measure": 0.27, "ari": 0.135, "paired_f": 0.57},
                            "baseline": {"k=2": {"v_measure": 0.09, "ari": 0.1, "paired_f": 0.5},
                                         "k=6": {"v_measure": 0.0675, "ari": 0.05,
-                                                "paired_f": 0.4}}}},
+                                                "paired_f": 0.4}}},
+                  "pairs": {"min": 100, "cap": 300, "seed": 0,
+                            "words": {"hard": {"pairs": 3}, "line": {"pairs": 2}},
+                            "mean": {"system": {"v_measure": 0.4123},
+                                     "baseline": {"k=2": {"v_measure": 0.2987}}}}},
     "planted": {"pseudo_words": 40, "coded": 40, "components": 80, "atoms_per_word": 4.5,
                 "best_abs_cos": {"mean": 0.81, "median": 0.85, "above_0.5": 0.95,
                                  "above_0.7": 0.8},
@@ -227,6 +231,8 @@ def test_evaluation_tables_carry_the_json_numbers(tmp_path):
     assert sv["k-means k=6"] == [round(x, 3) for x in (
         0.0675, 0.05, 0.4, s["words"]["hard"]["baseline"]["k=6"]["v_measure"],
         s["words"]["line"]["baseline"]["k=6"]["v_measure"])]
+    assert ("two-sense subsets (5 pairs of senses, at most 300 instances of each): "
+            "V-measure 0.412, k-means k=2 0.299") in tree.root.text()
     planted = {r[0]: r[1:] for r in body_rows(tree.root.find("table", id="planted-table"))}
     assert planted == {"learned atoms": ["0.810", "0.850", "0.950", "0.800"],
                        "random atoms": ["0.200", "0.190", "0.010", "0.000"]}

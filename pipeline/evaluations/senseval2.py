@@ -10,6 +10,11 @@ beside it, the plain k-means baseline: the same run's SIF context vectors over
 ±``BASELINE_WINDOW`` tokens, common directions removed, centred and unit,
 k-means with k in ``BASELINE_K``. Per word and on average: V-measure, ARI and
 paired F-score. Written to ``evaluations/senseval2.json``.
+
+The same data also give a two-sense variant (``pairs``), for words with only two
+senses such as homonyms: every pair of a word's senses with at least ``PAIR_MIN``
+instances each, at most ``PAIR_CAP`` of each (a seeded sample, in file order), is
+one batch, labelled by the same method; beside it k-means with k = 2.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ DEFAULT_DATA = str(Path(__file__).resolve().parents[2].parent / "shared" / "data
 BASELINE_WINDOW = 10
 BASELINE_K = (2, 3, 4, 6)
 METRICS = ("v_measure", "ari", "paired_f")
+PAIR_MIN, PAIR_CAP, PAIR_SEED = 100, 300, 0
 
 
 def _clean(token):
@@ -71,14 +77,58 @@ def _mean(results):
     return {m: float(np.mean([r[m] for r in results])) for m in METRICS}
 
 
-def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=None):
+def _sense_pairs(instances, pair_min, pair_cap, seed):
+    """The two-sense subsets of one word's instances (see the module docstring)."""
+    from itertools import combinations
+    rng = np.random.default_rng(seed)
+    by = {}
+    for x in instances:
+        by.setdefault(x[2], []).append(x)
+    senses = sorted(g for g, xs in by.items() if len(xs) >= pair_min)
+    out = []
+    for a, b in combinations(senses, 2):
+        keep = set()
+        for g in (a, b):
+            keep |= {by[g][i][0] for i in rng.permutation(len(by[g]))[:pair_cap]}
+        out.append([x for x in instances if x[0] in keep])
+    return out
+
+
+def _score_batch(model, plain, word, instances, ks, seed, method):
+    """System and k-means scores of one batch of a word's instances."""
+    from ..assigner import Item, assign_items
+    items = [Item(n, iid, word, text, order=n)
+             for n, (iid, text, _g) in enumerate(instances, start=1)]
+    gold = [g for _i, _t, g in instances]
+    table = assign_items(model, items)
+    labels = np.array([-1 if s is None else s for s in table["sense"].to_pylist()])
+    n_senses = (max((len(s) for s in table["scores"].to_pylist()), default=0)
+                if method != "atoms" else int(len(set(labels) - {-1})))
+    res = {"instances": len(instances), "gold_senses": len(set(gold)),
+           "system": {**cluster_scores(gold, labels), "senses": n_senses}, "baseline": {}}
+    enc = plain.encode(items)
+    xs = plain.vectors(enc, np.arange(len(enc.rows)))
+    x = np.zeros((len(items), xs.shape[1]))
+    x[enc.rows] = xs
+    nz = np.any(x != 0, axis=1)
+    y = centre_unit(x[nz])
+    for k in ks:
+        lab = np.full(len(x), -1)
+        lab[nz] = KMeans(k, n_init=10, random_state=seed).fit_predict(y)
+        res["baseline"][f"k={k}"] = cluster_scores(gold, lab)
+    return res
+
+
+def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=None,
+                       pair_min=PAIR_MIN, pair_cap=PAIR_CAP):
     """Scores of a run on the development set (a dict; see the module docstring).
 
     Every ``WORD.pos`` file of ``data`` is a word, labelled as one ``wsi assign`` batch
     (:func:`pipeline.assigner.assign_items`, ``word`` = the file's word); ``sets`` are
-    ``senses.KEY=VALUE`` overrides of the run's settings (to compare settings on this set).
+    ``senses.KEY=VALUE`` overrides of the run's settings (to compare settings on this set);
+    ``pair_min``, ``pair_cap``: of the two-sense variant.
     """
-    from ..assigner import Item, assign_items, load_model
+    from ..assigner import load_model
     from ..config import load_config
     from ..runs import open_run
     data = resolve_pkg(data)
@@ -98,37 +148,29 @@ def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=
     plain = load_model(run_dir, "cluster",
                        tuple(sets) + (f"senses.windows=[{BASELINE_WINDOW}]",))
     out = {"data": data, "method": method, "settings": settings.model_dump(),
-           "baseline": {"window": BASELINE_WINDOW, "k": list(BASELINE_K)}, "words": {}}
+           "baseline": {"window": BASELINE_WINDOW, "k": list(BASELINE_K)}, "words": {},
+           "pairs": {"min": pair_min, "cap": pair_cap, "seed": PAIR_SEED, "words": {}}}
     for word in words:
         instances = read_senseval(os.path.join(data, f"{word}.pos"))
-        items = [Item(n, iid, word, text, order=n)
-                 for n, (iid, text, _g) in enumerate(instances, start=1)]
-        gold = [g for _i, _t, g in instances]
-        table = assign_items(model, items)
-        labels = np.array([-1 if s is None else s for s in table["sense"].to_pylist()])
-        n_senses = (max((len(s) for s in table["scores"].to_pylist()), default=0)
-                    if method != "atoms" else int(len(set(labels) - {-1})))
-        res = {"instances": len(instances), "gold_senses": len(set(gold)),
-               "system": {**cluster_scores(gold, labels), "senses": n_senses},
-               "baseline": {}}
-        enc = plain.encode(items)
-        xs = plain.vectors(enc, np.arange(len(enc.rows)))
-        x = np.zeros((len(items), xs.shape[1]))
-        x[enc.rows] = xs
-        nz = np.any(x != 0, axis=1)
-        y = centre_unit(x[nz])
-        for k in BASELINE_K:
-            lab = np.full(len(x), -1)
-            lab[nz] = KMeans(k, n_init=10, random_state=settings.seed).fit_predict(y)
-            res["baseline"][f"k={k}"] = cluster_scores(gold, lab)
+        res = _score_batch(model, plain, word, instances, BASELINE_K, settings.seed, method)
         out["words"][word] = res
         if log:
             log(f"{word}: V {res['system']['v_measure']:.3f} ({res['system']['senses']} "
                 f"senses); baseline k=6 V {res['baseline']['k=6']['v_measure']:.3f}")
+        pairs = [_score_batch(model, plain, word, batch, (2,), settings.seed, method)
+                 for batch in _sense_pairs(instances, pair_min, pair_cap, PAIR_SEED)]
+        if pairs:
+            out["pairs"]["words"][word] = {
+                "pairs": len(pairs), "system": _mean([r["system"] for r in pairs]),
+                "baseline": {"k=2": _mean([r["baseline"]["k=2"] for r in pairs])}}
     per = out["words"].values()
     out["mean"] = {"system": _mean([r["system"] for r in per]),
                    "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"] for r in per])
                                 for k in BASELINE_K}}
+    per = out["pairs"]["words"].values()
+    out["pairs"]["mean"] = {"system": _mean([r["system"] for r in per]),
+                            "baseline": {"k=2": _mean([r["baseline"]["k=2"] for r in per])}
+                            } if per else None
     return out
 
 
@@ -145,4 +187,16 @@ def format_senseval2(result):
             lines.append(f"  {name:12s}" + "".join(f"{get(r)[metric]:10.3f}"
                                                   for r in result["words"].values())
                          + f"{mean[metric]:10.3f}")
+    pairs = result.get("pairs") or {}
+    if pairs.get("mean"):
+        words = pairs["words"]
+        lines.append(f"two-sense subsets (each pair of a word's senses with >= {pairs['min']} "
+                     f"instances, <= {pairs['cap']} each), V-measure")
+        lines.append(f"{'':14s}" + "".join(f"{w + ' (' + str(r['pairs']) + ')':>14s}"
+                                          for w, r in words.items()) + f"{'mean':>10s}")
+        for name, key in (("system", None), ("k-means k=2", "k=2")):
+            get = (lambda r, key=key: r["system"] if key is None else r["baseline"][key])
+            lines.append(f"  {name:12s}" + "".join(f"{get(r)['v_measure']:14.3f}"
+                                                  for r in words.values())
+                         + f"{get(pairs['mean'])['v_measure']:10.3f}")
     return "\n".join(lines)

@@ -92,9 +92,17 @@ def _senseval2(r):
     rows = [[name, *[_num(m.get(k)) for k, _ in SENSEVAL_METRICS],
              *[_num(per[w].get("v_measure")) for w in words]] for name, m, per in methods]
     base = r.get("baseline") or {}
+    notes = [f"{len(words)} words; k-means baseline on the run's ±{base.get('window')} "
+             "word context vectors of the same instances"]
+    pairs = r.get("pairs") or {}
+    if isinstance(pairs.get("mean"), dict):
+        n = sum(x.get("pairs", 0) for x in (pairs.get("words") or {}).values())
+        m = pairs["mean"]
+        notes.append(f"two-sense subsets ({n} pairs of senses, at most {pairs.get('cap')} "
+                     f"instances of each): V-measure {_num(m['system'].get('v_measure'))}, "
+                     f"k-means k=2 {_num(m['baseline']['k=2'].get('v_measure'))}")
     return (table(head, rows, id="senseval2-table", numeric=range(1, len(head)))
-            + _note(f"{len(words)} words; k-means baseline on the run's ±{base.get('window')} "
-                    "word context vectors of the same instances"))
+            + "".join(_note(n) for n in notes))
 
 
 def _planted(r):

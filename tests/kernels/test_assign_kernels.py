@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
-from tasks.assign import (blocks_from_sums, centre_unit_rows, fit_centres, nearest_centres,
-                          window_sums)
+from tasks.assign import (blocks_from_sums, centre_unit_rows, fit_centres,
+                          merge_close_centres, nearest_centres, window_sums)
 from tasks.targets import locate, target_windows
 from tasks.tokenize import tokenize
 
@@ -117,6 +117,72 @@ def test_fitted_rows_keep_their_kmeans_labels_and_nearest_is_brute_force(dims):
     # the planted groups come out as three senses
     truth = np.repeat([0, 1, 2], 40)[nz]
     assert len(set(zip(truth, labels[nz]))) == 3
+
+
+def _merge_by_groups(centres, sizes, threshold):
+    """Reference: groups of the original centres, each group's centre recomputed from
+    its members, the most similar pair of groups merged while above the threshold."""
+    groups = [[i] for i in range(len(centres))]
+
+    def centre(g):
+        return sum(centres[i] * sizes[i] for i in g) / sum(sizes[i] for i in g)
+
+    while len(groups) > 1:
+        best = None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                u, v = centre(groups[a]), centre(groups[b])
+                cos = u @ v / (np.linalg.norm(u) * np.linalg.norm(v))
+                if cos > threshold and (best is None or cos > best[0]):
+                    best = (cos, a, b)
+        if best is None:
+            break
+        groups[best[1]] += groups.pop(best[2])
+    return groups, np.array([centre(g) for g in groups])
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("threshold", [-0.2, 0.0, 0.3, 0.6, 1.0])
+def test_merge_close_centres_against_groups_recomputed(seed, threshold):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((7, 4))
+    sizes = rng.integers(1, 50, 7).astype(float)
+    groups, want = _merge_by_groups(centres, sizes, threshold)
+    got, n = merge_close_centres(centres, sizes, threshold)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    np.testing.assert_allclose(n, [sizes[g].sum() for g in groups])
+    if len(got) > 1:  # no two centres left above the threshold
+        u = got / np.linalg.norm(got, axis=1, keepdims=True)
+        cos = u @ u.T
+        assert cos[~np.eye(len(got), dtype=bool)].max() <= threshold
+    if threshold >= 1:
+        np.testing.assert_array_equal(got, centres)
+
+
+@pytest.mark.parametrize("dims", [0, 4])
+def test_two_planted_senses_fitted_with_six_clusters_come_out_as_two(dims):
+    """Two well-separated groups cut into 6 k-means clusters: the clusters within a group
+    point the same way (cosine near 1 once centred), so merging leaves two centres,
+    each the mean of its group's rows in the centred unit space."""
+    rng = np.random.default_rng(7)
+    directions = rng.standard_normal((2, 12)) * 4
+    x = np.vstack([c + rng.standard_normal((150, 12)) for c in directions])
+    truth = np.repeat([0, 1], 150)
+    mean, plain, _ = fit_centres(x, k=6, seed=0, n_init=4, dims=dims)
+    assert len(plain) == 6
+    mean, centres, _ = fit_centres(x, k=6, seed=0, n_init=4, dims=dims, merge=0.3)
+    assert len(centres) == 2
+    y = centre_unit_rows(x, mean)
+    labels, _ = nearest_centres(y, centres)
+    assert len(set(zip(truth, labels))) == 2  # one centre per planted sense
+    if not dims:  # each centre is the mean of its rows under the 6-cluster labels
+        km = KMeans(6, n_init=4, random_state=0).fit(y)
+        for c in centres:
+            members = [j for j in range(6)
+                       if np.argmin(((km.cluster_centers_[j] - centres) ** 2).sum(1)) ==
+                       np.argmin(((c - centres) ** 2).sum(1))]
+            np.testing.assert_allclose(c, y[np.isin(km.labels_, members)].mean(0),
+                                       atol=1e-8)
 
 
 def test_small_batches_and_one_sense():
