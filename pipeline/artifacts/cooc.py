@@ -4,7 +4,7 @@
 weighted: float64``, one row per non-zero, sorted by (row, col), parts in
 row order; ``cooc/_state.json`` records the vocabulary and the shards they
 sum over (for incremental runs). The CSR work files (:func:`save_csr`) hold
-a shard's partial matrix or an intermediate sum while the stage runs.
+a shard's partial matrix (or an earlier run's part, relabelled) while the stage runs.
 """
 from __future__ import annotations
 
