@@ -174,6 +174,16 @@ def inventory_notes(runs):
 DEV_SEEDS = (0, 1, 2)
 
 
+def _dev_figures(r):
+    """(V, k-means k=6 V, best k-means V, its k, two-sense V, two-sense k-means k=2 V) of
+    one ``wsi evaluate senseval2`` result; the two-sense figures None when it has none."""
+    m, p = r["mean"], r["pairs"]["mean"] or {}
+    best = max(m["baseline"], key=lambda k: m["baseline"][k]["v_measure"])
+    return (m["system"]["v_measure"], m["baseline"]["k=6"]["v_measure"],
+            m["baseline"][best]["v_measure"], best, (p.get("system") or {}).get("v_measure"),
+            ((p.get("baseline") or {}).get("k=2") or {}).get("v_measure"))
+
+
 def dev(runs, quick):
     data = DATA / "wsi" / "senseval2_ls"
     if not data.is_dir():
@@ -188,23 +198,17 @@ def dev(runs, quick):
         wsi("evaluate", "senseval2", "--run", run, *flags, label="senseval2")
         r = evaluation(run, "senseval2")
         raw.append({"setting": label, "sets": sets, "result": r})
-        m, p = r["mean"], r["pairs"]["mean"] or {}
-        best = max(m["baseline"], key=lambda k: m["baseline"][k]["v_measure"])
-        rows.append([label, m["system"]["v_measure"], m["baseline"]["k=6"]["v_measure"],
-                     f"{m['baseline'][best]['v_measure']:.3f} ({best})",
-                     (p.get("system") or {}).get("v_measure"),
-                     ((p.get("baseline") or {}).get("k=2") or {}).get("v_measure")])
-        log(f"dev {label}: V {m['system']['v_measure']:.3f}")
-    seeds = [x for x in raw if x["setting"].startswith("default")]
-    mean = (lambda get: sum(get(x["result"]) for x in seeds) / len(seeds))
-    full = mean(lambda r: r["mean"]["system"]["v_measure"])
-    base = mean(lambda r: max(b["v_measure"] for b in r["mean"]["baseline"].values()))
-    rows.append([f"default, mean of {len(seeds)} seeds", full,
-                 mean(lambda r: r["mean"]["baseline"]["k=6"]["v_measure"]), f"{base:.3f}",
-                 *[mean(lambda r, f=f: f(r["pairs"]["mean"])) if all(
-                     x["result"]["pairs"]["mean"] for x in seeds) else None
-                   for f in (lambda p: p["system"]["v_measure"],
-                             lambda p: p["baseline"]["k=2"]["v_measure"])]])
+        v, k6, best_v, best, pair_v, pair_k2 = _dev_figures(r)
+        rows.append([label, v, k6, f"{best_v:.3f} ({best})", pair_v, pair_k2])
+        log(f"dev {label}: V {v:.3f}")
+    figures = [_dev_figures(x["result"]) for x in raw if x["setting"].startswith("default")]
+
+    def mean(i):  # of column i over the seeds (None when a seed has no value)
+        values = [f[i] for f in figures]
+        return None if None in values else sum(values) / len(values)
+    full, base = mean(0), mean(2)
+    rows.append([f"default, mean of {len(figures)} seeds", full, mean(1), f"{base:.3f}",
+                 mean(4), mean(5)])
     first = raw[0]["result"]
     n_pairs = sum(w["pairs"] for w in first["pairs"]["words"].values())
     notes = [f"senseval2_ls (development data): {len(first['words'])} words "

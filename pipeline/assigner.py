@@ -141,11 +141,12 @@ class AssignModel(EncodeMixin):
         order = np.arange(len(enc.rows))
         codes = np.full(len(enc.rows), -1, dtype=np.int64)
         if self.method != "atoms" and len(order):
-            code = {}
-            codes = np.array([code.setdefault(enc.keys[i], len(code))
-                              for i in enc.rows.tolist()], dtype=np.int64)
+            # codes in order of first appearance, as a dict would give them
+            coded = pa.array(np.asarray(enc.keys, dtype=object)[enc.rows],
+                             type=pa.string()).dictionary_encode()
+            codes = coded.indices.to_numpy().astype(np.int64)
             order = np.argsort(codes, kind="stable")
-            enc_keys = list(code)
+            enc_keys = coded.dictionary.to_pylist()
         else:
             enc_keys = []
         for lo in range(0, len(enc.rows), CHUNK):

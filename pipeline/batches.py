@@ -42,8 +42,8 @@ import pyarrow.parquet as pq
 from .errors import InputError, StorageError, UsageError
 from .storage import put_whole
 
-__all__ = ["Item", "SCHEMA", "Partition", "plan", "read_lines", "read_partition",
-           "read_columns", "Columns", "count_lines", "Output", "rows_table", "RowScores"]
+__all__ = ["Item", "SCHEMA", "Partition", "plan", "read_lines", "Columns", "count_lines",
+           "Output", "rows_table", "RowScores"]
 
 SCHEMA = pa.schema([
     ("id", pa.string()), ("word", pa.string()), ("method", pa.string()),
@@ -218,21 +218,6 @@ def read_lines(p, first_line, storage_options=None):
     base = (p.file_no << 40) + start
     cols = _read_json_columns(data, first_line, prefix, base)
     return cols if cols is not None else _json_items(data, first_line, prefix, base)
-
-
-def read_columns(p, first_line, storage_options=None):
-    """Partition ``p`` as :class:`Columns`, or None when some line is blank, not a JSON
-    object or of a type Arrow's reader refuses (then :func:`read_partition` gives each
-    line its own item and error)."""
-    got = read_lines(p, first_line, storage_options)
-    return got if isinstance(got, Columns) else None
-
-
-def read_partition(p, first_line, storage_options=None):
-    """The :class:`Item` list of partition ``p`` (blank lines skipped); ``first_line``
-    is the number of its first line in its file (JSONL)."""
-    got = read_lines(p, first_line, storage_options)
-    return got.items() if isinstance(got, Columns) else got
 
 
 def _json_items(data, first_line, prefix, base):

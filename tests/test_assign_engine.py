@@ -264,7 +264,7 @@ def test_the_sample_is_each_words_smallest_hash_priorities(run, tmp_path):
     ``cap`` lines of smallest splitmix64(byte offset) priority; invalid lines and
     lines without a target in no sample."""
     from pipeline.assigner import load_model
-    from pipeline.batches import plan, read_columns, read_partition
+    from pipeline.batches import Columns, plan, read_lines
     from tasks.assign import merge_samples, sample_priority
     run_dir, lines, _tmp = run
     rng = np.random.default_rng(0)
@@ -293,13 +293,21 @@ def test_the_sample_is_each_words_smallest_hash_priorities(run, tmp_path):
         truth[w] = sorted(orders[np.lexsort((orders, sample_priority(orders, 0)))][:37])
     parts, _sig = plan(str(src), partition_bytes=4096, storage_options={})
     assert len(parts) > 3
+    def columns(p, first):
+        cols = read_lines(p, first)
+        assert isinstance(cols, Columns)  # every line here is a JSON object
+        return cols
+
+    def items(p, first):
+        return columns(p, first).items()
+
     def large(p, first):  # text columns as polars writes them (large_string)
-        cols = read_columns(p, first)
+        cols = columns(p, first)
         cols.words = cols.words.cast(pa.large_string())
         cols.contexts = cols.contexts.cast(pa.large_string())
         return cols
 
-    for read in (read_columns, read_partition, large):  # columns and items agree
+    for read in (columns, items, large):  # columns and items agree
         got = merge_samples(37, *[model.candidates(read(p, 1)) for p in parts])
         assert {w: sorted(o.tolist()) for w, (_p, o, _x) in got.items()} == truth
 
