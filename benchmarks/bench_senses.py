@@ -175,13 +175,16 @@ DEV_SEEDS = (0, 1, 2)
 
 
 def _dev_figures(r):
-    """(V, k-means k=6 V, best k-means V, its k, two-sense V, two-sense k-means k=2 V) of
-    one ``wsi evaluate senseval2`` result; the two-sense figures None when it has none."""
-    m, p = r["mean"], r["pairs"]["mean"] or {}
+    """(V, k-means k=6 V, best k-means V, its k, two-sense V, two-sense k-means k=2 V,
+    small-batch V, small-batch best k-means V) of one ``wsi evaluate senseval2`` result;
+    a variant's figures None when it has none."""
+    m, p, s = r["mean"], r["pairs"]["mean"] or {}, (r.get("small") or {}).get("mean") or {}
     best = max(m["baseline"], key=lambda k: m["baseline"][k]["v_measure"])
     return (m["system"]["v_measure"], m["baseline"]["k=6"]["v_measure"],
             m["baseline"][best]["v_measure"], best, (p.get("system") or {}).get("v_measure"),
-            ((p.get("baseline") or {}).get("k=2") or {}).get("v_measure"))
+            ((p.get("baseline") or {}).get("k=2") or {}).get("v_measure"),
+            (s.get("system") or {}).get("v_measure"),
+            max((b["v_measure"] for b in (s.get("baseline") or {}).values()), default=None))
 
 
 def dev(runs, quick):
@@ -192,14 +195,17 @@ def dev(runs, quick):
     settings = [(f"default, senses.seed={s}", [f"senses.seed={s}"])
                 for s in (DEV_SEEDS[:1] if quick else DEV_SEEDS)]
     settings.append(("merging off (senses.merge=1), seed 0", ["senses.merge=1"]))
+    settings.append(("every batch in fit_dims directions (senses.fit_rows_per_dim=0), seed 0",
+                     ["senses.fit_rows_per_dim=0"]))
     rows, raw = [], []
     for label, sets in settings:
         flags = [x for kv in sets for x in ("--set", kv)]
         wsi("evaluate", "senseval2", "--run", run, *flags, label="senseval2")
         r = evaluation(run, "senseval2")
         raw.append({"setting": label, "sets": sets, "result": r})
-        v, k6, best_v, best, pair_v, pair_k2 = _dev_figures(r)
-        rows.append([label, v, k6, f"{best_v:.3f} ({best})", pair_v, pair_k2])
+        v, k6, best_v, best, pair_v, pair_k2, small_v, small_k = _dev_figures(r)
+        rows.append([label, v, k6, f"{best_v:.3f} ({best})", pair_v, pair_k2, small_v,
+                     small_k])
         log(f"dev {label}: V {v:.3f}")
     figures = [_dev_figures(x["result"]) for x in raw if x["setting"].startswith("default")]
 
@@ -208,14 +214,18 @@ def dev(runs, quick):
         return None if None in values else sum(values) / len(values)
     full, base = mean(0), mean(2)
     rows.append([f"default, mean of {len(figures)} seeds", full, mean(1), f"{base:.3f}",
-                 mean(4), mean(5)])
+                 mean(4), mean(5), mean(6), mean(7)])
     first = raw[0]["result"]
-    n_pairs = sum(w["pairs"] for w in first["pairs"]["words"].values())
+    n_pairs = sum(w["batches"] for w in first["pairs"]["words"].values())
+    small = first["small"]
     notes = [f"senseval2_ls (development data): {len(first['words'])} words "
              f"({', '.join(first['words'])}), mean V-measure over them; run: {run_label}; "
              f"method {first['method']}",
              f"two-sense subsets: {n_pairs} pairs of a word's senses with >= "
              f"{first['pairs']['min']} instances each, at most {first['pairs']['cap']} of each",
+             f"small batches: {small['draws']} random batches of {small['size']} instances "
+             "of each word (SemEval-2013 has about 100 a lemma), each labelled alone; "
+             "k-means best = the best k of the baselines on the same batches",
              f"k-means baselines: the run's ±{first['baseline']['window']} SIF context vectors "
              f"of the same instances, k in {first['baseline']['k']} (best: the best k of that "
              "seed)",
@@ -223,7 +233,8 @@ def dev(runs, quick):
              f"{full:.3f}) and >= the k-means baseline + 0.05 "
              f"({'met' if full >= base + 0.05 else 'missed'}: {full - base:+.3f} over the best k)"]
     cols = [("setting", ""), ("V-measure", ".3f"), ("k-means k=6", ".3f"),
-            ("k-means best k", ""), ("two-sense V", ".3f"), ("two-sense k-means k=2", ".3f")]
+            ("k-means best k", ""), ("two-sense V", ".3f"), ("two-sense k-means k=2", ".3f"),
+            ("small-batch V", ".3f"), ("small-batch k-means best", ".3f")]
     return {"figures": raw, "tables": {"senses_dev": results.table(cols, rows, notes)}}, None
 
 

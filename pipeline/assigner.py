@@ -441,7 +441,7 @@ def fit_batch(model, sample, background=None):
         mean, centres, _excess = fit_centres(rows, k=s.clusters, seed=s.seed, n_init=s.n_init,
                                              min_batch=s.min_batch, background=background,
                                              min_excess=s.min_excess, dims=s.fit_dims,
-                                             merge=s.merge)
+                                             rows_per_dim=s.fit_rows_per_dim, merge=s.merge)
         out[key] = (mean, centres)
     return out
 

@@ -234,6 +234,7 @@ class SensesConfig(_Section):
     background: int = Field(ge=0)
     n_init: int = Field(ge=1)
     fit_dims: int = Field(ge=0)
+    fit_rows_per_dim: int = Field(ge=0)
     merge: float = Field(ge=-1, le=1)
     seed: int = Field(ge=0)
 

@@ -171,7 +171,7 @@ def merge_close_centres(centres, sizes, threshold):
 
 
 def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_excess=0.0,
-                criterion_n_init=3, dims=0, merge=1.0):
+                criterion_n_init=3, dims=0, rows_per_dim=0, merge=1.0):
     """Senses of one word from its occurrences' vectors: k-means in centred unit space.
 
     Parameters
@@ -191,6 +191,10 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
         ``dims`` right singular vectors (seeded randomized SVD) and the centres are
         mapped back: a centre then lies in that subspace, so a row's nearest centre
         is the same in both spaces and the fitted rows keep their k-means labels.
+    rows_per_dim : int
+        With ``dims`` > 0, a batch of n non-zero rows uses at most ``n // rows_per_dim``
+        (at least 2) of those directions: a small batch's lower singular directions are
+        noise (0: always ``dims``).
     merge : float
         The k centres are merged while two have a cosine above this
         (:func:`merge_close_centres`; >= 1: never).
@@ -217,6 +221,8 @@ def fit_centres(x, *, k, seed=0, n_init=10, min_batch=20, background=None, min_e
         return np.zeros(x.shape[1]), np.zeros((1, x.shape[1])), None
     mean = nz.mean(axis=0, dtype=np.float64)
     one_sense = len(nz) < max(min_batch, k + 1) or k == 1
+    if dims > 0 and rows_per_dim > 0:
+        dims = min(dims, max(2, len(nz) // rows_per_dim))
     subspace = not one_sense and 0 < dims < min(nz.shape)
     # the subspace fit works in float32 (the SVD does anyway): half the memory traffic
     y = centre_unit_rows(nz, mean, np.float32 if subspace and background is None

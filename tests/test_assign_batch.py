@@ -199,10 +199,42 @@ def test_the_two_sense_variant_takes_each_pair_of_senses_capped(planted, tmp_pat
     items = [Item(n, iid, "tie", t, order=n) for n, (iid, t, _g) in enumerate(batch, 1)]
     labels = assign_items(load_model(str(run), "cluster"), items)["sense"].to_numpy()
     want = v_measure_score([g for _i, _t, g in batch], labels)
-    assert pair["pairs"] == 1 and pair["system"]["v_measure"] == pytest.approx(want, abs=1e-9)
+    assert pair["batches"] == 1 and pair["system"]["v_measure"] == pytest.approx(want, abs=1e-9)
     assert want > 0.6 and full["pairs"]["mean"]["system"] == pair["system"]
     none = evaluate_senseval2(str(run), str(tmp_path), pair_min=max(counts.values()) + 1)
     assert none["pairs"]["words"] == {} and none["pairs"]["mean"] is None
+
+
+def test_the_small_batch_variant_labels_random_batches_alone(planted, tmp_path):
+    """``draws`` seeded batches of ``size`` distinct instances in file order, each labelled
+    alone: the variant's V-measure is the mean over the batches of `wsi assign`'s labels'."""
+    from sklearn.metrics import v_measure_score
+
+    from pipeline.assigner import Item, assign_items, load_model
+    from pipeline.evaluations.senseval2 import _small_batches, evaluate_senseval2, read_senseval
+    run, docs, doc_topic, _tmp = planted
+    senseval_pos_file(tmp_path / "tie.pos", docs, doc_topic, "tie")
+    instances = read_senseval(tmp_path / "tie.pos")
+    size = len(instances) // 2
+    batches = _small_batches(instances, size, 3, 0)
+    order = {iid: n for n, (iid, _t, _g) in enumerate(instances)}
+    for batch in batches:
+        at = [order[i] for i, _t, _g in batch]
+        assert len(batch) == size and at == sorted(set(at))
+    assert len({tuple(x[0] for x in b) for b in batches}) == 3
+    assert _small_batches(instances, len(instances), 3, 0) == []
+    full = evaluate_senseval2(str(run), str(tmp_path), small_size=size, small_draws=3)
+    model = load_model(str(run), "cluster")
+    want = []
+    for batch in batches:
+        items = [Item(n, iid, "tie", t, order=n) for n, (iid, t, _g) in enumerate(batch, 1)]
+        labels = assign_items(model, items)["sense"].to_numpy()
+        want.append(v_measure_score([g for _i, _t, g in batch], labels))
+    got = full["small"]["words"]["tie"]
+    assert got["batches"] == 3 and set(got["baseline"]) == {"k=2", "k=3", "k=4", "k=6"}
+    assert got["system"]["v_measure"] == pytest.approx(np.mean(want), abs=1e-9)
+    none = evaluate_senseval2(str(run), str(tmp_path), small_size=len(instances))
+    assert none["small"]["words"] == {} and none["small"]["mean"] is None
 
 
 @pytest.mark.parametrize("text, message", [

@@ -184,9 +184,14 @@ RESULTS = {
                                         "k=6": {"v_measure": 0.0675, "ari": 0.05,
                                                 "paired_f": 0.4}}},
                   "pairs": {"min": 100, "cap": 300, "seed": 0,
-                            "words": {"hard": {"pairs": 3}, "line": {"pairs": 2}},
+                            "words": {"hard": {"batches": 3}, "line": {"batches": 2}},
                             "mean": {"system": {"v_measure": 0.4123},
-                                     "baseline": {"k=2": {"v_measure": 0.2987}}}}},
+                                     "baseline": {"k=2": {"v_measure": 0.2987}}}},
+                  "small": {"size": 100, "draws": 20, "seed": 0,
+                            "words": {"hard": {"batches": 20}, "line": {"batches": 20}},
+                            "mean": {"system": {"v_measure": 0.3351},
+                                     "baseline": {"k=2": {"v_measure": 0.25},
+                                                  "k=6": {"v_measure": 0.2684}}}}},
     "planted": {"pseudo_words": 40, "coded": 40, "components": 80, "atoms_per_word": 4.5,
                 "best_abs_cos": {"mean": 0.81, "median": 0.85, "above_0.5": 0.95,
                                  "above_0.7": 0.8},
@@ -233,6 +238,8 @@ def test_evaluation_tables_carry_the_json_numbers(tmp_path):
         s["words"]["line"]["baseline"]["k=6"]["v_measure"])]
     assert ("two-sense subsets (5 pairs of senses, at most 300 instances of each): "
             "V-measure 0.412, k-means k=2 0.299") in tree.root.text()
+    assert ("small batches (20 random batches of 100 instances a word): V-measure 0.335, "
+            "best k-means (k=6) 0.268") in tree.root.text()
     planted = {r[0]: r[1:] for r in body_rows(tree.root.find("table", id="planted-table"))}
     assert planted == {"learned atoms": ["0.810", "0.850", "0.950", "0.800"],
                        "random atoms": ["0.200", "0.190", "0.010", "0.000"]}

@@ -14,7 +14,12 @@ paired F-score. Written to ``evaluations/senseval2.json``.
 The same data also give a two-sense variant (``pairs``), for words with only two
 senses such as homonyms: every pair of a word's senses with at least ``PAIR_MIN``
 instances each, at most ``PAIR_CAP`` of each (a seeded sample, in file order), is
-one batch, labelled by the same method; beside it k-means with k = 2.
+one batch, labelled by the same method; beside it k-means with k = 2. And a
+small-batch variant (``small``), for words of which a batch holds few occurrences
+(SemEval-2013 has about 100 a lemma): ``SMALL_DRAWS`` seeded random batches of
+``SMALL_SIZE`` instances of each word (in file order), each labelled alone; beside
+them the k-means baselines. Both variants report, per word and on average, the mean
+of their batches' scores.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ BASELINE_WINDOW = 10
 BASELINE_K = (2, 3, 4, 6)
 METRICS = ("v_measure", "ari", "paired_f")
 PAIR_MIN, PAIR_CAP, PAIR_SEED = 100, 300, 0
+SMALL_SIZE, SMALL_DRAWS, SMALL_SEED = 100, 20, 0
 
 
 def _clean(token):
@@ -94,6 +100,25 @@ def _sense_pairs(instances, pair_min, pair_cap, seed):
     return out
 
 
+def _small_batches(instances, size, draws, seed):
+    """``draws`` seeded random batches of ``size`` of a word's instances, in file order
+    (none when the word has no more than ``size``)."""
+    if len(instances) <= size:
+        return []
+    rng = np.random.default_rng(seed)
+    return [[instances[i] for i in np.sort(rng.choice(len(instances), size, replace=False))]
+            for _ in range(draws)]
+
+
+def _batch_means(results, ks):
+    """The mean scores of a variant's batches (None when it has none)."""
+    if not results:
+        return None
+    return {"batches": len(results), "system": _mean([r["system"] for r in results]),
+            "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"] for r in results])
+                         for k in ks}}
+
+
 def _score_batch(model, plain, word, instances, ks, seed, method):
     """System and k-means scores of one batch of a word's instances."""
     from ..assigner import Item, assign_items
@@ -120,13 +145,15 @@ def _score_batch(model, plain, word, instances, ks, seed, method):
 
 
 def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=None,
-                       pair_min=PAIR_MIN, pair_cap=PAIR_CAP):
+                       pair_min=PAIR_MIN, pair_cap=PAIR_CAP, small_size=SMALL_SIZE,
+                       small_draws=SMALL_DRAWS):
     """Scores of a run on the development set (a dict; see the module docstring).
 
     Every ``WORD.pos`` file of ``data`` is a word, labelled as one ``wsi assign`` batch
     (:func:`pipeline.assigner.assign_items`, ``word`` = the file's word); ``sets`` are
     ``senses.KEY=VALUE`` overrides of the run's settings (to compare settings on this set);
-    ``pair_min``, ``pair_cap``: of the two-sense variant.
+    ``pair_min``, ``pair_cap``: of the two-sense variant; ``small_size``,
+    ``small_draws``: of the small-batch variant.
     """
     from ..assigner import load_model
     from ..config import load_config
@@ -149,7 +176,12 @@ def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=
                        tuple(sets) + (f"senses.windows=[{BASELINE_WINDOW}]",))
     out = {"data": data, "method": method, "settings": settings.model_dump(),
            "baseline": {"window": BASELINE_WINDOW, "k": list(BASELINE_K)}, "words": {},
-           "pairs": {"min": pair_min, "cap": pair_cap, "seed": PAIR_SEED, "words": {}}}
+           "pairs": {"min": pair_min, "cap": pair_cap, "seed": PAIR_SEED, "words": {}},
+           "small": {"size": small_size, "draws": small_draws, "seed": SMALL_SEED,
+                     "words": {}}}
+    variants = (("pairs", (2,), lambda xs: _sense_pairs(xs, pair_min, pair_cap, PAIR_SEED)),
+                ("small", BASELINE_K,
+                 lambda xs: _small_batches(xs, small_size, small_draws, SMALL_SEED)))
     for word in words:
         instances = read_senseval(os.path.join(data, f"{word}.pos"))
         res = _score_batch(model, plain, word, instances, BASELINE_K, settings.seed, method)
@@ -157,20 +189,21 @@ def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=
         if log:
             log(f"{word}: V {res['system']['v_measure']:.3f} ({res['system']['senses']} "
                 f"senses); baseline k=6 V {res['baseline']['k=6']['v_measure']:.3f}")
-        pairs = [_score_batch(model, plain, word, batch, (2,), settings.seed, method)
-                 for batch in _sense_pairs(instances, pair_min, pair_cap, PAIR_SEED)]
-        if pairs:
-            out["pairs"]["words"][word] = {
-                "pairs": len(pairs), "system": _mean([r["system"] for r in pairs]),
-                "baseline": {"k=2": _mean([r["baseline"]["k=2"] for r in pairs])}}
+        for name, ks, batches in variants:
+            got = _batch_means([_score_batch(model, plain, word, batch, ks, settings.seed,
+                                             method) for batch in batches(instances)], ks)
+            if got:
+                out[name]["words"][word] = got
     per = out["words"].values()
     out["mean"] = {"system": _mean([r["system"] for r in per]),
                    "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"] for r in per])
                                 for k in BASELINE_K}}
-    per = out["pairs"]["words"].values()
-    out["pairs"]["mean"] = {"system": _mean([r["system"] for r in per]),
-                            "baseline": {"k=2": _mean([r["baseline"]["k=2"] for r in per])}
-                            } if per else None
+    for name, ks, _batches in variants:
+        per = list(out[name]["words"].values())
+        out[name]["mean"] = {"system": _mean([r["system"] for r in per]),
+                             "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"]
+                                                           for r in per]) for k in ks}
+                             } if per else None
     return out
 
 
@@ -187,16 +220,21 @@ def format_senseval2(result):
             lines.append(f"  {name:12s}" + "".join(f"{get(r)[metric]:10.3f}"
                                                   for r in result["words"].values())
                          + f"{mean[metric]:10.3f}")
-    pairs = result.get("pairs") or {}
-    if pairs.get("mean"):
-        words = pairs["words"]
-        lines.append(f"two-sense subsets (each pair of a word's senses with >= {pairs['min']} "
-                     f"instances, <= {pairs['cap']} each), V-measure")
-        lines.append(f"{'':14s}" + "".join(f"{w + ' (' + str(r['pairs']) + ')':>14s}"
+    for name, title in (("pairs", "two-sense subsets (each pair of a word's senses with >= "
+                                  "{min} instances, <= {cap} each)"),
+                        ("small", "small batches ({draws} random batches of {size} "
+                                  "instances a word)")):
+        variant = result.get(name) or {}
+        if not variant.get("mean"):
+            continue
+        words = variant["words"]
+        lines.append(title.format(**variant) + ", V-measure")
+        lines.append(f"{'':14s}" + "".join(f"{w + ' (' + str(r['batches']) + ')':>14s}"
                                           for w, r in words.items()) + f"{'mean':>10s}")
-        for name, key in (("system", None), ("k-means k=2", "k=2")):
+        names = [("system", None)] + [(f"k-means {k}", k) for k in variant["mean"]["baseline"]]
+        for label, key in names:
             get = (lambda r, key=key: r["system"] if key is None else r["baseline"][key])
-            lines.append(f"  {name:12s}" + "".join(f"{get(r)['v_measure']:14.3f}"
-                                                  for r in words.values())
-                         + f"{get(pairs['mean'])['v_measure']:10.3f}")
+            lines.append(f"  {label:12s}" + "".join(f"{get(r)['v_measure']:14.3f}"
+                                                   for r in words.values())
+                         + f"{get(variant['mean'])['v_measure']:10.3f}")
     return "\n".join(lines)

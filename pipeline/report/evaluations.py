@@ -94,13 +94,20 @@ def _senseval2(r):
     base = r.get("baseline") or {}
     notes = [f"{len(words)} words; k-means baseline on the run's ±{base.get('window')} "
              "word context vectors of the same instances"]
-    pairs = r.get("pairs") or {}
+    pairs, small = r.get("pairs") or {}, r.get("small") or {}
     if isinstance(pairs.get("mean"), dict):
-        n = sum(x.get("pairs", 0) for x in (pairs.get("words") or {}).values())
+        n = sum(x.get("batches", 0) for x in (pairs.get("words") or {}).values())
         m = pairs["mean"]
         notes.append(f"two-sense subsets ({n} pairs of senses, at most {pairs.get('cap')} "
                      f"instances of each): V-measure {_num(m['system'].get('v_measure'))}, "
                      f"k-means k=2 {_num(m['baseline']['k=2'].get('v_measure'))}")
+    if isinstance(small.get("mean"), dict):
+        m = small["mean"]
+        best = max(m["baseline"].items(), key=lambda kv: kv[1].get("v_measure") or 0)
+        notes.append(f"small batches ({small.get('draws')} random batches of "
+                     f"{small.get('size')} instances a word): V-measure "
+                     f"{_num(m['system'].get('v_measure'))}, best k-means ({best[0]}) "
+                     f"{_num(best[1].get('v_measure'))}")
     return (table(head, rows, id="senseval2-table", numeric=range(1, len(head)))
             + "".join(_note(n) for n in notes))
 

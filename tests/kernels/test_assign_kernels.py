@@ -119,6 +119,21 @@ def test_fitted_rows_keep_their_kmeans_labels_and_nearest_is_brute_force(dims):
     assert len(set(zip(truth, labels[nz]))) == 3
 
 
+def test_a_small_batch_fits_in_fewer_directions():
+    """rows_per_dim caps the subspace at n // rows_per_dim directions (n = non-zero rows,
+    at least 2): the centres' rank; a batch large enough keeps ``dims``, exactly."""
+    rng = np.random.default_rng(4)
+    x = np.vstack([c + rng.standard_normal((40, 12)) for c in rng.standard_normal((3, 12)) * 3])
+    x[7] = 0.0  # 119 non-zero rows
+    for rows_per_dim, want in ((40, 2), (30, 3), (1000, 2)):
+        _m, centres, _ = fit_centres(x, k=3, seed=0, n_init=4, dims=8,
+                                     rows_per_dim=rows_per_dim)
+        assert np.linalg.matrix_rank(centres, tol=1e-8) == want
+    _m, capped, _ = fit_centres(x, k=3, seed=0, n_init=4, dims=8, rows_per_dim=10)
+    _m, plain, _ = fit_centres(x, k=3, seed=0, n_init=4, dims=8)
+    np.testing.assert_array_equal(capped, plain)  # 119 // 10 = 11 >= 8
+
+
 def _merge_by_groups(centres, sizes, threshold):
     """Reference: groups of the original centres, each group's centre recomputed from
     its members, the most similar pair of groups merged while above the threshold."""
