@@ -125,12 +125,13 @@ def test_a_small_batch_fits_in_fewer_directions():
     rng = np.random.default_rng(4)
     x = np.vstack([c + rng.standard_normal((40, 12)) for c in rng.standard_normal((3, 12)) * 3])
     x[7] = 0.0  # 119 non-zero rows
+    _m, plain, _ = fit_centres(x, k=4, seed=0, n_init=4, dims=8)
+    assert np.linalg.matrix_rank(plain, tol=1e-8) == 4  # uncapped: k centres in 8 dims
     for rows_per_dim, want in ((40, 2), (30, 3), (1000, 2)):
-        _m, centres, _ = fit_centres(x, k=3, seed=0, n_init=4, dims=8,
+        _m, centres, _ = fit_centres(x, k=4, seed=0, n_init=4, dims=8,
                                      rows_per_dim=rows_per_dim)
         assert np.linalg.matrix_rank(centres, tol=1e-8) == want
-    _m, capped, _ = fit_centres(x, k=3, seed=0, n_init=4, dims=8, rows_per_dim=10)
-    _m, plain, _ = fit_centres(x, k=3, seed=0, n_init=4, dims=8)
+    _m, capped, _ = fit_centres(x, k=4, seed=0, n_init=4, dims=8, rows_per_dim=10)
     np.testing.assert_array_equal(capped, plain)  # 119 // 10 = 11 >= 8
 
 
