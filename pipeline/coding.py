@@ -6,12 +6,14 @@ import dask
 import numpy as np
 
 from tasks.atoms import top_rows
-from tasks.ksvd import omp_gram
 
 __all__ = ["DaskCoder", "top_words"]
 
 
 def _code_block(x, dictionary, gram, sparsity):
+    # tasks.ksvd (its estimator is scikit-learn's kind) loads scikit-learn, 0.7 s:
+    # imported where words are coded, so that runs of other stages never pay for it.
+    from tasks.ksvd import omp_gram
     return omp_gram(x @ dictionary.T, gram, sparsity)
 
 

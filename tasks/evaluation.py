@@ -39,7 +39,6 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-import scipy.stats
 
 from .linalg import unit_rows
 
@@ -218,8 +217,11 @@ def _unit_rows(vectors, dtype):
     return unit_rows(w)
 
 
-def _correlation(fn, x, y):
-    """Correlation coefficient as a float, None when undefined (constant input)."""
+def _correlation(name, x, y):
+    """``scipy.stats``' correlation ``name`` (pearsonr, spearmanr) as a float, None when
+    undefined (constant input)."""
+    import scipy.stats  # 0.3 s to load: only where a correlation is computed
+    fn = getattr(scipy.stats, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConstantInputWarning and friends: reported as None
         r = float(fn(x, y)[0])
@@ -292,8 +294,8 @@ def similarity_scores(pairs, vectors, index):
     # Spearman's ranks instead of being ordered by rounding noise.
     same = (r1[used] == r2[used]) & np.any(a != 0, axis=1)
     cos[same] = 1.0
-    out["pearson"] = _correlation(scipy.stats.pearsonr, cos, gold)
-    out["spearman"] = _correlation(scipy.stats.spearmanr, cos, gold)
+    out["pearson"] = _correlation("pearsonr", cos, gold)
+    out["spearman"] = _correlation("spearmanr", cos, gold)
     out.update(_split_scores(pairs, cos, gold, used))
     return out
 
@@ -320,9 +322,9 @@ def _split_scores(pairs, cos, gold, used):
         out[f"pairs_total_{name}"] = int(mask.sum())
         out[f"pairs_used_{name}"] = int(in_used.sum())
         enough = in_used.sum() >= 3
-        out[f"pearson_{name}"] = (_correlation(scipy.stats.pearsonr, cos[in_used],
+        out[f"pearson_{name}"] = (_correlation("pearsonr", cos[in_used],
                                                gold[in_used]) if enough else None)
-        out[f"spearman_{name}"] = (_correlation(scipy.stats.spearmanr, cos[in_used],
+        out[f"spearman_{name}"] = (_correlation("spearmanr", cos[in_used],
                                                 gold[in_used]) if enough else None)
     return out
 

@@ -31,9 +31,6 @@ Metrics of a labelling against gold senses: V-measure and ARI from
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, v_measure_score
-from sklearn.metrics.cluster import pair_confusion_matrix
 
 from .context import remove_components
 from .senses import occurrence_contexts
@@ -134,6 +131,7 @@ def centre_unit(x):
 
 
 def _kmeans(x, k, seed, n_init):
+    from sklearn.cluster import KMeans  # scikit-learn loads only where it is used
     km = KMeans(k, n_init=n_init, random_state=seed).fit(x)
     return km.labels_.astype(np.int64), km.cluster_centers_, float(km.inertia_)
 
@@ -179,6 +177,7 @@ def paired_f_score(gold, labels):
     Precision: the share of system pairs (same label) that share a gold sense;
     recall: the share of gold pairs that share a system label. 0 without pairs.
     """
+    from sklearn.metrics.cluster import pair_confusion_matrix
     (_tn, fp), (fn, tp) = pair_confusion_matrix(gold, labels)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
@@ -187,6 +186,7 @@ def paired_f_score(gold, labels):
 
 def cluster_scores(gold, labels):
     """{"v_measure", "ari", "paired_f"} of a labelling against gold senses."""
+    from sklearn.metrics import adjusted_rand_score, v_measure_score
     return {"v_measure": float(v_measure_score(gold, labels)),
             "ari": float(adjusted_rand_score(gold, labels)),
             "paired_f": paired_f_score(gold, labels)}

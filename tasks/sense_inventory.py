@@ -36,8 +36,6 @@ labels.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.utils.extmath import randomized_svd
 
 from .assign import blocks_from_sums, window_sums
 from .sense_clusters import centre_unit
@@ -172,6 +170,7 @@ def _flat(snips, widest):
 def reduce_rows(y, dims, seed):
     """(coordinates (n, r) on the first r <= dims principal directions of the rows of
     ``y`` (uncentred: ``y`` is centred already), energy outside them)."""
+    from sklearn.utils.extmath import randomized_svd  # loaded only where it is used
     y = np.asarray(y, dtype=np.float64)
     r = int(min(dims, min(y.shape) - 1))
     total = float(np.sum(y * y))
@@ -190,6 +189,7 @@ def drop_curve(z, residual, max_k, *, seed, n_init):
 
     Returns (drops ndarray (max_k,), [(labels, centres) for k = 1..max_k]).
     """
+    from sklearn.cluster import KMeans
     z = np.asarray(z, dtype=np.float64)
     w1 = float(np.sum((z - z.mean(axis=0)) ** 2)) + residual
     drops, fits = [0.0], [(np.zeros(len(z), np.int64), z.mean(axis=0, keepdims=True))]

@@ -135,3 +135,26 @@ def test_modules_are_short_or_say_why():
             doc = ast.get_docstring(ast.parse(text)) or ""
             assert n <= MAX_LINES or "Longer than" in doc, \
                 f"{name} has {n} lines and its docstring does not say why"
+
+
+# Libraries that only some stages or commands use, each 0.1-0.7 s to load: a run of
+# the counting stages (the scheduled, most frequent kind) must not load them.
+HEAVY = ("sklearn", "matplotlib", "scipy.stats", "dask.array", "gensim")
+
+
+def test_counting_run_loads_no_library_it_does_not_use(tmp_path):
+    import json
+    import subprocess
+    import sys
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the bank of the river\nthe bank lends money\n" * 50, encoding="utf-8")
+    script = (
+        "import sys\nfrom pipeline.cli import main\n"
+        f"code = main(['run', '--out', {str(tmp_path)!r}, '--name', 'r', '--stages', 'cooc',"
+        " '--scheduler', 'sync', '--quiet', '--set', 'run.report=false', '--set',"
+        f" 'corpus.paths=' + {json.dumps(json.dumps([str(corpus)]))}])\n"
+        f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == "0 []", out.stdout + out.stderr[-2000:]
+    assert (tmp_path / "r" / "cooc").exists()

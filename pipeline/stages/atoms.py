@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 
 from tasks.atoms import dictionary_words
-from tasks.ksvd import KSVD
 
 from ..artifacts.tables import read_vectors
 from ..coding import DaskCoder, top_words
@@ -30,6 +29,7 @@ from ..storage import write_parquet
 
 
 def build(ctx):
+    from tasks.ksvd import KSVD  # loads scikit-learn (0.7 s): only when this stage runs
     settings = ctx.cfg.atoms
     emb, vectors = read_vectors(ctx.input_url("embeddings"))
     rows, x = dictionary_words(emb["count"].to_numpy(), vectors, min_count=settings.min_count,

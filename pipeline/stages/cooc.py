@@ -242,7 +242,7 @@ def build(ctx):
 
 STAGE = Stage(
     name="cooc",
-    summary="windowed co-occurrence counts (per shard sparse + tree reduction) → cooc/",
+    summary="windowed co-occurrence counts (per-shard partials summed per row block) → cooc/",
     reads=("corpus", "vocab"),
     writes=("cooc",),
     params=("cooc.window", "cooc.join_documents", "cooc.block_nnz"),

@@ -25,7 +25,6 @@ import shutil
 import tempfile
 
 import dask
-import dask.array as da
 import fsspec
 import numpy as np
 
@@ -92,6 +91,7 @@ def _ppmi_part(url, lo, hi, row_sums, context_p, total, shift, n_words, column):
 
 def _ppmi_svd(ctx, cooc_urls, bounds, n_words, e):
     """Shifted PPMI per row block, then ``dask.array.linalg.svd_compressed``."""
+    import dask.array as da  # 0.1 s to load: only for this trainer
     from tasks.ppmi import context_distribution, svd_vectors
     column = e["ppmi_input"]
     sums = tree_reduce([dask.delayed(_row_sums, pure=True)(u, n_words, column)

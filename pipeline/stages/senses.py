@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.atoms import coded_rows, dictionary_words
-from tasks.ksvd import reconstruct
 from tasks.senses import rank_senses
 
 from ..artifacts.tables import read_atoms, read_vectors
@@ -45,6 +44,7 @@ def build(ctx):
                          f"vectors have {x.shape[1]} dimensions (rerun the atoms stage)")
     coder = DaskCoder(ctx.runner, a.block_rows, name="senses")
     idx, coef = coder(x, dictionary, None, a.sparsity)
+    from tasks.ksvd import reconstruct  # loads scikit-learn: only when this stage runs
     residual = np.linalg.norm(x - reconstruct(idx, coef, dictionary), axis=1)
     norms = np.linalg.norm(x, axis=1)
     err = residual / norms
