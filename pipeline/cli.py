@@ -7,6 +7,7 @@ Errors a user can fix print one line and exit with a distinct code (see
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -15,7 +16,7 @@ import time
 from . import commands
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPT, UsageError, WsiError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "console", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,5 +87,20 @@ def main(argv=None):
         return EXIT_INTERNAL
 
 
+def console():
+    """The ``wsi`` program (and ``python -m pipeline``): :func:`main`'s exit code.
+
+    Before the interpreter exits, every object is taken out of the cyclic garbage
+    collector's reach (``gc.freeze``): its final collections over the ~180k objects a
+    run leaves took 0.2-0.3 s of a 2.5 s counting run, for memory that goes back with
+    the process anyway. Files are closed by then and exit handlers still run; only
+    finalizers of unreachable cycles are skipped, which Python never promises at exit.
+    (Only here: a program that calls :func:`main` keeps its collector as it was.)
+    """
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())
