@@ -25,15 +25,15 @@ COOC_SCHEMA = pa.schema([("row", pa.int32()), ("col", pa.int32()), ("count", pa.
 
 
 STATE_NAME = "_state.json"  # in cooc/: what the parts cover, for incremental runs
-_MAGIC = b"WSICSR2\n"
-# magic, n_rows, n_cols, nnz, first row, bytes per count, bytes per weight
-_HEADER = struct.Struct("<8sqqqqqq")
+_MAGIC = b"WSICSR3\n"
+# magic, n_rows, n_cols, nnz, bytes per count, bytes per weight
+_HEADER = struct.Struct("<8sqqqqq")
 _INT = {4: np.int32, 8: np.int64}
 _FLOAT = {4: np.float32, 8: np.float64}
 
 
-def save_csr(url, indptr, indices, counts, weighted, n_cols, row_start=0, exact=True):
-    """Write rows of a (counts, weighted) CSR pair as one raw binary file.
+def save_csr(url, indptr, indices, counts, weighted, n_cols, exact=True):
+    """Write a whole (counts, weighted) CSR pair as one raw binary file.
 
     Layout: header, indptr int64[n_rows + 1], indices int32[nnz], counts
     int32 or int64[nnz], weighted float32 or float64[nnz]. Any row range can
@@ -51,7 +51,7 @@ def save_csr(url, indptr, indices, counts, weighted, n_cols, row_start=0, exact=
     c_bytes = 4 if nnz == 0 or counts.max() <= np.iinfo(np.int32).max else 8
     w_bytes = 8 if exact else 4
     with fsspec.open(url, "wb") as f:
-        f.write(_HEADER.pack(_MAGIC, n_rows, n_cols, nnz, row_start, c_bytes, w_bytes))
+        f.write(_HEADER.pack(_MAGIC, n_rows, n_cols, nnz, c_bytes, w_bytes))
         for arr, dtype in ((np.asarray(indptr) - base, np.int64),
                            (indices[base:base + nnz], np.int32),
                            (counts, _INT[c_bytes]),
@@ -73,21 +73,20 @@ def _read_into(f, arr, offset):
 
 
 def load_rows(url, lo, hi):
-    """Rows [lo, hi) (global numbering) of a file written by :func:`save_csr`.
+    """Rows [lo, hi) of a file written by :func:`save_csr`.
 
     Returns (indptr from 0, indices, counts, weighted, n_cols) with counts
     and weights in the dtypes stored.
     """
     try:
         with fsspec.open(url, "rb") as f:
-            magic, n_rows, n_cols, nnz, row_start, c_bytes, w_bytes = _HEADER.unpack(
+            magic, n_rows, n_cols, nnz, c_bytes, w_bytes = _HEADER.unpack(
                 f.read(_HEADER.size))
             if magic != _MAGIC or c_bytes not in _INT or w_bytes not in _FLOAT \
-                    or not row_start <= lo <= hi <= row_start + n_rows:
+                    or not 0 <= lo <= hi <= n_rows:
                 raise ValueError("not a co-occurrence block file or rows out of range")
-            r0, r1 = lo - row_start, hi - row_start
             ptr_at = _HEADER.size
-            indptr = _read_into(f, np.empty(r1 - r0 + 1, np.int64), ptr_at + 8 * r0)
+            indptr = _read_into(f, np.empty(hi - lo + 1, np.int64), ptr_at + 8 * lo)
             p0, p1 = int(indptr[0]), int(indptr[-1])
             idx_at = ptr_at + 8 * (n_rows + 1)
             cnt_at = idx_at + 4 * nnz

@@ -110,13 +110,16 @@ def _small_batches(instances, size, draws, seed):
             for _ in range(draws)]
 
 
-def _batch_means(results, ks):
-    """The mean scores of a variant's batches (None when it has none)."""
-    if not results:
-        return None
-    return {"batches": len(results), "system": _mean([r["system"] for r in results]),
+def _means(results, ks):
+    """Mean system and k-means (k in ``ks``) scores over a list of results."""
+    return {"system": _mean([r["system"] for r in results]),
             "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"] for r in results])
                          for k in ks}}
+
+
+def _batch_means(results, ks):
+    """The mean scores of a variant's batches (None when it has none)."""
+    return {"batches": len(results), **_means(results, ks)} if results else None
 
 
 def _score_batch(model, plain, word, instances, ks, seed, method):
@@ -194,16 +197,10 @@ def evaluate_senseval2(run_dir, data=DEFAULT_DATA, *, method=None, sets=(), log=
                                              method) for batch in batches(instances)], ks)
             if got:
                 out[name]["words"][word] = got
-    per = out["words"].values()
-    out["mean"] = {"system": _mean([r["system"] for r in per]),
-                   "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"] for r in per])
-                                for k in BASELINE_K}}
+    out["mean"] = _means(list(out["words"].values()), BASELINE_K)
     for name, ks, _batches in variants:
         per = list(out[name]["words"].values())
-        out[name]["mean"] = {"system": _mean([r["system"] for r in per]),
-                             "baseline": {f"k={k}": _mean([r["baseline"][f"k={k}"]
-                                                           for r in per]) for k in ks}
-                             } if per else None
+        out[name]["mean"] = _means(per, ks) if per else None
     return out
 
 

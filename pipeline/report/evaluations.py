@@ -96,7 +96,8 @@ def _senseval2(r):
              "word context vectors of the same instances"]
     pairs, small = r.get("pairs") or {}, r.get("small") or {}
     if isinstance(pairs.get("mean"), dict):
-        n = sum(x.get("batches", 0) for x in (pairs.get("words") or {}).values())
+        # "batches" since this variant's batches were counted alike; "pairs" before
+        n = sum(x.get("batches", x.get("pairs", 0)) for x in (pairs.get("words") or {}).values())
         m = pairs["mean"]
         notes.append(f"two-sense subsets ({n} pairs of senses, at most {pairs.get('cap')} "
                      f"instances of each): V-measure {_num(m['system'].get('v_measure'))}, "
