@@ -113,8 +113,7 @@ class AssignModel(EncodeMixin):
             self.common = load_npy(artifact_url(run, "common_directions"))
         self.inventory = {}
         if method == "inventory":  # the corpus' senses, as the inventory stage fitted them
-            self.inventory = {w: (m, c) for w, (m, c, _ids, _shares) in
-                              read_inventory(artifact_url(run, "sense_inventory")).items()}
+            self.inventory = read_inventory(artifact_url(run, "sense_inventory"))
         self.width = max(self.windows)
         self.exclude_target = method != "atoms"
 
@@ -380,7 +379,7 @@ class AssignModel(EncodeMixin):
                 for i in rows.tolist():
                     enc.errors[i] = reason
                 continue
-            mean, cen = fit
+            mean, cen = fit[:2]  # (mean, centres[, sense ids, shares] of the inventory)
             lab, sc = nearest_centres_from_sums(sums[lo:hi], counts[lo:hi], self.common, mean,
                                                 cen)
             bad = lab < 0

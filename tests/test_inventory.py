@@ -213,6 +213,10 @@ def test_read_inventory_and_the_nearest_centroid_rule(planted_inventory):
     assert mean.shape == (36,) and cent.shape == (2, 36) and ids.tolist() == [0, 1]
     assert abs(shares.sum() - 1) < 1e-6
     assert inv["the"][1].shape == (1, 36)
+    df_words = set(pq.read_table(run / "sense_inventory.parquet", columns=["word"])
+                   .column("word").to_pylist())
+    assert set(inv) == df_words and len(inv) == len(df_words)  # a mapping of every word
+    assert "no-such-word" not in inv and inv.get("no-such-word") is None
     # a context made of one topic's words goes to the sense of that topic
     df = pq.read_table(run / "sense_inventory.parquet").to_pandas()
     g = df[df.word == "tie"]

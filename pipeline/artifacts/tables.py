@@ -6,13 +6,15 @@ returns it as one float32 array of shape (n_rows, n_dims).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pyarrow as pa
 
 from ..storage import read_parquet
 
 __all__ = ["read_vocab", "vectors_table", "read_vectors", "read_sif_rows", "read_atoms",
-           "read_sense_table", "read_inventory"]
+           "read_sense_table", "read_inventory", "Inventory"]
 
 
 def read_vocab(url):
@@ -87,28 +89,46 @@ def read_sense_table(url):
     return out
 
 
+class Inventory(Mapping):
+    """{word: (mean (D,), centroids (k, D), sense ids (k,), shares (k,))} of a sense
+    inventory table: float64 arrays, senses in sense_id order.
+
+    A word's rows are converted when it is first asked for: one context needs its
+    word's few rows, not the whole table (6,312 senses x 1,800 floats on the shared
+    corpus, 0.3 s to convert, most of a single ``wsi assign --text``).
+    """
+
+    def __init__(self, table):
+        self._table = table
+        self._n_dims = table.schema.field("centroid").type.list_size
+        self._rows = {}
+        for i, w in enumerate(table["word"].to_pylist()):
+            self._rows.setdefault(w, []).append(i)
+        self._done = {}
+
+    def __getitem__(self, word):
+        got = self._done.get(word)
+        if got is None:
+            t = self._table.take(np.asarray(self._rows[word]))  # KeyError: not in it
+            t = t.take(np.argsort(t["sense_id"].to_numpy(), kind="stable"))
+
+            def matrix(name):
+                return t[name].combine_chunks().flatten().to_numpy().reshape(
+                    -1, self._n_dims).astype(np.float64)
+
+            got = self._done[word] = (matrix("mean")[0], matrix("centroid"),
+                                      t["sense_id"].to_numpy().astype(np.int64),
+                                      t["share"].to_numpy().astype(np.float64))
+        return got
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self):
+        return len(self._rows)
+
+
 def read_inventory(url):
-    """{word: (mean (D,), centroids (k, D), sense ids (k,), shares (k,))} of
-    ``sense_inventory.parquet`` (float64 arrays; senses in sense_id order)."""
-    t = read_parquet(url, "sense inventory",
-                     columns=["word", "sense_id", "share", "centroid", "mean"])
-    words = t["word"].to_pylist()
-    if not words:
-        return {}
-    n_dims = t.schema.field("centroid").type.list_size
-
-    def matrix(name):
-        return t[name].combine_chunks().flatten().to_numpy().reshape(-1, n_dims).astype(
-            np.float64)
-
-    cent, mean = matrix("centroid"), matrix("mean")
-    sense = t["sense_id"].to_numpy().astype(np.int64)
-    share = t["share"].to_numpy().astype(np.float64)
-    rows = {}
-    for i, w in enumerate(words):
-        rows.setdefault(w, []).append(i)
-    out = {}
-    for w, idx in rows.items():
-        idx = np.array(idx)[np.argsort(sense[idx], kind="stable")]
-        out[w] = (mean[idx[0]], cent[idx], sense[idx], share[idx])
-    return out
+    """The :class:`Inventory` of ``sense_inventory.parquet``."""
+    return Inventory(read_parquet(url, "sense inventory",
+                                  columns=["word", "sense_id", "share", "centroid", "mean"]))
