@@ -106,6 +106,38 @@ def test_vocab_and_cooc_equal_brute_force(tmp_path, wsi, scheduler):
     assert lines == [" ".join(d) for d in docs]
 
 
+def test_other_readers_see_the_counts(tmp_path, wsi):
+    """The outputs are read by the tools users analyse them with: DuckDB and polars (their
+    own Parquet readers, not Arrow's) give the brute-force counts and vocabulary."""
+    duckdb = pytest.importorskip("duckdb")
+    pl = pytest.importorskip("polars")
+    paths, docs = make_corpus(tmp_path, np.random.default_rng(11))
+    code, _, err = wsi(*base_args(tmp_path / "out", paths, "--set", "cooc.window=4",
+                                  "--set", "vocab.min_count=3", "--set", "cooc.block_nnz=100"))
+    assert code == 0, err
+    run = tmp_path / "out" / "t"
+    words, counter = brute_vocab(docs, 3)
+    ref_c, ref_w = brute_cooc(docs, {w: i for i, w in enumerate(words)}, 4)
+    glob = str(run / "cooc" / "part-*.parquet")
+    frames = {
+        "duckdb": duckdb.sql(f"SELECT row, col, count, weighted FROM read_parquet('{glob}') "
+                             "ORDER BY row, col").fetchnumpy(),
+        "polars": {k: v.to_numpy() for k, v in
+                   pl.read_parquet(glob, use_pyarrow=False).sort(["row", "col"]).to_dict().items()},
+    }
+    for name, t in frames.items():
+        counts = np.zeros_like(ref_c)
+        weighted = np.zeros_like(ref_w)
+        counts[t["row"], t["col"]] = t["count"]
+        weighted[t["row"], t["col"]] = t["weighted"]
+        assert len(t["row"]) == np.count_nonzero(ref_c), name
+        np.testing.assert_array_equal(counts, ref_c, err_msg=name)
+        np.testing.assert_allclose(weighted, ref_w, rtol=1e-6, err_msg=name)
+    vocab = duckdb.sql(f"SELECT word, count FROM read_parquet('{run / 'vocab.parquet'}') "
+                       "ORDER BY id").fetchall()
+    assert vocab == [(w, counter[w]) for w in words]
+
+
 def _reference_tokens(line):
     """Tokens by the specification, written independently of tasks.tokenize:
     maximal runs of letters/digits, joined across one inner apostrophe or hyphen."""
