@@ -143,17 +143,16 @@ HEAVY = ("sklearn", "matplotlib", "scipy.stats", "dask.array", "gensim")
 
 
 def test_counting_run_loads_no_library_it_does_not_use(tmp_path):
-    import json
     import subprocess
     import sys
+
+    from conftest import base_args
     corpus = tmp_path / "c.txt"
     corpus.write_text("the bank of the river\nthe bank lends money\n" * 50, encoding="utf-8")
-    script = (
-        "import sys\nfrom pipeline.cli import main\n"
-        f"code = main(['run', '--out', {str(tmp_path)!r}, '--name', 'r', '--stages', 'cooc',"
-        " '--scheduler', 'sync', '--quiet', '--set', 'run.report=false', '--set',"
-        f" 'corpus.paths=' + {json.dumps(json.dumps([str(corpus)]))}])\n"
-        f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n")
+    args = [str(a) for a in base_args(tmp_path, [corpus], "--set", "run.report=false",
+                                      name="r", scheduler="sync")]
+    script = (f"import sys\nfrom pipeline.cli import main\ncode = main({args!r})\n"
+              f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.stdout.strip() == "0 []", out.stdout + out.stderr[-2000:]
