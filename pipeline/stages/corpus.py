@@ -40,6 +40,7 @@ from ..stage import Stage, source_key
 from ..storage import join, resolve_pkg, to_url
 
 _HEAD = 8192
+_READ_BLOCK = 1 << 20  # bytes an uncompressed line file is read and decoded in
 
 
 def list_inputs(cfg):
@@ -138,11 +139,14 @@ def plan_reads(files, blocksize):
 class _ShardWriter:
     """Writes documents to ``<prefix>-NNN.txt``, rolling over past ``shard_bytes``."""
 
+    _FLUSH = 1 << 20  # lines are written in batches of about this many bytes
+
     def __init__(self, prefix, shard_bytes):
         self.prefix, self.shard_bytes = prefix, shard_bytes
         self.shards = []
         self._f = None
         self._bytes = self._tokens = 0
+        self._batch, self._batch_bytes = [], 0
 
     def write(self, line, n_tokens):
         if self._f is None:
@@ -150,14 +154,22 @@ class _ShardWriter:
             self._f = fsspec.open(name, "wb").open()
             self.shards.append([name.rsplit("/", 1)[-1], 0, 0])
         data = line.encode("utf-8")
-        self._f.write(data)
+        self._batch.append(data)
+        self._batch_bytes += len(data)
         self._bytes += len(data)
         self._tokens += n_tokens
         if self._bytes >= self.shard_bytes:
             self.close()
+        elif self._batch_bytes >= self._FLUSH:
+            self._flush()
+
+    def _flush(self):
+        self._f.write(b"".join(self._batch))
+        self._batch, self._batch_bytes = [], 0
 
     def close(self):
         if self._f is not None:
+            self._flush()
             self._f.close()
             self.shards[-1][1:] = [self._tokens, self._bytes]
             self._f = None
@@ -176,9 +188,10 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
             if start:
                 f.seek(start - 1)
                 f.readline()  # the line holding byte start-1 belongs to the previous range
-            if fmt == "lines":
+            if fmt == "lines":  # an uncompressed file seeks cheaply: read it in blocks
+                block = _READ_BLOCK if file["compression"] is None and f.seekable() else None
                 docs = iter_line_docs(f, decode=decode, max_chars=max_chars, end=end,
-                                      stats=stats)
+                                      stats=stats, block=block)
             elif fmt == "paragraphs":
                 docs = iter_paragraph_docs(f, decode=decode, max_chars=max_chars, stats=stats)
             elif fmt == "senseval":

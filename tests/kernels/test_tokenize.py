@@ -124,14 +124,19 @@ def ref_line_texts(data: bytes):
     return [line.decode("utf-8") for line in lines]
 
 
-def read_whole(data, max_chars, encoding="utf-8"):
+def read_whole(data, max_chars, encoding="utf-8", block=None):
     stats = DocStats()
     docs = list(iter_line_docs(io.BytesIO(data), decode=decoder(encoding, stats),
-                               max_chars=max_chars, stats=stats))
+                               max_chars=max_chars, stats=stats, block=block))
     return docs, stats
 
 
-def read_blocks(path, block_size, max_chars):
+# Read a line at a time, and in blocks of bytes: tiny ones (lines straddle every
+# block end, long lines fall back to a line at a time) and the corpus stage's.
+BLOCKS = [None, 1, 3, 64, 1 << 20]
+
+
+def read_blocks(path, block_size, max_chars, block=None):
     """Read ``path`` as the corpus stage does: one pass per byte range [start, end)."""
     size = path.stat().st_size
     docs, stats = [], DocStats()
@@ -142,7 +147,7 @@ def read_blocks(path, block_size, max_chars):
                 f.seek(start - 1)
                 f.readline()  # the line holding byte start-1 belongs to the previous block
             docs.extend(iter_line_docs(f, decode=decoder("utf-8", stats), max_chars=max_chars,
-                                       end=end, stats=stats))
+                                       end=end, stats=stats, block=block))
     return docs, stats
 
 
@@ -153,11 +158,12 @@ def body(doc):
 # --------------------------------------------------------------------------- iter_line_docs
 
 
+@pytest.mark.parametrize("block", BLOCKS)
 @pytest.mark.parametrize("seed", range(4))
-def test_line_docs_whole_file_yields_lines(seed):
+def test_line_docs_whole_file_yields_lines(seed, block):
     rng = np.random.default_rng(seed)
     data = random_line_file(rng, int(rng.integers(0, 60)))
-    docs, stats = read_whole(data, max_chars=10**6)
+    docs, stats = read_whole(data, max_chars=10**6, block=block)
     assert docs == ref_line_texts(data)
     assert stats.split_documents == 0 and stats.decode_errors == 0
 
@@ -172,13 +178,15 @@ def test_line_docs_whole_file_yields_lines(seed):
     ("caf\u00e9 \u6771\u4eac\r\n".encode(), ["caf\u00e9 \u6771\u4eac\r\n"]),
     ("a\u2028b\x0bc\n".encode(), ["a\u2028b\x0bc\n"]),   # only b"\n" ends a line
 ])
-def test_line_docs_cases(data, expected):
-    assert read_whole(data, max_chars=1000)[0] == expected
+@pytest.mark.parametrize("block", BLOCKS)
+def test_line_docs_cases(data, expected, block):
+    assert read_whole(data, max_chars=1000, block=block)[0] == expected
 
 
+@pytest.mark.parametrize("block", BLOCKS)
 @pytest.mark.parametrize("max_chars", [1, 2, 3, 5, 16, 10**6])
 @pytest.mark.parametrize("seed", range(3))
-def test_line_docs_byte_ranges_equal_whole_read(tmp_path, seed, max_chars):
+def test_line_docs_byte_ranges_equal_whole_read(tmp_path, seed, max_chars, block):
     rng = np.random.default_rng(seed)
     data = random_line_file(rng, 40, long_every=7, long_len=12)
     path = tmp_path / "corpus.txt"
@@ -195,12 +203,13 @@ def test_line_docs_byte_ranges_equal_whole_read(tmp_path, seed, max_chars):
     size = len(data)
     block_sizes = {1, 2, 3, 7, size, size + 5} | set(rng.integers(1, size + 1, size=10).tolist())
     for block_size in sorted(block_sizes):
-        docs, stats = read_blocks(path, block_size, max_chars)
+        docs, stats = read_blocks(path, block_size, max_chars, block)
         assert docs == whole, f"block_size={block_size}"
         assert stats.split_documents == whole_stats.split_documents
 
 
-def test_line_docs_blocks_at_line_starts_and_ends(tmp_path):
+@pytest.mark.parametrize("block", BLOCKS)
+def test_line_docs_blocks_at_line_starts_and_ends(tmp_path, block):
     data = b"ab\ncd\n\nef\n"
     path = tmp_path / "f.txt"
     path.write_bytes(data)
@@ -215,18 +224,19 @@ def test_line_docs_blocks_at_line_starts_and_ends(tmp_path):
                     f.seek(start - 1)
                     f.readline()
                 docs += list(iter_line_docs(f, decode=decoder("utf-8", stats), max_chars=100,
-                                            end=end, stats=stats))
+                                            end=end, stats=stats, block=block))
         assert docs == expected, bounds
 
 
+@pytest.mark.parametrize("block", [None, 4096, 1 << 20])
 @pytest.mark.parametrize("newline", [False, True])
-def test_line_docs_long_line_is_cut_at_whitespace(newline):
+def test_line_docs_long_line_is_cut_at_whitespace(newline, block):
     rng = np.random.default_rng(5)
     max_chars = 10_000
     line = random_words(rng, 360_000)                     # > 2 MB, no newline inside
     assert len(line.encode()) > 2_000_000
     text = line + ("\nshort tail line\n" if newline else "")
-    docs, stats = read_whole(text.encode(), max_chars)
+    docs, stats = read_whole(text.encode(), max_chars, block=block)
     n_lines = 2 if newline else 1
     assert "".join(docs) == text
     assert all(len(body(d)) <= max_chars for d in docs)
@@ -241,7 +251,8 @@ def test_line_docs_long_line_is_cut_at_whitespace(newline):
         assert docs[-1] == "short tail line\n"
 
 
-def test_line_docs_memory_stays_bounded(tmp_path):
+@pytest.mark.parametrize("block", [None, 1 << 20])
+def test_line_docs_memory_stays_bounded(tmp_path, block):
     max_chars = 1 << 16
     path = tmp_path / "long.txt"
     rng = np.random.default_rng(9)
@@ -258,7 +269,7 @@ def test_line_docs_memory_stays_bounded(tmp_path):
     try:
         with open(path, "rb") as f:
             for doc in iter_line_docs(f, decode=decoder("utf-8", stats), max_chars=max_chars,
-                                      stats=stats):
+                                      stats=stats, block=block):
                 n_docs += 1
                 n_chars += len(doc)
         _, peak = tracemalloc.get_traced_memory()
@@ -322,23 +333,25 @@ INVALID_LINES = [
 ]
 
 
+@pytest.mark.parametrize("block", BLOCKS)
 @pytest.mark.parametrize("max_chars", [4, 8, 1000])
-def test_line_docs_replace_and_count_invalid_bytes(max_chars):
+def test_line_docs_replace_and_count_invalid_bytes(max_chars, block):
     data = b"".join(b for b, _, _ in INVALID_LINES)
     expected = "".join(t for _, t, _ in INVALID_LINES)
-    docs, stats = read_whole(data, max_chars)
+    docs, stats = read_whole(data, max_chars, block=block)
     assert "".join(docs) == expected
     assert stats.decode_errors == sum(n for _, _, n in INVALID_LINES)
     if max_chars == 1000:
         assert docs == [t for _, t, _ in INVALID_LINES]
 
 
-def test_line_docs_invalid_sequence_split_across_reads():
+@pytest.mark.parametrize("block", BLOCKS)
+def test_line_docs_invalid_sequence_split_across_reads(block):
     # max_chars=8 reads at most 8 bytes per readline call: the first read ends
     # inside a truncated sequence, the second inside a valid 3-byte character.
     data = b"abcdef\xe6\x9dx yz\n" + b"abcdefg" + "\u6771".encode() + b" z\n"
     assert data[:8] == b"abcdef\xe6\x9d" and data[13:21] == b"abcdefg\xe6"
-    docs, stats = read_whole(data, max_chars=8)
+    docs, stats = read_whole(data, max_chars=8, block=block)
     assert "".join(docs) == "abcdef\ufffdx yz\nabcdefg\u6771 z\n"
     assert stats.decode_errors == 1
 
@@ -348,8 +361,9 @@ def test_line_docs_invalid_sequence_split_across_reads():
     (b"abc\n\xff", ["abc\n", "\ufffd"]),
     (b"\xf0\x9f\x98", ["\ufffd"]),
 ])
-def test_line_docs_flush_incomplete_sequence_at_eof(data, expected):
-    docs, stats = read_whole(data, max_chars=100)
+@pytest.mark.parametrize("block", BLOCKS)
+def test_line_docs_flush_incomplete_sequence_at_eof(data, expected, block):
+    docs, stats = read_whole(data, max_chars=100, block=block)
     assert docs == expected
     assert stats.decode_errors == 1
 
