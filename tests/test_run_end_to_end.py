@@ -136,6 +136,13 @@ def test_other_readers_see_the_counts(tmp_path, wsi):
     vocab = duckdb.sql(f"SELECT word, count FROM read_parquet('{run / 'vocab.parquet'}') "
                        "ORDER BY id").fetchall()
     assert vocab == [(w, counter[w]) for w in words]
+    # Readers skip row groups by their row ranges: each part's statistics hold them.
+    for part in sorted((run / "cooc").glob("part-*.parquet")):
+        f = pq.ParquetFile(part)
+        for g in range(f.metadata.num_row_groups):
+            rows = f.read_row_group(g, columns=["row"])["row"].to_numpy()
+            stats = f.metadata.row_group(g).column(0).statistics
+            assert (stats.min, stats.max) == (rows.min(), rows.max()), part.name
 
 
 def _reference_tokens(line):
