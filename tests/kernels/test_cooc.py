@@ -253,7 +253,7 @@ def stack(mats):
 @pytest.mark.parametrize("n_parts", [1, 2, 5])
 @pytest.mark.parametrize("n_words", [3, 40, 400])
 def test_merge_stacked_equals_dense_sum(n_parts, n_words):
-    # n_words 3 makes rows dense (the gather path), 400 sparse (the sort path).
+    # n_words 3 makes rows dense, 400 sparse.
     rng = np.random.default_rng(n_parts * 1000 + n_words)
     parts, ref_c, ref_w = [], 0, 0
     for _ in range(n_parts):
@@ -265,6 +265,30 @@ def test_merge_stacked_equals_dense_sum(n_parts, n_words):
     assert_pair_ok(counts, weighted, n_words)
     np.testing.assert_array_equal(counts.toarray(), ref_c)
     np.testing.assert_allclose(weighted.toarray(), ref_w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_cols", [1, 64, 65, 4096, 4097, 9000])
+def test_merge_stacked_wide_rows_in_column_order(n_cols):
+    """Columns at every bitset boundary (63/64, 4095/4096) and rows of every density come
+    back summed and in column order, as scipy's canonical sum has them."""
+    rng = np.random.default_rng(n_cols)
+    edges = np.array([c for c in (0, 62, 63, 64, 127, 4095, 4096, 4097, n_cols - 1)
+                      if c < n_cols])
+    mats = []
+    for _ in range(4):
+        dense = np.zeros((6, n_cols), np.int64)
+        for r, density in enumerate((0.0, 0.001, 0.01, 0.3, 1.0, 0.05)):
+            cols = np.flatnonzero(rng.random(n_cols) < density)
+            dense[r, cols] = rng.integers(1, 5, cols.size)
+        dense[5, rng.choice(edges, size=min(3, edges.size), replace=False)] += 1
+        mats.append((sp.csr_array(dense), sp.csr_array(dense * 0.25)))
+    counts, weighted = merge_stacked(*stack(mats), n_cols)
+    ref = sum(c for c, _ in mats)
+    ref.sort_indices()
+    np.testing.assert_array_equal(counts.indptr, ref.indptr)
+    np.testing.assert_array_equal(counts.indices, ref.indices)
+    np.testing.assert_array_equal(counts.data, ref.data)
+    np.testing.assert_allclose(weighted.toarray(), ref.toarray() * 0.25, rtol=1e-12)
 
 
 def test_merge_stacked_row_slices():
