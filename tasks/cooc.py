@@ -281,6 +281,12 @@ _LOWEST_BIT = np.array([0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 
                         25, 14, 19, 9, 13, 8, 7, 6], np.int64)
 
 
+@numba.njit(cache=True, inline="always")
+def _bit_index(bit):
+    """Index of the one set bit of a uint64."""
+    return _LOWEST_BIT[(bit * _DEBRUIJN) >> np.uint64(58)]
+
+
 @numba.njit(cache=True, nogil=True)
 def _merge(indptrs, indices, counts, weighted, data_offsets, n_cols):
     # A row's columns are marked in a bitset with a summary level (a bit per non-zero
@@ -318,13 +324,13 @@ def _merge(indptrs, indices, counts, weighted, data_offsets, n_cols):
             while words:
                 low = words & (~words + one)
                 words ^= low
-                w = s * 64 + _LOWEST_BIT[(low * _DEBRUIJN) >> np.uint64(58)]
+                w = s * 64 + _bit_index(low)
                 x = bits[w]
                 bits[w] = 0
                 while x:
-                    lowx = x & (~x + one)
-                    x ^= lowx
-                    b = w * 64 + _LOWEST_BIT[(lowx * _DEBRUIJN) >> np.uint64(58)]
+                    low = x & (~x + one)
+                    x ^= low
+                    b = w * 64 + _bit_index(low)
                     out_idx[nnz] = b
                     out_c[nnz] = acc_c[b]
                     out_w[nnz] = acc_w[b]
