@@ -732,13 +732,14 @@ def main(argv=None):
     out.append("")
     out.append("all runs (corpus/vocab/cooc seconds, peak MB, CPU cores used by other "
                "processes meanwhile):")
-    every = [*runs[1], *runs[2], *runs4, r4n]
-    for label, rs in (("1 worker", runs[1]), ("2 workers", runs[2]), ("4x, 2 workers", runs4),
+    every = [*runs[1], *runs[2], *runs_report, *runs4, r4n]
+    for label, rs in (("1 worker", runs[1]), ("2 workers", runs[2]),
+                      ("2w, report.html", runs_report), ("4x, 2 workers", runs4),
                       ("4x, min_count " + str(base_min), [r4n])):
         out.append(f"  {label:<16} " + "; ".join(
             f"{r['seconds']['corpus']:.2f}/{r['seconds']['vocab']:.2f}/"
-            f"{r['seconds']['cooc']:.2f} {r['peak_mb']:.0f} MB ({r['other_load']:.2f})"
-            for r in rs))
+            f"{r['seconds']['cooc']:.2f} wall {r['wall']:.2f} {r['peak_mb']:.0f} MB "
+            f"({r['other_load']:.2f})" for r in rs))
     out.append(f"  numpy reference  other load {ref['other_load']:.2f}")
     if glove_runs:
         out.append("  GloVe            " + "; ".join(
@@ -755,7 +756,8 @@ def main(argv=None):
     slim = lambda r: {k: v for k, v in r.items() if k not in ("run_dir", "tmp")}
     raw = {"window": WINDOW, "files": list(files), "code": [code_start, code_end],
            "runs_1": [slim(r) for r in runs[1]], "runs_2": [slim(r) for r in runs[2]],
-           "runs_4x": [slim(r) for r in runs4], "run_4x_default_min_count": slim(r4n),
+           "runs_4x": [slim(r) for r in runs4], "runs_report": [slim(r) for r in runs_report],
+           "run_4x_default_min_count": slim(r4n),
            "reference": ref, "glove_runs": glove_runs, "glove_tools": tools,
            "glove_skipped": glove_skip, "wall_median": {str(k): v for k, v in wall.items()},
            "speedup_cooc": speed_cooc, "speedup_total": speed_total, "mem_ratio_4x": mem_ratio}
