@@ -1,6 +1,7 @@
 """`wsi run` end to end: vocabulary and co-occurrences against brute-force counts."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import numpy as np
@@ -102,6 +103,36 @@ def test_vocab_and_cooc_equal_brute_force(tmp_path, wsi, scheduler):
 
     # The shards are gensim's corpus_file input: one document per line, single spaces.
     lines = [ln for f in corpus_shards(run)
+             for ln in f.read_text(encoding="utf-8").splitlines()]
+    assert lines == [" ".join(d) for d in docs]
+
+
+def test_shards_roll_over_and_the_index_records_them(tmp_path, wsi):
+    """A shard rolls over at the first document that takes it to corpus.shard_bytes (so
+    only a byte range's last shard is smaller), and the index records each shard's tokens
+    and bytes as they are on disk."""
+    paths, docs = make_corpus(tmp_path, np.random.default_rng(3), n_files=2, n_docs=800)
+    shard_bytes = 4096
+    code, _, err = wsi(*base_args(tmp_path / "out", paths, "--set", "corpus.blocksize=16384",
+                                  "--set", f"corpus.shard_bytes={shard_bytes}",
+                                  stages="corpus"))
+    assert code == 0, err
+    corpus = tmp_path / "out" / "t" / "corpus"
+    index = json.loads((corpus / "_index.json").read_text())
+    rolled = 0
+    for f in index["files"]:
+        for k, (name, tokens, size) in enumerate(f["shards"]):
+            data = (corpus / name).read_bytes()
+            assert (tokens, size) == (len(data.split()), len(data)), name
+            last_doc = data[:-1].rsplit(b"\n", 1)[-1] + b"\n"
+            assert size - len(last_doc) < shard_bytes, name  # no roll-over was missed
+            same_range = k + 1 < len(f["shards"]) and \
+                f["shards"][k + 1][0].rsplit("-", 1)[0] == name.rsplit("-", 1)[0]
+            if same_range:
+                assert size >= shard_bytes, name  # none was early
+                rolled += 1
+    assert rolled > 3  # the settings do make shards roll over
+    lines = [ln for f in corpus_shards(tmp_path / "out" / "t")
              for ln in f.read_text(encoding="utf-8").splitlines()]
     assert lines == [" ".join(d) for d in docs]
 
