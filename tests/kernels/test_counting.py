@@ -74,11 +74,29 @@ def test_split_tokens_matches_str_split(seed, as_arrow):
     (["", "\n", ""], [[], [], []]),
     (["a\n", "", "b c"], [["a"], [], ["b", "c"]]),
     (["東京 café\n", "naïve"], [["東京", "café"], ["naïve"]]),
+    (["a  b ", " c\n\n", "   "], [["a", "b"], ["c"], []]),
+    (["x\ny z\n"], [["x\ny", "z"]]),
+    (["a", "b", "c", "d", "e"], [["a"], ["b"], ["c"], ["d"], ["e"]]),
 ])
 def test_split_tokens_edge_cases(lines, expected):
     tokens, offsets = split_tokens(lines)
     assert offsets.tolist() == [0, *np.cumsum([len(e) for e in expected]).tolist()]
     assert tokens.to_pylist() == [t for e in expected for t in e]
+
+
+@pytest.mark.parametrize("type_", [pa.string(), pa.large_string()])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_split_tokens_of_a_sliced_array(seed, type_):
+    """A slice of a larger array (as Arrow's split results are) splits like its lines."""
+    rng = np.random.default_rng(seed)
+    lines = random_lines(rng, 30)
+    arr = pa.array(lines, type=type_)
+    for lo, hi in [(0, 30), (1, 30), (7, 19), (12, 12), (29, 30)]:
+        tokens, offsets = split_tokens(arr.slice(lo, hi - lo))
+        ref = ref_tokens(lines[lo:hi])
+        assert tokens.type == type_
+        assert tokens.to_pylist() == [t for toks in ref for t in toks]
+        assert offsets.tolist() == [0, *np.cumsum([len(t) for t in ref]).tolist()]
 
 
 # --------------------------------------------------------------------------- count_words
