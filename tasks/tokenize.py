@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "TOKEN_RE", "tokenize", "DocStats", "decoder", "iter_line_docs",
     "iter_paragraph_docs", "iter_wikidump_docs", "iter_senseval_docs", "looks_binary",
+    "line_blocks", "split_long",
 ]
 
 TOKEN_RE = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
@@ -93,7 +94,7 @@ class decoder:
         return text
 
 
-def _split_long(text, max_chars):
+def split_long(text, max_chars):
     """Cut ``text`` at whitespace into pieces of at most ``max_chars``.
 
     Returns the complete pieces and the unfinished remainder.
@@ -135,27 +136,44 @@ def iter_line_docs(f, *, decode, max_chars, end=None, stats, block=None):
     """
     limit = max(1, max_chars)
     if block is not None:
-        pos = f.tell()
-        while end is None or pos < end:
-            want = block if end is None else min(block, end - pos)
-            raw = f.read(want)
-            at_eof = len(raw) < want
-            if raw and not at_eof and not raw.endswith(b"\n"):
-                tail = f.readline(limit)  # the rest of a line that starts in this block
-                if len(tail) == limit and not tail.endswith(b"\n"):
-                    cut = raw.rfind(b"\n") + 1  # a long line: from its start, a line at a time
-                    f.seek(pos + cut)
-                    yield from _line_docs(raw[:cut], decode, max_chars, stats, final=False)
-                    yield from _iter_lines(f, decode, limit, max_chars, end, stats)
-                    return
-                raw += tail
-                at_eof = not tail.endswith(b"\n")
-            pos += len(raw)
-            yield from _line_docs(raw, decode, max_chars, stats, final=at_eof)
-            if at_eof:
-                return
-        return
+        for raw, final in line_blocks(f, block=block, limit=limit, end=end):
+            if raw is None:
+                break
+            yield from _line_docs(raw, decode, max_chars, stats, final=final)
+        else:
+            return
     yield from _iter_lines(f, decode, limit, max_chars, end, stats)
+
+
+def line_blocks(f, *, block, limit, end=None):
+    """Whole lines of a seekable binary stream, about ``block`` bytes at a time.
+
+    Yields ``(raw, final)``: ``raw`` ends with a newline unless ``final`` (the
+    stream's end). A line that would not end within ``limit`` bytes of a
+    block's end is not read: the lines before it are yielded, the stream is
+    left at its start and ``(None, False)`` follows, after which the caller
+    reads the rest a line at a time (memory stays bounded). Stops before a
+    line that starts at or after byte ``end``.
+    """
+    pos = f.tell()
+    while end is None or pos < end:
+        want = block if end is None else min(block, end - pos)
+        raw = f.read(want)
+        at_eof = len(raw) < want
+        if raw and not at_eof and not raw.endswith(b"\n"):
+            tail = f.readline(limit)  # the rest of a line that starts in this block
+            if len(tail) == limit and not tail.endswith(b"\n"):
+                cut = raw.rfind(b"\n") + 1  # a long line: from its start, a line at a time
+                f.seek(pos + cut)
+                yield raw[:cut], False
+                yield None, False
+                return
+            raw += tail
+            at_eof = not tail.endswith(b"\n")
+        pos += len(raw)
+        yield raw, at_eof
+        if at_eof:
+            return
 
 
 def _line_docs(raw, decode, max_chars, stats, *, final):
@@ -165,12 +183,12 @@ def _line_docs(raw, decode, max_chars, stats, *, final):
     last = lines.pop()  # "" after a final newline, else a last line without one
     for line in lines:
         if len(line) > max_chars:
-            pieces, line = _split_long(line, max_chars)
+            pieces, line = split_long(line, max_chars)
             stats.split_documents += len(pieces)
             yield from pieces
         yield line + "\n"
     if last:
-        pieces, last = _split_long(last, max_chars)
+        pieces, last = split_long(last, max_chars)
         stats.split_documents += len(pieces)
         yield from pieces
         yield last
@@ -191,14 +209,14 @@ def _iter_lines(f, decode, limit, max_chars, end, stats):
         text = pending + decode(chunk)
         if not chunk.endswith(b"\n"):
             in_line = True
-            pieces, pending = _split_long(text, max_chars)
+            pieces, pending = split_long(text, max_chars)
             for piece in pieces:
                 stats.split_documents += 1
                 yield piece
             continue
         in_line, pending = False, ""
         if len(text) > max_chars + 1:
-            pieces, text = _split_long(text[:-1], max_chars)
+            pieces, text = split_long(text[:-1], max_chars)
             for piece in pieces:
                 stats.split_documents += 1
                 yield piece
@@ -208,7 +226,7 @@ def _iter_lines(f, decode, limit, max_chars, end, stats):
     # lone incomplete byte sequence.
     text = pending + decode(b"", final=True)
     if text:
-        pieces, text = _split_long(text, max_chars)
+        pieces, text = split_long(text, max_chars)
         for piece in pieces:
             stats.split_documents += 1
             yield piece
@@ -235,7 +253,7 @@ def iter_paragraph_docs(f, *, decode, max_chars, stats):
         buf.append(line.rstrip("\n"))
         size += len(line)
         if size > max_chars:
-            pieces, rest = _split_long(" ".join(buf), max_chars)
+            pieces, rest = split_long(" ".join(buf), max_chars)
             for piece in pieces:
                 stats.split_documents += 1
                 yield piece
@@ -265,7 +283,7 @@ def iter_wikidump_docs(f, *, decode, max_chars, stats):
             redirects += 1
             continue
         text = filter_wiki(text).replace("\n", " ")
-        pieces, rest = _split_long(text, max_chars)
+        pieces, rest = split_long(text, max_chars)
         for piece in pieces:
             stats.split_documents += 1
             yield piece

@@ -1,4 +1,4 @@
-"""The tokenised corpus artifact: shard listing (document order) and reading."""
+"""The tokenised corpus artifact: shard writing, listing (document order) and reading."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..storage import to_url
 
 __all__ = ["INDEX", "shard_names", "shard_paths", "list_shards", "read_lines", "only_added",
-           "random_windows"]
+           "random_windows", "ShardWriter"]
 
 INDEX = "_index.json"  # in corpus/: each input file's shards, in document order
 
@@ -98,3 +98,72 @@ def random_windows(fs, root, n, seed, width):
         tokens = docs[d].split(" ")
         out.append((tokens[max(0, p - width):p], tokens[p + 1:p + 1 + width]))
     return out
+
+
+class ShardWriter:
+    """Writes documents to shards ``<prefix>-NNN.txt``, rolling over past ``shard_bytes``.
+
+    A shard ends with the first document that brings it to ``shard_bytes``;
+    ``shards`` lists each one's name, tokens and bytes (for the corpus index).
+    """
+
+    _FLUSH = 1 << 20  # lines are written in batches of about this many bytes
+
+    def __init__(self, prefix, shard_bytes):
+        self.prefix, self.shard_bytes = prefix, shard_bytes
+        self.shards = []
+        self._f = None
+        self._bytes = self._tokens = 0
+        self._batch, self._batch_bytes = [], 0
+
+    def _open(self):
+        name = f"{self.prefix}-{len(self.shards):03d}.txt"
+        self._f = fsspec.open(name, "wb").open()
+        self.shards.append([name.rsplit("/", 1)[-1], 0, 0])
+
+    def write(self, line, n_tokens):
+        if self._f is None:
+            self._open()
+        data = line.encode("utf-8")
+        self._batch.append(data)
+        self._batch_bytes += len(data)
+        self._bytes += len(data)
+        self._tokens += n_tokens
+        if self._bytes >= self.shard_bytes:
+            self.close()
+        elif self._batch_bytes >= self._FLUSH:
+            self._flush()
+
+    def write_chunk(self, chunk):
+        """Write the documents of a :class:`tasks.line_tokens.TokenChunk`, rolling over
+        after the same document :meth:`write` would."""
+        data, ends, tokens = memoryview(chunk.data), chunk.ends, chunk.tokens
+        i, lo = 0, 0
+        while i < len(ends):
+            if self._f is None:
+                self._open()
+            # the first document that brings the shard to shard_bytes, else the last
+            last = min(int(np.searchsorted(ends, lo + self.shard_bytes - self._bytes)),
+                       len(ends) - 1)
+            hi = int(ends[last])
+            self._batch.append(data[lo:hi])
+            self._batch_bytes += hi - lo
+            self._bytes += hi - lo
+            self._tokens += int(tokens[i:last + 1].sum())
+            i, lo = last + 1, hi
+            if self._bytes >= self.shard_bytes:
+                self.close()
+            elif self._batch_bytes >= self._FLUSH:
+                self._flush()
+
+    def _flush(self):
+        self._f.write(b"".join(self._batch))
+        self._batch, self._batch_bytes = [], 0
+
+    def close(self):
+        if self._f is not None:
+            self._flush()
+            self._f.close()
+            self.shards[-1][1:] = [self._tokens, self._bytes]
+            self._f = None
+            self._bytes = self._tokens = 0

@@ -16,6 +16,7 @@ those and links the unchanged files' shards from the previous output.
 """
 from __future__ import annotations
 
+import codecs
 import glob as _glob
 import hashlib
 import io
@@ -30,11 +31,12 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractBufferedFile
 from fsspec.utils import infer_compression
 
+from tasks.line_tokens import iter_line_tokens
 from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_docs,
                             iter_senseval_docs, iter_wikidump_docs, looks_binary,
                             tokenize)
 
-from ..artifacts.corpus import INDEX
+from ..artifacts.corpus import INDEX, ShardWriter
 from ..errors import ConfigError, InputError
 from ..stage import Stage, source_key
 from ..storage import join, resolve_pkg, to_url
@@ -136,51 +138,11 @@ def plan_reads(files, blocksize):
     return reads, binary, empty
 
 
-class _ShardWriter:
-    """Writes documents to ``<prefix>-NNN.txt``, rolling over past ``shard_bytes``."""
-
-    _FLUSH = 1 << 20  # lines are written in batches of about this many bytes
-
-    def __init__(self, prefix, shard_bytes):
-        self.prefix, self.shard_bytes = prefix, shard_bytes
-        self.shards = []
-        self._f = None
-        self._bytes = self._tokens = 0
-        self._batch, self._batch_bytes = [], 0
-
-    def write(self, line, n_tokens):
-        if self._f is None:
-            name = f"{self.prefix}-{len(self.shards):03d}.txt"
-            self._f = fsspec.open(name, "wb").open()
-            self.shards.append([name.rsplit("/", 1)[-1], 0, 0])
-        data = line.encode("utf-8")
-        self._batch.append(data)
-        self._batch_bytes += len(data)
-        self._bytes += len(data)
-        self._tokens += n_tokens
-        if self._bytes >= self.shard_bytes:
-            self.close()
-        elif self._batch_bytes >= self._FLUSH:
-            self._flush()
-
-    def _flush(self):
-        self._f.write(b"".join(self._batch))
-        self._batch, self._batch_bytes = [], 0
-
-    def close(self):
-        if self._f is not None:
-            self._flush()
-            self._f.close()
-            self.shards[-1][1:] = [self._tokens, self._bytes]
-            self._f = None
-            self._bytes = self._tokens = 0
-
-
 def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard_bytes):
     """Tokenise one file or byte range into shards; returns counters (dict)."""
     stats = DocStats()
     decode = decoder(encoding, stats)
-    writer = _ShardWriter(prefix, shard_bytes)
+    writer = ShardWriter(prefix, shard_bytes)
     fmt = file["format"]
     try:
         with fsspec.open(file["url"], "rb", compression=file["compression"]) as raw:
@@ -188,8 +150,19 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
             if start:
                 f.seek(start - 1)
                 f.readline()  # the line holding byte start-1 belongs to the previous range
-            if fmt == "lines":  # an uncompressed file seeks cheaply: read it in blocks
-                block = _READ_BLOCK if file["compression"] is None and f.seekable() else None
+            # an uncompressed line file seeks cheaply: it is read in blocks
+            block = (_READ_BLOCK if fmt == "lines" and file["compression"] is None
+                     and f.seekable() else None)
+            if block and codecs.lookup(encoding).name in ("utf-8", "ascii"):
+                # tokenised from the bytes, many documents at a time (tasks.line_tokens)
+                for chunk in iter_line_tokens(f, decode=decode, max_chars=max_chars, end=end,
+                                              stats=stats, block=block, lowercase=lowercase):
+                    stats.documents += len(chunk.ends)
+                    stats.tokens += int(chunk.tokens.sum())
+                    stats.empty_documents += chunk.empty
+                    writer.write_chunk(chunk)
+                docs = ()
+            elif fmt == "lines":
                 docs = iter_line_docs(f, decode=decode, max_chars=max_chars, end=end,
                                       stats=stats, block=block)
             elif fmt == "paragraphs":
@@ -246,7 +219,8 @@ def file_key(file, settings):
 
 def _settings_key(cfg):
     """The code and settings that shape every shard (all but the list of files)."""
-    h = hashlib.sha256(source_key(__name__, "tasks.tokenize").encode())
+    h = hashlib.sha256(source_key(__name__, "tasks.tokenize", "tasks.line_tokens",
+                               "pipeline.artifacts.corpus").encode())
     c = cfg.corpus
     h.update(json.dumps([c.lowercase, c.encoding, c.blocksize, c.shard_bytes,
                          c.max_document_chars]).encode())
@@ -377,6 +351,6 @@ STAGE = Stage(
     writes=("corpus",),
     params=("corpus",),
     build=build,
-    code=("tasks.tokenize",),
+    code=("tasks.tokenize", "tasks.line_tokens", "pipeline.artifacts.corpus"),
     inputs=inputs,
 )
