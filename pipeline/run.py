@@ -96,7 +96,8 @@ def _run_pipeline(cfg, selected, order, force, quiet, argv, log):
         fingerprints = {}
         with Runner(cfg.run.scheduler, workers=cfg.run.workers, quiet=quiet, log=log,
                     process_min_bytes=cfg.run.process_min_bytes,
-                    split_every=cfg.run.split_every) as runner:
+                    split_every=cfg.run.split_every,
+                    preload={registry.get(n).preload for n in order} - {None}) as runner:
             run.start_heartbeat()
             if runner.client is not None:
                 # The workers open the same URLs: give them this process's fsspec

@@ -98,6 +98,9 @@ class Stage:
     reads_if : dict of str -> callable(ScopedConfig) -> bool
         Artifacts read only under some settings (``embed`` reads ``cooc`` only
         for the methods that train on counts).
+    preload : callable or None
+        Loads the numba kernels its tasks run in worker processes; the run calls
+        it before forking them (:class:`pipeline.runner.Runner`), so they inherit it.
     """
 
     name: str
@@ -109,6 +112,7 @@ class Stage:
     code: tuple = ()
     inputs: Callable | None = None
     reads_if: dict = field(default_factory=dict)
+    preload: Callable | None = None
 
     @property
     def output(self):

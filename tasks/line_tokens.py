@@ -23,7 +23,7 @@ import numpy as np
 
 from .tokenize import iter_line_docs, line_blocks, split_long, tokenize
 
-__all__ = ["TokenChunk", "iter_line_tokens", "tokenize_lines"]
+__all__ = ["TokenChunk", "iter_line_tokens", "tokenize_lines", "load_kernel"]
 
 
 @dataclass
@@ -103,6 +103,13 @@ def tokenize_lines(raw, *, final, lowercase, max_chars, decode, stats):
         all_tokens += tokens[done:n_docs].tolist()
     return TokenChunk(b"".join(parts), np.array(all_ends, np.int64),
                       np.array(all_tokens, np.int64), empty)
+
+
+def load_kernel():
+    """Load the kernel (from numba's cache) now, with numba's own set-up (~0.17 s
+    in a process's first numba call): a process that forks workers calls it first."""
+    _ascii_lines(np.zeros(0, np.uint8), True, 1, np.zeros(1, np.uint8), np.zeros(1, np.int64),
+                 np.zeros(1, np.int64), np.zeros((1, 3), np.int64))
 
 
 def _encode_docs(docs, lowercase):

@@ -244,3 +244,34 @@ def test_join_documents_counts_windows_across_consecutive_documents(tmp_path, ws
     counts, weighted = read_cooc(run, len(words))
     np.testing.assert_array_equal(counts, ref_c)
     np.testing.assert_allclose(weighted, ref_w, rtol=1e-6)
+
+
+PRELOAD_PROBE = """
+import json, os, sys
+import dask
+from pipeline.runner import Runner
+from tasks.line_tokens import load_kernel
+
+def probe(_):
+    from tasks.line_tokens import _ascii_lines
+    return os.getpid(), len(_ascii_lines.overloads)
+
+with Runner("processes", workers=2, quiet=True, preload=[load_kernel] * (sys.argv[1] == "1")) as r:
+    print(json.dumps([os.getpid(), r.compute([dask.delayed(probe)(i) for i in range(4)], "p",
+                                             gil_bound=True)]))
+"""
+
+
+@pytest.mark.parametrize("preload", [False, True])
+def test_forked_workers_inherit_what_the_run_preloads(preload):
+    """Worker processes forked after the preload find the tokeniser kernel loaded
+    (they do not load numba again); without it they start without."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    out = subprocess.run([sys.executable, "-c", PRELOAD_PROBE, str(int(preload))],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, check=True)
+    parent, results = json.loads(out.stdout)
+    assert {pid for pid, _ in results} - {parent}, "the tasks ran in worker processes"
+    assert all(pid != parent and n == int(preload) for pid, n in results)

@@ -31,7 +31,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractBufferedFile
 from fsspec.utils import infer_compression
 
-from tasks.line_tokens import iter_line_tokens
+from tasks.line_tokens import iter_line_tokens, load_kernel
 from tasks.tokenize import (DocStats, decoder, iter_line_docs, iter_paragraph_docs,
                             iter_senseval_docs, iter_wikidump_docs, looks_binary,
                             tokenize)
@@ -352,5 +352,6 @@ STAGE = Stage(
     params=("corpus",),
     build=build,
     code=("tasks.tokenize", "tasks.line_tokens", "pipeline.artifacts.corpus"),
+    preload=load_kernel,
     inputs=inputs,
 )
