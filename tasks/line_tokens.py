@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .tokenize import iter_line_docs, line_blocks, split_long, tokenize
+from .tokenize import continued, iter_line_docs, line_blocks, split_long, tokenize
 
 __all__ = ["TokenChunk", "iter_line_tokens", "tokenize_lines", "load_kernel"]
 
@@ -38,17 +38,22 @@ class TokenChunk:
     empty: int
 
 
-def iter_line_tokens(f, *, decode, max_chars, stats, block, lowercase=True, end=None):
-    """Tokenised documents of a seekable binary stream of lines, as :class:`TokenChunk`.
+def iter_line_tokens(f, *, decode, max_chars, stats, block, lowercase=True, end=None,
+                     seekable=True):
+    """Tokenised documents of a binary stream of lines, as :class:`TokenChunk`.
 
     Arguments as :func:`tasks.tokenize.iter_line_docs` (``block`` required);
-    ``stats.split_documents`` and ``stats.decode_errors`` are counted here,
-    documents and tokens are left to the caller (each chunk says them).
+    ``seekable`` as :func:`tasks.tokenize.line_blocks` (false for a
+    decompressing reader). ``stats.split_documents`` and
+    ``stats.decode_errors`` are counted here, documents and tokens are left to
+    the caller (each chunk says them).
     """
     limit = max(1, max_chars)
-    for raw, final in line_blocks(f, block=block, limit=limit, end=end):
-        if raw is None:
-            docs = iter_line_docs(f, decode=decode, max_chars=max_chars, end=end, stats=stats)
+    for raw, final in line_blocks(f, block=block, limit=limit, end=end, seekable=seekable):
+        if raw is None:  # a long line: the rest a line at a time
+            pending = final
+            docs = iter_line_docs(continued(f, pending), decode=decode, max_chars=max_chars,
+                                  end=end, stats=stats)
             yield from _python_chunks(docs, lowercase, 1 << 20)  # a line at a time
             return
         yield tokenize_lines(raw, final=final, lowercase=lowercase, max_chars=max_chars,

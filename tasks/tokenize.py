@@ -15,6 +15,7 @@ wikidump reader holds one article at a time.
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import threading
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "TOKEN_RE", "tokenize", "DocStats", "decoder", "iter_line_docs",
     "iter_paragraph_docs", "iter_wikidump_docs", "iter_senseval_docs", "looks_binary",
-    "line_blocks", "split_long",
+    "line_blocks", "continued", "split_long",
 ]
 
 TOKEN_RE = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
@@ -145,28 +146,36 @@ def iter_line_docs(f, *, decode, max_chars, end=None, stats, block=None):
     yield from _iter_lines(f, decode, limit, max_chars, end, stats)
 
 
-def line_blocks(f, *, block, limit, end=None):
-    """Whole lines of a seekable binary stream, about ``block`` bytes at a time.
+def line_blocks(f, *, block, limit, end=None, seekable=True):
+    """Whole lines of a binary stream, about ``block`` bytes at a time.
 
     Yields ``(raw, final)``: ``raw`` ends with a newline unless ``final`` (the
     stream's end). A line that would not end within ``limit`` bytes of a
-    block's end is not read: the lines before it are yielded, the stream is
-    left at its start and ``(None, False)`` follows, after which the caller
-    reads the rest a line at a time (memory stays bounded). Stops before a
-    line that starts at or after byte ``end``.
+    block's end is not read as a block: the lines before it are yielded, then
+    ``(None, pending)``, after which the caller reads the rest a line at a
+    time from ``continued(f, pending)`` (memory stays bounded). With
+    ``seekable`` (an uncompressed file) the stream is moved back to the long
+    line's start and ``pending`` is empty; otherwise (a decompressing reader,
+    where seeking back means decompressing again) ``pending`` holds the bytes
+    of it already read. Stops before a line that starts at or after byte
+    ``end`` (``end`` needs a stream that tells its position).
     """
-    pos = f.tell()
+    pos = f.tell() if end is not None or seekable else 0
     while end is None or pos < end:
         want = block if end is None else min(block, end - pos)
-        raw = f.read(want)
+        raw = _read_full(f, want)
         at_eof = len(raw) < want
         if raw and not at_eof and not raw.endswith(b"\n"):
             tail = f.readline(limit)  # the rest of a line that starts in this block
             if len(tail) == limit and not tail.endswith(b"\n"):
                 cut = raw.rfind(b"\n") + 1  # a long line: from its start, a line at a time
-                f.seek(pos + cut)
+                if seekable:
+                    f.seek(pos + cut)
+                    pending = b""
+                else:
+                    pending = raw[cut:] + tail
                 yield raw[:cut], False
-                yield None, False
+                yield None, pending
                 return
             raw += tail
             at_eof = not tail.endswith(b"\n")
@@ -174,6 +183,47 @@ def line_blocks(f, *, block, limit, end=None):
         yield raw, at_eof
         if at_eof:
             return
+
+
+def _read_full(f, n):
+    """``n`` bytes of ``f``, fewer only at its end (a decompressing reader may
+    return less than asked before its end)."""
+    data = f.read(n)
+    if len(data) in (0, n):
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = f.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def continued(f, pending):
+    """``f`` read on after :func:`line_blocks` stopped at a long line: a buffered
+    stream giving ``pending`` first, then the rest of ``f``."""
+    return io.BufferedReader(_Prefixed(pending, f), buffer_size=1 << 16) if pending else f
+
+
+class _Prefixed(io.RawIOBase):
+    def __init__(self, head, f):
+        self._head, self._f = memoryview(head), f
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if len(self._head):
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._f.read(len(b))
+        b[:len(data)] = data
+        return len(data)
 
 
 def _line_docs(raw, decode, max_chars, stats, *, final):

@@ -42,7 +42,7 @@ from ..stage import Stage, source_key
 from ..storage import join, resolve_pkg, to_url
 
 _HEAD = 8192
-_READ_BLOCK = 1 << 20  # bytes an uncompressed line file is read and decoded in
+_READ_BLOCK = 1 << 20  # bytes a line file is read and tokenised (or decoded) in at a time
 
 
 def list_inputs(cfg):
@@ -150,13 +150,13 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
             if start:
                 f.seek(start - 1)
                 f.readline()  # the line holding byte start-1 belongs to the previous range
-            # an uncompressed line file seeks cheaply: it is read in blocks
-            block = (_READ_BLOCK if fmt == "lines" and file["compression"] is None
-                     and f.seekable() else None)
-            if block and codecs.lookup(encoding).name in ("utf-8", "ascii"):
+            # an uncompressed file seeks cheaply (back to a long line's start)
+            seekable = file["compression"] is None and f.seekable()
+            if fmt == "lines" and codecs.lookup(encoding).name in ("utf-8", "ascii"):
                 # tokenised from the bytes, many documents at a time (tasks.line_tokens)
                 for chunk in iter_line_tokens(f, decode=decode, max_chars=max_chars, end=end,
-                                              stats=stats, block=block, lowercase=lowercase):
+                                              stats=stats, block=_READ_BLOCK,
+                                              lowercase=lowercase, seekable=seekable):
                     stats.documents += len(chunk.ends)
                     stats.tokens += int(chunk.tokens.sum())
                     stats.empty_documents += chunk.empty
@@ -164,7 +164,7 @@ def read_part(file, start, end, prefix, *, lowercase, encoding, max_chars, shard
                 docs = ()
             elif fmt == "lines":
                 docs = iter_line_docs(f, decode=decode, max_chars=max_chars, end=end,
-                                      stats=stats, block=block)
+                                      stats=stats, block=_READ_BLOCK if seekable else None)
             elif fmt == "paragraphs":
                 docs = iter_paragraph_docs(f, decode=decode, max_chars=max_chars, stats=stats)
             elif fmt == "senseval":

@@ -45,11 +45,12 @@ def reference(data, max_chars, lowercase=True, encoding="utf-8"):
     return out, tokens, empty, stats
 
 
-def chunked(data, max_chars, block, lowercase=True, end=None, f=None):
+def chunked(data, max_chars, block, lowercase=True, end=None, f=None, seekable=True):
     stats = DocStats()
     f = f or io.BytesIO(data)
     chunks = list(iter_line_tokens(f, decode=decoder("utf-8", stats), max_chars=max_chars,
-                                   stats=stats, block=block, lowercase=lowercase, end=end))
+                                   stats=stats, block=block, lowercase=lowercase, end=end,
+                                   seekable=seekable))
     docs, tokens, empty = [], [], 0
     for c in chunks:
         raw = bytes(c.data)
@@ -136,3 +137,59 @@ def test_a_line_longer_than_the_block_slack_reads_on_a_line_at_a_time():
     data = random_bytes(rng, 500) + b"\n" + long + b"\n" + random_bytes(rng, 500)
     for block in (64, 1000):
         assert chunked(data, 30, block)[:3] == reference(data, 30)[:3]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "bz2"])
+@pytest.mark.parametrize("block", [64, 4096])
+def test_a_decompressing_stream_gives_the_same_chunks(compression, block):
+    """Without seeking back (seekable=False), long lines included: the bytes of a
+    long line already read are handed on, nothing is read twice or lost."""
+    import bz2
+    import gzip
+    rng = np.random.default_rng(11)
+    long = ("wordy " * 300).encode()
+    data = (random_bytes(rng, 800, invalid=5) + b"\n" + long + b"\n" + random_bytes(rng, 800)
+            + b"\n" + long + long + b"\n" + random_bytes(rng, 300))
+    packed = gzip.compress(data) if compression == "gzip" else bz2.compress(data)
+    for max_chars in (30, 5000):
+        f = (gzip.GzipFile(fileobj=io.BytesIO(packed)) if compression == "gzip"
+             else bz2.BZ2File(io.BytesIO(packed)))
+        stats = DocStats()
+        chunks = list(iter_line_tokens(f, decode=decoder("utf-8", stats), max_chars=max_chars,
+                                       stats=stats, block=block, seekable=False))
+        got = b"".join(bytes(c.data) for c in chunks)
+        ref_docs, ref_tokens, ref_empty, ref_stats = reference(data, max_chars)
+        assert got == b"".join(ref_docs)
+        assert sum(c.tokens.sum() for c in chunks) == sum(ref_tokens)
+        assert sum(c.empty for c in chunks) == ref_empty
+        assert (stats.split_documents, stats.decode_errors) == \
+            (ref_stats.split_documents, ref_stats.decode_errors)
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that returns at most 7 bytes a read, as some decompressors do."""
+
+    def __init__(self, data):
+        self._data = memoryview(data)
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        n = 7 if n is None or n < 0 else min(n, 7)
+        out, self._data = bytes(self._data[:n]), self._data[n:]
+        return out
+
+    def readline(self, limit=-1):
+        end = bytes(self._data).find(b"\n")
+        n = len(self._data) if end < 0 else end + 1
+        n = n if limit is None or limit < 0 else min(n, limit)
+        out, self._data = bytes(self._data[:n]), self._data[n:]
+        return out
+
+
+def test_short_reads_are_not_taken_for_the_end():
+    rng = np.random.default_rng(12)
+    data = random_bytes(rng, 2000)
+    docs, tokens, empty, _stats = chunked(None, 100, 256, f=_Trickle(data), seekable=False)
+    assert (docs, tokens, empty) == reference(data, 100)[:3]
