@@ -112,11 +112,12 @@ class Inventory(Mapping):
             t = self._table.take(np.asarray(self._rows[word]))  # KeyError: not in it
             t = t.take(np.argsort(t["sense_id"].to_numpy(), kind="stable"))
 
-            def matrix(name):
-                return t[name].combine_chunks().flatten().to_numpy().reshape(
+            def matrix(column):
+                return column.combine_chunks().flatten().to_numpy().reshape(
                     -1, self._n_dims).astype(np.float64)
 
-            got = self._done[word] = (matrix("mean")[0], matrix("centroid"),
+            # every sense row repeats the word's mean: the first is converted
+            got = self._done[word] = (matrix(t["mean"].slice(0, 1))[0], matrix(t["centroid"]),
                                       t["sense_id"].to_numpy().astype(np.int64),
                                       t["share"].to_numpy().astype(np.float64))
         return got
