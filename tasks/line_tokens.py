@@ -148,9 +148,27 @@ def _chunk(lines, counts, empty):
     return TokenChunk(b"".join(lines), ends, np.array(counts, np.int64), empty)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _is_alnum(c):
+# The token rule on ASCII bytes, shared with tasks.targets. numba's cache checks only
+# the file of the function it compiled: after editing these, the kernels of other
+# modules that call them are recompiled only once their own file changes too.
+@numba.njit(cache=True, nogil=True)
+def is_ascii_alnum(c):
+    """[A-Za-z0-9]: the ASCII characters of ``[^\\W_]``."""
     return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
+
+
+@numba.njit(cache=True, nogil=True)
+def ascii_token_end(data, s, hi):
+    """End of the ASCII token that starts at alphanumeric ``data[s]`` (before ``hi``):
+    a run of alphanumerics, joined by one ' or - to the next run."""
+    e = s
+    while True:
+        while e < hi and is_ascii_alnum(data[e]):
+            e += 1
+        if e + 1 < hi and (data[e] == 39 or data[e] == 45) and is_ascii_alnum(data[e + 1]):
+            e += 1
+            continue
+        return e
 
 
 @numba.njit(cache=True, nogil=True)
@@ -187,27 +205,21 @@ def _ascii_lines(raw, lowercase, max_chars, out, ends, tokens, slow):
         count = 0
         i = p
         while i < q:
-            if not _is_alnum(raw[i]):
+            if not is_ascii_alnum(raw[i]):
                 i += 1
                 continue
             if count:
                 out[w] = 32
                 w += 1
             count += 1
-            while True:
-                while i < q and _is_alnum(raw[i]):
-                    c = raw[i]
-                    if lowercase and 65 <= c <= 90:
-                        c += 32
-                    out[w] = c
-                    w += 1
-                    i += 1
-                if i + 1 < q and (raw[i] == 39 or raw[i] == 45) and _is_alnum(raw[i + 1]):
-                    out[w] = raw[i]
-                    w += 1
-                    i += 1
-                else:
-                    break
+            e = ascii_token_end(raw, i, q)
+            while i < e:
+                c = raw[i]
+                if lowercase and 65 <= c <= 90:
+                    c += 32
+                out[w] = c
+                w += 1
+                i += 1
         if count:
             out[w] = 10
             w += 1

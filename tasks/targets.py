@@ -14,6 +14,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
+from .line_tokens import ascii_token_end, is_ascii_alnum
 from .tokenize import tokenize
 
 __all__ = ["MARK_RE", "locate", "target_windows", "word_forms", "marked_windows"]
@@ -172,24 +173,6 @@ def marked_windows(data, starts, ends, width, *, lowercase):
 
 
 @numba.njit(cache=True, nogil=True)
-def _is_alnum(c):
-    return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
-
-
-@numba.njit(cache=True, nogil=True)
-def _token_end(data, s, hi):
-    """End of the ASCII token that starts at alphanumeric ``data[s]``."""
-    e = s
-    while True:
-        while e < hi and _is_alnum(data[e]):
-            e += 1
-        if e + 1 < hi and (data[e] == 39 or data[e] == 45) and _is_alnum(data[e + 1]):
-            e += 1
-            continue
-        return e
-
-
-@numba.njit(cache=True, nogil=True)
 def _marked_windows(data, starts, ends, width):
     n = starts.size
     done = np.zeros(n, np.bool_)
@@ -230,8 +213,8 @@ def _marked_windows(data, starts, ends, width):
         t0 = t_at
         q = m_start + 2
         while q < k:
-            if _is_alnum(data[q]):
-                e = _token_end(data, q, k)
+            if is_ascii_alnum(data[q]):
+                e = ascii_token_end(data, q, k)
                 if t_at > t0:
                     tgt[t_at] = 32
                     t_at += 1
@@ -249,8 +232,8 @@ def _marked_windows(data, starts, ends, width):
         seen = 0
         q = lo
         while q < m_start:
-            if _is_alnum(data[q]):
-                e = _token_end(data, q, m_start)
+            if is_ascii_alnum(data[q]):
+                e = ascii_token_end(data, q, m_start)
                 if width > 0:
                     ring_s[seen % width] = q
                     ring_e[seen % width] = e
@@ -271,8 +254,8 @@ def _marked_windows(data, starts, ends, width):
         q = k + 2
         got = 0
         while q < hi and got < width:
-            if _is_alnum(data[q]):
-                e = _token_end(data, q, hi)
+            if is_ascii_alnum(data[q]):
+                e = ascii_token_end(data, q, hi)
                 for c in range(q, e):
                     tok[at] = data[c]
                     at += 1
