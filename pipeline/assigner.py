@@ -364,10 +364,13 @@ class AssignModel(EncodeMixin):
                 self._score_atoms(enc, which, x, labels, scores, atoms)
             else:
                 self._score_centres(enc, which, codes, keys, sums, counts,
-                                    centres or self.inventory, labels, scores)
+                                    centres or self.inventory, labels, scores, atoms)
         return labels, scores, atoms
 
-    def _score_centres(self, enc, which, codes, keys, sums, counts, centres, labels, scores):
+    def _score_centres(self, enc, which, codes, keys, sums, counts, centres, labels, scores,
+                       atoms):
+        """Nearest centre of each row; with the inventory, ``atoms`` gets the chosen
+        sense's naming atoms (its ``atom_ids``)."""
         # ``which`` is sorted by word code: each word's rows are one run
         cuts = np.flatnonzero(np.diff(codes)) + 1
         for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(codes)].tolist()):
@@ -387,6 +390,10 @@ class AssignModel(EncodeMixin):
                 enc.errors[i] = "no context word with a vector"
             labels[rows[~bad]] = lab[~bad]
             scores.set(rows[~bad], sc[~bad])
+            if self.method == "inventory" and centres is self.inventory:
+                links = centres.links(keys[codes[lo]])
+                for i, j in zip(rows[~bad].tolist(), lab[~bad].tolist()):
+                    atoms[i] = links[j]
 
     def _score_atoms(self, enc, which, x, labels, scores, atoms):
         empty = (np.zeros(0, np.int64), np.zeros(0))

@@ -32,6 +32,12 @@ the smallest k whose excess reaches ``tolerance`` times the largest. The final
 centroids are k-means centres in the full centred unit space (the means of
 their members' rows), so that the nearest-centroid rule reproduces the k-means
 labels.
+
+Naming a sense (:func:`link_atoms`): the atoms of largest cosine with the
+sense's induced vector after the mean word vector is taken from it. An induced
+vector A ū + b carries the map's intercept, close to the mean word vector; left
+in, it makes the few atoms nearest the mean ("hub" atoms) the nearest atoms of
+many unrelated senses.
 """
 from __future__ import annotations
 
@@ -43,7 +49,8 @@ from .sense_clusters import centre_unit
 N_ITER = 2  # power iterations of the randomized SVD
 
 __all__ = ["sample_occurrences", "merge_samples", "snippets", "snippet_contexts",
-           "snippet_window", "reduce_rows", "drop_curve", "choose_k", "fit_word", "kwic"]
+           "snippet_window", "reduce_rows", "drop_curve", "choose_k", "fit_word", "link_atoms",
+           "kwic"]
 
 
 def sample_occurrences(ids, eligible, cap, seed, shard):
@@ -288,6 +295,27 @@ def _lloyd(y, labels, k, iterations=5):
             break
         labels = new
     return labels
+
+
+def link_atoms(v, atoms, centre, n):
+    """The ``n`` atoms naming a sense: indices of the largest cos(atom, v − centre).
+
+    Parameters
+    ----------
+    v : ndarray of shape (d,)
+        The sense's induced vector (A ū + b).
+    atoms : ndarray of shape (n_atoms, d)
+        Unit atoms.
+    centre : ndarray of shape (d,)
+        The mean word vector of the space.
+    n : int
+
+    Returns
+    -------
+    ndarray of int32, best first (ties: lower index first)
+    """
+    x = np.asarray(v, dtype=np.float64) - centre
+    return np.argsort(-(atoms @ x), kind="stable")[:n].astype(np.int32)
 
 
 def kwic(tokens, width=8):

@@ -131,6 +131,14 @@ def test_inventory_labels_every_line_as_its_single_context_does(run, wsi):
         want = by_id.loc[x["id"]]
         assert (r["method"], r["sense"]) == (want["method"], None if np.isnan(want["sense"])
                                              else int(want["sense"])), x
+        if r["method"] == "inventory":  # named as the inventory table names the sense
+            row = inv[(inv.word == r["word"]) & (inv.sense_id == r["sense"])].iloc[0]
+            assert r["top_words"] == list(row.top_words) and r["top_words"], x
+    # an inventory row's atoms are its sense's naming atoms (the table's atom_ids)
+    named = t[t.method == "inventory"].merge(inv, left_on=["word", "sense"],
+                                             right_on=["word", "sense_id"], how="left")
+    assert len(named) == (t.method == "inventory").sum() > 0
+    assert all(list(a) == list(b) and len(a) for a, b in zip(named.atoms, named.atom_ids))
 
 
 def _assign(wsi, run_dir, src, out, *extra):

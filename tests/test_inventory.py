@@ -203,6 +203,13 @@ def test_planted_senses_are_found_and_function_words_get_one(planted_inventory):
             assert cos.max() > 0.8, (word, cos)
         assert sorted(best) == sorted([a, b]), (word, best)
         assert min(g.share) > 0.3  # the two topics are drawn equally often
+    # each sense is named first by the learned atom of its planted topic
+    learned = np.array(pq.read_table(run / "atoms.parquet")["vector"].to_pylist())
+    learned /= np.linalg.norm(learned, axis=1, keepdims=True)
+    for word, (a, b) in TARGETS.items():
+        g = df[df.word == word]
+        named = [int(np.argmax(np.abs(atoms @ learned[ids[0]]))) for ids in g.atom_ids]
+        assert sorted(named) == sorted([a, b]), (word, named)
 
 
 def test_read_inventory_and_the_nearest_centroid_rule(planted_inventory):
@@ -261,3 +268,40 @@ def test_evaluate_senseval2_labels_by_the_inventory(planted_inventory, wsi, tmp_
     assert tie["instances"] == len(truth)
     # the planted senses are the documents' topics: the inventory's labels find them
     assert tie["system"]["v_measure"] > 0.6 > v_measure_score(truth, np.arange(len(truth)) % 2)
+
+
+def test_wsi_senses_lists_the_inventory_senses(planted_inventory, wsi):
+    run, *_ = planted_inventory
+    df = pq.read_table(run / "sense_inventory.parquet").to_pandas()
+    code, out, err = wsi("senses", "tie", "the", "nosuchword", "--run", run)
+    assert code == 0, err
+    for word in ("tie", "the"):
+        g = df[df.word == word].sort_values("sense_id")
+        block = out.split(f"{word}: {len(g)} corpus sense(s) from "
+                          f"{g.n_occurrences.sum()} sampled occurrences")[1]
+        for r in g.itertuples():  # each sense's share, count, naming words and examples
+            line = (f"{r.sense_id:>5} {r.share:>6.1%} {r.n_occurrences:>11}  "
+                    f"{', '.join(r.top_words)}")
+            assert line in block, (word, line)
+            assert all(e in block for e in r.examples)
+    assert "nosuchword: no corpus senses" in out
+
+
+def test_link_atoms_names_a_sense_by_its_topic_not_by_the_mean():
+    from tasks.sense_inventory import link_atoms
+    rng = np.random.default_rng(3)
+    d = 40
+    atoms = np.linalg.qr(rng.standard_normal((d, 12)))[0].T  # orthonormal rows
+    mean = 3.0 * atoms[11] + 0.2 * rng.standard_normal(d)  # atom 11: the "hub" near the mean
+    for topic in range(8):
+        v = mean + atoms[topic] + 0.5 * atoms[topic + 1]  # an induced vector: mean + sense
+        got = link_atoms(v, atoms, mean, 2)
+        assert got.tolist() == [topic, topic + 1] and got.dtype == np.int32
+        # without the centring the hub atom would come first (what this guards)
+        assert int(np.argmax(atoms @ v)) == 11
+    # brute force: the cosines with v - mean, sorted, ties by index
+    v = mean + rng.standard_normal(d)
+    x = v - mean
+    cos = [float(a @ x) / np.linalg.norm(x) for a in atoms]
+    want = sorted(range(12), key=lambda i: (-cos[i], i))[:5]
+    assert link_atoms(v, atoms, mean, 5).tolist() == want

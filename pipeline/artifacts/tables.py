@@ -122,6 +122,16 @@ class Inventory(Mapping):
                                       t["share"].to_numpy().astype(np.float64))
         return got
 
+    def links(self, word):
+        """The atom ids naming each sense of ``word`` (``atom_ids``), in sense_id order:
+        a list of int arrays (empty ones when the table has no such column)."""
+        t = self._table.take(np.asarray(self._rows[word]))  # KeyError: not in it
+        order = np.argsort(t["sense_id"].to_numpy(), kind="stable")
+        if "atom_ids" not in t.column_names:
+            return [np.zeros(0, np.int32) for _ in order]
+        ids = t["atom_ids"].to_pylist()
+        return [np.asarray(ids[i] or [], dtype=np.int32) for i in order]
+
     def __iter__(self):
         return iter(self._rows)
 
@@ -132,4 +142,5 @@ class Inventory(Mapping):
 def read_inventory(url):
     """The :class:`Inventory` of ``sense_inventory.parquet``."""
     return Inventory(read_parquet(url, "sense inventory",
-                                  columns=["word", "sense_id", "share", "centroid", "mean"]))
+                                  columns=["word", "sense_id", "share", "centroid", "mean",
+                                           "atom_ids"]))

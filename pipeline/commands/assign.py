@@ -59,6 +59,7 @@ def _one_text(args, method, sets):
     corpus inventory (the atoms rule when the run has none)."""
     from ..assigner import Item, assign_items, load_model
     from ..runs import open_run
+    from ..sense_model import sense_names
     used = method
     if method == "cluster":
         run, _m = open_run(args.run)
@@ -67,6 +68,7 @@ def _one_text(args, method, sets):
                          [Item(1, "1", args.word, args.text)])
     row = table.to_pylist()[0]
     row["atom_id"] = row["sense"] if row["method"] == "atoms" else None
+    row["top_words"] = sense_names(args.run, row["word"], row["method"], row["sense"])
     if used != method:
         row["method"] = f"{row['method']} (one context cannot be clustered)"
     if row["error"]:

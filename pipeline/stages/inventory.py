@@ -19,7 +19,8 @@ occurrences, one task per block.
 Each sense is linked to atoms through the induction map: v = A ū + b, where ū
 is the mean of its occurrences' SIF contexts over ±``induce.window`` tokens
 (the induce stage's common components removed), i.e. the sense's à la carte
-vector; its ``inventory.atoms`` atoms of largest cosine with v name it.
+vector; its ``inventory.atoms`` atoms of largest cosine with v − v̄ name it (v̄
+the mean word vector: see :func:`tasks.sense_inventory.link_atoms`).
 
 ``sense_inventory.parquet``, one row per (word, sense), senses ordered by share:
 ``word: string, word_id: int32, sense_id: int16, share: float32, n_occurrences:
@@ -42,9 +43,9 @@ import pyarrow as pa
 from tasks.context import sif_weighted_vectors
 from tasks.counting import encode_lines
 from tasks.sense_clusters import centre_unit
-from tasks.sense_inventory import (drop_curve, fit_word, kwic, merge_samples, reduce_rows,
-                                   sample_occurrences, snippet_contexts, snippet_window,
-                                   snippets)
+from tasks.sense_inventory import (drop_curve, fit_word, kwic, link_atoms, merge_samples,
+                                   reduce_rows, sample_occurrences, snippet_contexts,
+                                   snippet_window, snippets)
 
 from ..artifacts.corpus import list_shards, read_lines
 from ..artifacts.tables import read_atoms, read_vectors, read_vocab
@@ -106,7 +107,7 @@ def _sizes(cap, low):
 @_one_thread
 def _block(words, snips, model, curves, p, windows, map_window):
     """Inventory rows of a block of words: [(word id, fit dict, links, examples)]."""
-    weighted, has_vector, common, a_map, b_map, map_common, atoms, vocab_words = model
+    weighted, has_vector, common, a_map, b_map, map_common, atoms, centre, vocab_words = model
     sizes = np.array(sorted(curves))
 
     def background(n):
@@ -126,9 +127,8 @@ def _block(words, snips, model, curves, p, windows, map_window):
             members = np.flatnonzero(labels == j)
             rows = members[n_ctx[nz[members]] > 0]
             if len(rows):
-                v = u[nz[rows]].mean(axis=0) @ a_map.T + b_map
-                cos = atoms @ v / max(np.linalg.norm(v), 1e-300)
-                links.append(np.argsort(-cos, kind="stable")[:p.atoms].astype(np.int32))
+                links.append(link_atoms(u[nz[rows]].mean(axis=0) @ a_map.T + b_map, atoms,
+                                        centre, p.atoms))
             else:
                 links.append(np.zeros(0, np.int32))
             near = members[np.argsort(-(y[members] @ c), kind="stable")[:p.examples]]
@@ -245,7 +245,8 @@ def build(ctx):
     model = ctx.runner.share(
         (weighted, has_vector, common, load_npy(ctx.input_url("induction_map")),
          load_npy(ctx.input_url("induction_intercept")),
-         load_npy(ctx.input_url("induction_common")), atoms_unit, words), "inventory-model")
+         load_npy(ctx.input_url("induction_common")), atoms_unit, vectors.mean(axis=0), words),
+        "inventory-model")
     starts = np.flatnonzero(np.r_[True, word[1:] != word[:-1]])
     bounds = np.r_[starts, len(word)]
     blocks, cur, rows = [], [], 0
