@@ -5,7 +5,7 @@ from . import artifacts, registry
 from .errors import UsageError
 from .storage import RunDir
 
-__all__ = ["open_run", "artifact_url"]
+__all__ = ["open_run", "require", "has_artifact", "artifact_url"]
 
 
 def open_run(run_dir, needed=()):
@@ -21,13 +21,23 @@ def open_run(run_dir, needed=()):
         manifest = None
     if not manifest or "config" not in manifest:
         raise UsageError(f"{run_dir}: not a run directory (no readable manifest.json)")
+    require(run, needed)
+    return run, manifest
+
+
+def require(run, needed):
+    """A usage error naming the first artifact of ``needed`` (catalog names) that the
+    run directory ``run`` lacks, and the stage that writes it."""
     producers = registry.producers()
     for name in needed:
-        path = artifacts.path_of(name)
-        if not run.exists(path):
-            raise UsageError(f"{run_dir}: has no {path} (run the stages up to "
-                             f"{producers.get(name, name)})")
-    return run, manifest
+        if not has_artifact(run, name):
+            raise UsageError(f"{run.url}: has no {artifacts.path_of(name)} (run the stages "
+                             f"up to {producers.get(name, name)})")
+
+
+def has_artifact(run, name):
+    """Whether the run directory ``run`` holds artifact ``name``."""
+    return run.exists(artifacts.path_of(name))
 
 
 def artifact_url(run, name):

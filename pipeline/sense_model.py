@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .artifacts.tables import read_atoms, read_sense_table
 from .errors import UsageError
-from .runs import artifact_url, open_run
+from .runs import artifact_url, has_artifact, open_run, require
 from .storage import read_parquet
 
 INVENTORY_COLUMNS = ["word", "sense_id", "share", "n_occurrences", "atom_ids", "top_words",
@@ -37,9 +37,9 @@ class SenseModel:
 
     def __init__(self, run_dir, *, max_senses=None):
         run, manifest = open_run(run_dir)
-        has_inventory = run.exists("sense_inventory.parquet")
+        has_inventory = has_artifact(run, "sense_inventory")
         if not has_inventory:
-            open_run(run_dir, ["senses", "atoms"])  # a usage error naming what is missing
+            require(run, ["senses", "atoms"])
         if max_senses is None:
             max_senses = manifest["config"].get("senses", {}).get("assign_max", 0)
         if max_senses < 0:
@@ -47,7 +47,7 @@ class SenseModel:
         self.max_senses = int(max_senses)
         self.lowercase = bool(manifest["config"].get("corpus", {}).get("lowercase", True))
         self.table, self.atoms, self.top_words = {}, None, []
-        if run.exists("senses.parquet"):
+        if has_artifact(run, "senses"):
             table = read_sense_table(artifact_url(run, "senses"))
             self.table = table if not self.max_senses else {
                 w: (a[:self.max_senses], c[:self.max_senses]) for w, (a, c) in table.items()}
@@ -88,17 +88,18 @@ def sense_names(run_dir, word, method, sense):
     (``method`` as in its rows): an inventory sense_id's ``top_words``, an atom's
     nearest words; [] for a batch cluster (it has no names) or no sense. Reads only
     the columns it needs (``wsi assign --text``)."""
-    run, _manifest = open_run(run_dir)
+    import pyarrow.compute as pc
     if sense is None or method not in ("atoms", "inventory"):
         return []
+    run, _manifest = open_run(run_dir)
     if method == "atoms":
         top = read_parquet(artifact_url(run, "atoms"), "atoms", columns=["top_words"])
-        names = top["top_words"].to_pylist()
-        return list(names[sense] or []) if 0 <= sense < len(names) else []
+        names = top["top_words"]
+        return list(names[sense].as_py() or []) if 0 <= sense < len(names) else []
     t = read_parquet(artifact_url(run, "sense_inventory"), "sense inventory",
-                     columns=["word", "sense_id", "top_words"]).to_pylist()
-    return next((list(r["top_words"] or []) for r in t
-                 if r["word"] == word and r["sense_id"] == sense), [])
+                     columns=["word", "sense_id", "top_words"])
+    hit = t.filter(pc.and_(pc.equal(t["word"], word), pc.equal(t["sense_id"], sense)))
+    return list(hit["top_words"][0].as_py() or []) if len(hit) else []
 
 
 def format_senses(word, rows, inventory=None):

@@ -107,6 +107,14 @@ class Inventory(Mapping):
         self._done = {}
 
     def __getitem__(self, word):
+        return self._convert(word)[0]
+
+    def links(self, word):
+        """The atom ids naming each sense of ``word`` (``atom_ids``), in sense_id order:
+        a list of int32 arrays."""
+        return self._convert(word)[1]
+
+    def _convert(self, word):
         got = self._done.get(word)
         if got is None:
             t = self._table.take(np.asarray(self._rows[word]))  # KeyError: not in it
@@ -117,20 +125,12 @@ class Inventory(Mapping):
                     -1, self._n_dims).astype(np.float64)
 
             # every sense row repeats the word's mean: the first is converted
-            got = self._done[word] = (matrix(t["mean"].slice(0, 1))[0], matrix(t["centroid"]),
-                                      t["sense_id"].to_numpy().astype(np.int64),
-                                      t["share"].to_numpy().astype(np.float64))
+            got = self._done[word] = (
+                (matrix(t["mean"].slice(0, 1))[0], matrix(t["centroid"]),
+                 t["sense_id"].to_numpy().astype(np.int64),
+                 t["share"].to_numpy().astype(np.float64)),
+                [np.asarray(a or [], dtype=np.int32) for a in t["atom_ids"].to_pylist()])
         return got
-
-    def links(self, word):
-        """The atom ids naming each sense of ``word`` (``atom_ids``), in sense_id order:
-        a list of int arrays (empty ones when the table has no such column)."""
-        t = self._table.take(np.asarray(self._rows[word]))  # KeyError: not in it
-        order = np.argsort(t["sense_id"].to_numpy(), kind="stable")
-        if "atom_ids" not in t.column_names:
-            return [np.zeros(0, np.int32) for _ in order]
-        ids = t["atom_ids"].to_pylist()
-        return [np.asarray(ids[i] or [], dtype=np.int32) for i in order]
 
     def __iter__(self):
         return iter(self._rows)
