@@ -105,19 +105,21 @@ def window_sums(ids, starts, ends, positions, rows, windows):
     return sums, counts
 
 
-def blocks_from_sums(sums, counts, common):
+def blocks_from_sums(sums, counts, common, dtype=np.float64):
     """Multi-scale context vectors from :func:`window_sums`.
 
     Each window's mean with the (orthonormal) ``common`` directions removed; with
     several windows each block is scaled to unit length and the concatenation
     divided by sqrt(#windows). Rows whose widest window has no context are zero.
 
-    Returns ndarray of shape (m, #windows * d), float64.
+    Returns ndarray of shape (m, #windows * d) of ``dtype``.
     """
     m, nw, d = sums.shape
     # all windows at once, in place: one division, one projection, one scaling
-    x = sums / np.maximum(counts, 1)[..., None]
+    x = np.divide(sums, np.maximum(counts, 1)[..., None], out=np.empty(sums.shape, dtype),
+                  casting="same_kind")
     x[counts == 0] = 0.0
+    common = np.asarray(common, dtype=dtype)
     flat = x.reshape(m * nw, d)
     if len(common):
         flat -= (flat @ common.T) @ common

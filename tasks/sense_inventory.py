@@ -15,7 +15,7 @@ snippet its own document, with the word's own id removed from its context
 (its other tokens of the word become -1, the id of a token without vector).
 
 Senses of one word (:func:`fit_word`): the rows with a context are centred by
-their mean and scaled to unit length (:func:`tasks.sense_clusters.centre_unit`),
+their mean and scaled to unit length, in float32 (:func:`tasks.assign.centre_unit_rows`),
 projected on their first ``dims`` principal directions (randomized SVD) for
 choosing k, and clustered by seeded k-means for k = 1..K. The log inertia drop
 log W_1 − log W_k (inertia in the full space: the reduced inertia plus the
@@ -43,8 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assign import blocks_from_sums, window_sums
-from .sense_clusters import centre_unit
+from .assign import blocks_from_sums, centre_unit_rows, window_sums
 
 N_ITER = 2  # power iterations of the randomized SVD
 
@@ -130,19 +129,19 @@ def snippets(ids, doc_offsets, positions, width):
     return out
 
 
-def snippet_contexts(snips, weighted_vectors, has_vector, common, windows):
+def snippet_contexts(snips, weighted_vectors, has_vector, common, windows, dtype=np.float64):
     """Multi-scale context vectors of snippets (:func:`snippets`) of one or more words.
 
     The middle token of each snippet is the occurrence; its other tokens with the
     same id are not context (the word's own id is excluded). Windows must not
-    exceed the snippets' width. Returns (vectors (m, d * len(windows)), number
+    exceed the snippets' width. Returns (vectors (m, d * len(windows)) of ``dtype``, number
     of context tokens with a vector in the widest window), as
     :func:`tasks.sense_clusters.multiscale_contexts` over the snippets, from the
     nested-window sums of :func:`tasks.assign.window_sums` (one numba pass).
     """
     windows = sorted(int(w) for w in windows)
     sums, counts = _window_sums(snips, weighted_vectors, has_vector, windows)
-    return blocks_from_sums(sums, counts, common), counts[:, -1]
+    return blocks_from_sums(sums, counts, common, dtype), counts[:, -1]
 
 
 def snippet_window(snips, weighted_vectors, has_vector, common, window):
@@ -176,16 +175,19 @@ def _flat(snips, widest):
 
 def reduce_rows(y, dims, seed):
     """(coordinates (n, r) on the first r <= dims principal directions of the rows of
-    ``y`` (uncentred: ``y`` is centred already), energy outside them)."""
+    ``y`` (uncentred: ``y`` is centred already), energy outside them), computed in
+    ``y``'s floating dtype (float32 halves the time of the stage's largest step)."""
     from sklearn.utils.extmath import randomized_svd  # loaded only where it is used
-    y = np.asarray(y, dtype=np.float64)
+    y = np.asarray(y)
+    if y.dtype not in (np.float32, np.float64):
+        y = y.astype(np.float64)
     r = int(min(dims, min(y.shape) - 1))
-    total = float(np.sum(y * y))
+    total = float(np.einsum("ij,ij->", y, y, dtype=np.float64))
     if r < 1:
         return y.copy(), 0.0
     u, s, _vt = randomized_svd(y, r, n_iter=N_ITER, random_state=seed)
     z = u * s
-    return z, max(total - float(np.sum(s * s)), 0.0)
+    return z, max(total - float(np.sum(np.square(s, dtype=np.float64))), 0.0)
 
 
 def drop_curve(z, residual, max_k, *, seed, n_init):
@@ -245,10 +247,10 @@ def fit_word(x, background, *, max_senses, dims, min_excess, tolerance, seed, n_
     unit rows, ordered by size desc), ``labels`` (n,) (-1 for zero rows),
     ``counts`` (k,), ``excess`` (max_senses,), ``rows`` (the centred unit rows, n_nz × D).
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     nz = np.flatnonzero(np.any(x != 0, axis=1))
-    mean = x[nz].mean(axis=0) if len(nz) else np.zeros(x.shape[1])
-    y = centre_unit(x[nz])
+    mean = x[nz].mean(axis=0, dtype=np.float64) if len(nz) else np.zeros(x.shape[1])
+    y = centre_unit_rows(x[nz], mean, dtype=np.float32)
     labels = np.full(len(x), -1, dtype=np.int64)
     excess = np.zeros(max_senses)
     k = 1
@@ -272,7 +274,8 @@ def fit_word(x, background, *, max_senses, dims, min_excess, tolerance, seed, n_
     lab = rank[lab]
     counts = counts[order]
     keep = counts > 0
-    centroids = np.array([y[lab == j].mean(axis=0) for j in range(k) if keep[j]])
+    centroids = np.array([y[lab == j].mean(axis=0, dtype=np.float64)
+                          for j in range(k) if keep[j]])
     counts = counts[keep]
     if len(centroids) == 0:
         centroids = np.zeros((1, x.shape[1]))

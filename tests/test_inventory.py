@@ -75,6 +75,26 @@ def test_snippets_and_their_contexts_match_a_corpus_level_computation():
     ref, _m = multiscale_contexts(ids, offsets, positions, weighted, has, common,
                                   windows=[2, 5], exclude=[word])
     np.testing.assert_allclose(x, ref, atol=1e-12)
+    x32, _n = snippet_contexts(s, weighted, has, common, [2, 5], np.float32)  # the stage's
+    assert x32.dtype == np.float32
+    np.testing.assert_allclose(x32, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_reduce_rows_against_a_dense_svd(dtype):
+    from tasks.sense_inventory import reduce_rows
+    rng = np.random.default_rng(5)
+    # a clear gap after 6 directions, noise below it
+    y = (rng.standard_normal((300, 6)) * [9, 8, 7, 6, 5, 4]) @ \
+        np.linalg.qr(rng.standard_normal((90, 6)))[0].T + 0.1 * rng.standard_normal((300, 90))
+    z, residual = reduce_rows(y.astype(dtype), 6, 0)
+    _u, s, _vt = np.linalg.svd(y, full_matrices=False)
+    assert z.dtype == dtype and z.shape == (300, 6)
+    # the coordinates' Gram matrix is the rows' projection on the top 6 directions
+    np.testing.assert_allclose(np.sort(np.linalg.svd(z.astype(np.float64),
+                                                     compute_uv=False)), np.sort(s[:6]),
+                               rtol=1e-4)
+    np.testing.assert_allclose(residual, np.sum(s[6:] ** 2), rtol=1e-3)
 
 
 def test_fit_word_recovers_separated_groups_and_leaves_background_like_words_whole():

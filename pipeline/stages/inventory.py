@@ -40,9 +40,9 @@ import dask
 import numpy as np
 import pyarrow as pa
 
+from tasks.assign import centre_unit_rows
 from tasks.context import sif_weighted_vectors
 from tasks.counting import encode_lines
-from tasks.sense_clusters import centre_unit
 from tasks.sense_inventory import (drop_curve, fit_word, kwic, link_atoms, merge_samples,
                                    reduce_rows, sample_occurrences, snippet_contexts,
                                    snippet_window, snippets)
@@ -91,7 +91,8 @@ def _background_curve(x_bg, n, p, seed):
     rows = x_bg[np.any(x_bg != 0, axis=1)]
     rng = np.random.default_rng([seed, n])
     pick = rows[rng.choice(len(rows), min(n, len(rows)), replace=False)]
-    z, residual = reduce_rows(centre_unit(pick), p.dims, seed)
+    z, residual = reduce_rows(centre_unit_rows(pick, pick.mean(axis=0), np.float32), p.dims,
+                              seed)  # as fit_word's rows
     return drop_curve(z, residual, p.max_senses, seed=seed, n_init=p.n_init)[0]
 
 
@@ -115,7 +116,7 @@ def _block(words, snips, model, curves, p, windows, map_window):
 
     out = []
     for w, s in zip(words, snips):
-        x, _n = snippet_contexts(s, weighted, has_vector, common, windows)
+        x, _n = snippet_contexts(s, weighted, has_vector, common, windows, np.float32)
         fit = fit_word(x, background, max_senses=p.max_senses, dims=p.dims,
                        min_excess=p.min_excess, tolerance=p.tolerance, seed=p.seed,
                        n_init=p.n_init, fixed_k=p.clusters or None)
@@ -230,7 +231,7 @@ def build(ctx):
         cut[i] = None
         at += n
     bg_snips = np.concatenate(bg_snips)
-    x_bg, _n = snippet_contexts(bg_snips, weighted, has_vector, common, windows)
+    x_bg, _n = snippet_contexts(bg_snips, weighted, has_vector, common, windows, np.float32)
     if np.count_nonzero(np.any(x_bg != 0, axis=1)) <= p.max_senses:
         raise InputError("inventory: too few random corpus positions have a context")
     curve_sizes = _sizes(p.cap, p.min_count)
