@@ -127,6 +127,29 @@ def test_tasks_are_plain_kernels():
                 raise AssertionError(f"{name} has a command line")
 
 
+def test_stage_fingerprints_cover_every_kernel_the_stage_runs():
+    """A stage's fingerprint hashes its own module and ``code``; every ``tasks`` module
+    it reaches through imports must be there, or a kernel change leaves its output
+    stale (the inventory once missed ``tasks.assign``, whose contexts it uses)."""
+    import importlib
+    graph = _graph()
+    for name, _path in _modules("pipeline"):
+        if not name.startswith("pipeline.stages.") or name == "pipeline.stages":
+            continue
+        stage = getattr(importlib.import_module(name), "STAGE", None)
+        if stage is None:
+            continue
+        reached, todo = set(), [name]
+        while todo:
+            for dep in graph[todo.pop()]:
+                if dep.startswith("tasks") and dep not in reached:
+                    reached.add(dep)
+                    todo.append(dep)
+        reached.discard("tasks")
+        missing = sorted(reached - set(stage.code))
+        assert not missing, f"{name}: code= misses {missing}"
+
+
 def test_modules_are_short_or_say_why():
     for pkg in ("pipeline", "tasks"):
         for name, path in _modules(pkg):

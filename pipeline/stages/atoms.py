@@ -93,5 +93,5 @@ STAGE = Stage(
     writes=("atoms",),
     params=("atoms",),
     build=build,
-    code=("tasks.ksvd", "tasks.atoms", "pipeline.coding"),
+    code=("tasks._checks", "tasks.ksvd", "tasks.atoms", "pipeline.coding"),
 )

@@ -87,5 +87,5 @@ STAGE = Stage(
     writes=("context_vectors", "common_directions"),
     params=("context",),
     build=build,
-    code=("tasks.context",),
+    code=("tasks._checks", "tasks.context"),
 )

@@ -277,8 +277,9 @@ STAGE = Stage(
     writes=("embeddings", "embeddings_kv", "embeddings_w2v"),
     params=("embed",),
     build=build,
-    code=("tasks.gensim_train", "tasks.glove", "tasks.ppmi", "tasks.vectors_io",
-          "pipeline.artifacts.corpus", "pipeline.artifacts.cooc"),
+    code=("tasks._checks", "tasks.gensim_train", "tasks.glove", "tasks.ppmi",
+          "tasks.vectors_io", "tasks.linalg", "pipeline.artifacts.corpus",
+          "pipeline.artifacts.cooc"),
     inputs=inputs,
     reads_if={"corpus": reads_corpus, "cooc": reads_counts},
 )

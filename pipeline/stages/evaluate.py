@@ -97,6 +97,6 @@ STAGE = Stage(
     writes=("metrics",),
     params=("evaluate", "embed.method"),
     build=build,
-    code=("tasks.evaluation", "pipeline.readers"),
+    code=("tasks.evaluation", "tasks.linalg", "pipeline.readers"),
     inputs=inputs,
 )

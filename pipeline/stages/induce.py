@@ -281,5 +281,6 @@ STAGE = Stage(
     params=("induce", "context.sif_a", "context.remove_components", "evaluate.similarity",
             "evaluate.lowercase"),
     build=build,
-    code=("tasks.induce", "tasks.context", "tasks.cooc", "tasks.evaluation", "pipeline.readers"),
+    code=("tasks._checks", "tasks.induce", "tasks.context", "tasks.cooc", "tasks.counting",
+          "tasks.evaluation", "tasks.linalg", "pipeline.readers"),
 )

@@ -147,5 +147,6 @@ STAGE = Stage(
     writes=("occurrences",),
     params=("occurrences", "induce.window", "context.sif_a", "senses.assign_max"),
     build=build,
-    code=("tasks.senses", "tasks.context", "tasks.assign"),
+    code=("tasks._checks", "tasks.senses", "tasks.context", "tasks.assign", "tasks.counting",
+          "tasks.sense_clusters"),
 )

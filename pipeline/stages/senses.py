@@ -81,5 +81,5 @@ STAGE = Stage(
     params=("senses.code_all", "senses.top_words", "atoms.sparsity", "atoms.block_rows", "atoms.normalize",
             "atoms.min_count", "atoms.max_words"),
     build=build,
-    code=("tasks.ksvd", "tasks.senses", "tasks.atoms", "pipeline.coding"),
+    code=("tasks._checks", "tasks.ksvd", "tasks.senses", "tasks.atoms", "pipeline.coding"),
 )
