@@ -105,27 +105,54 @@ def window_sums(ids, starts, ends, positions, rows, windows):
     return sums, counts
 
 
-def blocks_from_sums(sums, counts, common, dtype=np.float64):
+@numba.njit(cache=True, nogil=True, fastmath=True)  # (vectorised sums over d)
+def _blocks(sums, counts, columns, common, scale, out):
+    d, n_common = sums.shape[2], common.shape[0]
+    mean = np.empty(d)
+    dots = np.empty(n_common)
+    for i in range(sums.shape[0]):
+        for b in range(len(columns)):
+            j = columns[b]
+            if counts[i, j] == 0:
+                out[i, b, :] = 0.0
+                continue
+            for t in range(d):
+                mean[t] = sums[i, j, t] / counts[i, j]
+            for q in range(n_common):  # all projections first: (x @ C.T) @ C
+                dots[q] = 0.0
+                for t in range(d):
+                    dots[q] += mean[t] * common[q, t]
+            for q in range(n_common):
+                for t in range(d):
+                    mean[t] -= dots[q] * common[q, t]
+            f = 1.0
+            if scale > 0:
+                norm = 0.0
+                for t in range(d):
+                    norm += mean[t] * mean[t]
+                f = 1.0 / (np.sqrt(norm) * scale) if norm > 0 else 0.0
+            for t in range(d):
+                out[i, b, t] = mean[t] * f
+
+
+def blocks_from_sums(sums, counts, common, dtype=np.float64, columns=None):
     """Multi-scale context vectors from :func:`window_sums`.
 
     Each window's mean with the (orthonormal) ``common`` directions removed; with
     several windows each block is scaled to unit length and the concatenation
     divided by sqrt(#windows). Rows whose widest window has no context are zero.
+    ``columns`` (indices into the windows of ``sums``; default all) picks the
+    windows used. One numba pass a row, in float64, stored as ``dtype``.
 
     Returns ndarray of shape (m, #windows * d) of ``dtype``.
     """
-    m, nw, d = sums.shape
-    # all windows at once, in place: one division, one projection, one scaling
-    x = np.divide(sums, np.maximum(counts, 1)[..., None], out=np.empty(sums.shape, dtype),
-                  casting="same_kind")
-    x[counts == 0] = 0.0
-    common = np.asarray(common, dtype=dtype)
-    flat = x.reshape(m * nw, d)
-    if len(common):
-        flat -= (flat @ common.T) @ common
-    if nw > 1:
-        norm = np.sqrt(np.einsum("ijk,ijk->ij", x, x)) * np.sqrt(nw)
-        x *= np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)[..., None]
+    m, _nw, d = sums.shape
+    columns = np.arange(sums.shape[1]) if columns is None else np.asarray(columns, np.int64)
+    nw = len(columns)
+    x = np.empty((m, nw, d), dtype)
+    common = np.ascontiguousarray(np.asarray(common, dtype=np.float64).reshape(-1, d))
+    _blocks(np.ascontiguousarray(sums, dtype=np.float64), np.ascontiguousarray(counts),
+            columns.astype(np.int64), common, np.sqrt(nw) if nw > 1 else 0.0, x)
     return x.reshape(m, nw * d)
 
 
@@ -140,8 +167,9 @@ def centre_unit_rows(x, mean, dtype=np.float64):
     else:
         y = np.zeros_like(x)
         y[nz] = x[nz] - mean
-    norm = np.sqrt(np.einsum("ij,ij->i", y, y))[:, None]
-    return np.divide(y, norm, out=y, where=norm > 0)
+    norm = np.sqrt(np.einsum("ij,ij->i", y, y))
+    y *= np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)[:, None]
+    return y
 
 
 # power iterations of the randomized SVD that finds the subspace (scikit-learn's default,

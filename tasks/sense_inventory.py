@@ -44,12 +44,13 @@ from __future__ import annotations
 import numpy as np
 
 from .assign import blocks_from_sums, centre_unit_rows, window_sums
+from .kmeans import kmeans_runs
 
 N_ITER = 2  # power iterations of the randomized SVD
 
 __all__ = ["sample_occurrences", "merge_samples", "snippets", "snippet_contexts",
-           "snippet_window", "reduce_rows", "drop_curve", "choose_k", "fit_word", "link_atoms",
-           "kwic"]
+           "reduce_rows", "drop_curve", "choose_k", "fit_word",
+           "link_atoms", "kwic"]
 
 
 def sample_occurrences(ids, eligible, cap, seed, shard):
@@ -129,7 +130,8 @@ def snippets(ids, doc_offsets, positions, width):
     return out
 
 
-def snippet_contexts(snips, weighted_vectors, has_vector, common, windows, dtype=np.float64):
+def snippet_contexts(snips, weighted_vectors, has_vector, common, windows, dtype=np.float64,
+                     *, plain=None):
     """Multi-scale context vectors of snippets (:func:`snippets`) of one or more words.
 
     The middle token of each snippet is the occurrence; its other tokens with the
@@ -138,25 +140,32 @@ def snippet_contexts(snips, weighted_vectors, has_vector, common, windows, dtype
     of context tokens with a vector in the widest window), as
     :func:`tasks.sense_clusters.multiscale_contexts` over the snippets, from the
     nested-window sums of :func:`tasks.assign.window_sums` (one numba pass).
+
+    ``plain=(common2, window)`` also returns, from the same pass, the plain SIF
+    context vectors over that one window with the ``common2`` directions removed
+    (float64, unscaled: what the induction map takes) and their context counts:
+    (vectors, counts, plain vectors (m, d), plain counts).
     """
     windows = sorted(int(w) for w in windows)
-    sums, counts = _window_sums(snips, weighted_vectors, has_vector, windows)
-    return blocks_from_sums(sums, counts, common, dtype), counts[:, -1]
-
-
-def snippet_window(snips, weighted_vectors, has_vector, common, window):
-    """Plain SIF context vectors (common directions removed) of snippets over one
-    window, the word's own id excluded as in :func:`snippet_contexts`."""
-    sums, counts = _window_sums(snips, weighted_vectors, has_vector, [int(window)])
-    return blocks_from_sums(sums, counts, common), counts[:, 0]
+    every = sorted(set(windows) | ({int(plain[1])} if plain is not None else set()))
+    sums, counts = _window_sums(snips, weighted_vectors, has_vector, every)
+    pick = [every.index(w) for w in windows]
+    x = blocks_from_sums(sums, counts, common, dtype, columns=pick)
+    if plain is None:
+        return x, counts[:, pick[-1]]
+    j = every.index(int(plain[1]))
+    u = blocks_from_sums(sums, counts, plain[0], columns=[j])
+    return x, counts[:, pick[-1]], u, counts[:, j]
 
 
 def _window_sums(snips, weighted_vectors, has_vector, windows):
     ids, offsets, positions = _flat(snips, max(windows))
     known = ids >= 0
     ids[known] = np.where(np.asarray(has_vector, dtype=bool)[ids[known]], ids[known], -1)
-    return window_sums(ids, offsets[:-1], offsets[1:], positions,
-                       np.asarray(weighted_vectors, dtype=np.float64), windows)
+    rows = np.asarray(weighted_vectors)  # float32 rows halve the gathers (sums are float64)
+    if rows.dtype not in (np.float32, np.float64):
+        rows = rows.astype(np.float64)
+    return window_sums(ids, offsets[:-1], offsets[1:], positions, rows, windows)
 
 
 def _flat(snips, widest):
@@ -182,7 +191,7 @@ def reduce_rows(y, dims, seed):
     if y.dtype not in (np.float32, np.float64):
         y = y.astype(np.float64)
     r = int(min(dims, min(y.shape) - 1))
-    total = float(np.einsum("ij,ij->", y, y, dtype=np.float64))
+    total = float(np.einsum("ij,ij->i", y, y).sum(dtype=np.float64))  # (row sums: no cast)
     if r < 1:
         return y.copy(), 0.0
     u, s, _vt = randomized_svd(y, r, n_iter=N_ITER, random_state=seed)
@@ -193,23 +202,21 @@ def reduce_rows(y, dims, seed):
 def drop_curve(z, residual, max_k, *, seed, n_init):
     """log W_1 − log W_k for k = 1..max_k (first entry 0) and the k-means fits.
 
-    W_k is the k-means inertia of the rows of ``z`` plus ``residual`` (the energy
-    outside the projection, the same for every k).
+    W_k is the k-means inertia (:func:`kmeans_runs`) of the rows of ``z`` plus
+    ``residual`` (the energy outside the projection, the same for every k).
 
     Returns (drops ndarray (max_k,), [(labels, centres) for k = 1..max_k]).
     """
-    from sklearn.cluster import KMeans
     z = np.asarray(z, dtype=np.float64)
     w1 = float(np.sum((z - z.mean(axis=0)) ** 2)) + residual
     drops, fits = [0.0], [(np.zeros(len(z), np.int64), z.mean(axis=0, keepdims=True))]
-    for k in range(2, max_k + 1):
-        if k >= len(z):
-            drops.append(drops[-1])
-            fits.append(fits[-1])
-            continue
-        km = KMeans(k, n_init=n_init, random_state=seed).fit(z)
-        drops.append(np.log(max(w1, 1e-300)) - np.log(max(km.inertia_ + residual, 1e-300)))
-        fits.append((km.labels_.astype(np.int64), km.cluster_centers_))
+    ks = [k for k in range(2, max_k + 1) if k < len(z)]
+    for inertia, labels, centres in kmeans_runs(z, ks, seed=seed, n_init=n_init):
+        drops.append(np.log(max(w1, 1e-300)) - np.log(max(inertia + residual, 1e-300)))
+        fits.append((labels, centres))
+    while len(drops) < max_k:  # k >= the number of rows: no further drop
+        drops.append(drops[-1])
+        fits.append(fits[-1])
     return np.array(drops), fits
 
 

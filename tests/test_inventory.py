@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import base_args, planted_sense_corpus, planted_settings, senseval_pos_file
-from tasks.sense_clusters import centre_unit, multiscale_contexts
+from tasks.sense_clusters import centre_unit, multiscale_contexts, window_contexts
 from tasks.sense_inventory import (choose_k, fit_word, merge_samples, sample_occurrences,
                                    snippet_contexts, snippets)
 
@@ -78,6 +78,65 @@ def test_snippets_and_their_contexts_match_a_corpus_level_computation():
     x32, _n = snippet_contexts(s, weighted, has, common, [2, 5], np.float32)  # the stage's
     assert x32.dtype == np.float32
     np.testing.assert_allclose(x32, ref, atol=1e-6)
+    # the plain window the map takes, from the same pass (a window between the others,
+    # other common directions, float32 rows as the stage gathers them)
+    other = np.linalg.qr(rng.standard_normal((d, 2)))[0].T
+    x2, _n, u, n_u = snippet_contexts(s, weighted.astype(np.float32), has, common, [2, 5],
+                                      np.float32, plain=(other, 3))
+    np.testing.assert_allclose(x2, ref, atol=1e-6)
+    plain, n_ref = window_contexts(ids, offsets, positions, weighted, has, other, window=3,
+                                   exclude=[word])
+    np.testing.assert_allclose(u, plain, atol=1e-6)
+    assert u.dtype == np.float64 and n_u.tolist() == n_ref.tolist()
+    brute = [sum(1 for q in range(max(p - 3, offsets[doc]), min(p + 4, offsets[doc + 1]))
+                 if q != p and ids[q] >= 0 and ids[q] != word and has[ids[q]])
+             for p, doc in zip(positions, np.searchsorted(offsets, positions, "right") - 1)]
+    assert n_u.tolist() == brute
+
+
+def _best_partition_inertia(z, k):
+    """The k-means optimum by enumerating every labelling (tiny n only)."""
+    import itertools
+    best = np.inf
+    for lab in itertools.product(range(k), repeat=len(z) - 1):
+        lab = np.array((0,) + lab)
+        if len(set(lab.tolist())) < k:
+            continue
+        best = min(best, sum(((z[lab == j] - z[lab == j].mean(axis=0)) ** 2).sum()
+                             for j in range(k)))
+    return best
+
+
+def test_kmeans_runs_reach_the_enumerated_optimum_and_scikit_learns_inertia():
+    from sklearn.cluster import KMeans
+    from tasks.kmeans import kmeans_runs
+    rng = np.random.default_rng(11)
+    hits = 0
+    for _ in range(10):  # three loose groups of three: local optima exist
+        tiny = rng.standard_normal((9, 3)) + np.repeat(np.eye(3) * 2.0, 3, axis=0)
+        for k, (inertia, labels, centres) in zip([2, 3], kmeans_runs(tiny, [2, 3], seed=0,
+                                                                     n_init=8)):
+            best = _best_partition_inertia(tiny, k)
+            assert inertia >= best - 1e-9
+            hits += inertia == pytest.approx(best, rel=1e-9)
+            # labels and centres agree: each row nearest its centre, centres the means
+            d2 = ((tiny[:, None] - centres[None]) ** 2).sum(-1)
+            assert (d2.argmin(axis=1) == labels).all()
+            np.testing.assert_allclose(centres, [tiny[labels == j].mean(axis=0)
+                                                 for j in range(k)])
+            assert inertia == pytest.approx(d2.min(axis=1).sum())
+    assert hits >= 18  # of 20 (scikit-learn's KMeans, 8 restarts: 18 on these sets)
+    # weakly clustered rows like a word's reduced sample: as good as scikit-learn's
+    # KMeans with many restarts, on average over k and seeds (two restarts each here)
+    ratios = []
+    for seed in range(4):
+        z = rng.standard_normal((400, 20))
+        z[:150, 0] += 1.5
+        z[150:250, 1] += 1.0
+        for k, (inertia, _l, _c) in zip(range(2, 7), kmeans_runs(z, range(2, 7), seed=seed,
+                                                                  n_init=2)):
+            ratios.append(inertia / KMeans(k, n_init=20, random_state=seed).fit(z).inertia_)
+    assert np.mean(ratios) < 1.005 and max(ratios) < 1.03
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

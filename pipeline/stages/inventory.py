@@ -45,7 +45,7 @@ from tasks.context import sif_weighted_vectors
 from tasks.counting import encode_lines
 from tasks.sense_inventory import (drop_curve, fit_word, kwic, link_atoms, merge_samples,
                                    reduce_rows, sample_occurrences, snippet_contexts,
-                                   snippet_window, snippets)
+                                   snippets)
 
 from ..artifacts.corpus import list_shards, read_lines
 from ..artifacts.tables import read_atoms, read_vectors, read_vocab
@@ -116,11 +116,11 @@ def _block(words, snips, model, curves, p, windows, map_window):
 
     out = []
     for w, s in zip(words, snips):
-        x, _n = snippet_contexts(s, weighted, has_vector, common, windows, np.float32)
+        x, _n, u, n_ctx = snippet_contexts(s, weighted, has_vector, common, windows, np.float32,
+                                           plain=(map_common, map_window))
         fit = fit_word(x, background, max_senses=p.max_senses, dims=p.dims,
                        min_excess=p.min_excess, tolerance=p.tolerance, seed=p.seed,
                        n_init=p.n_init, fixed_k=p.clusters or None)
-        u, n_ctx = snippet_window(s, weighted, has_vector, map_common, map_window)
         links, examples = [], []
         nz, y = fit["nonzero"], fit["rows"]
         labels = fit["labels"][nz]
@@ -187,6 +187,7 @@ def build(ctx):
     emb, vectors = read_vectors(ctx.input_url("embeddings"))
     weighted, has_vector = sif_weighted_vectors(vectors, emb["id"].to_numpy(), counts,
                                                 total_tokens, a=ctx.cfg.context.sif_a)
+    weighted = weighted.astype(np.float32)  # the rows the window sums gather: half the bytes
     common = load_npy(ctx.input_url("common_directions"))
     n_dims = weighted.shape[1] * len(windows)
     eligible = has_vector & (counts >= p.min_count)
@@ -284,5 +285,6 @@ STAGE = Stage(
     writes=("sense_inventory",),
     params=("inventory", "senses.windows", "context.sif_a", "induce.window"),
     build=build,
-    code=("tasks.sense_inventory", "tasks.sense_clusters", "tasks.senses", "tasks.context"),
+    code=("tasks._checks", "tasks.sense_inventory", "tasks.kmeans", "tasks.assign",
+          "tasks.counting", "tasks.sense_clusters", "tasks.senses", "tasks.context"),
 )
